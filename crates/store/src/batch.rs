@@ -1,0 +1,315 @@
+//! In-memory pre-aggregation: observations with the same record key are folded together
+//! before they reach a store, so a store sees one blind merge per distinct record per batch.
+//!
+//! Layout, tuned for the ingest hot path: keys live in one byte arena, aggregates in one dense
+//! vector, and the hash table holds only small slots with each key's hash cached. Every batch
+//! of the process hashes with the same (randomly seeded) function, so folding one batch into
+//! another re-uses the cached hashes instead of hashing every key again.
+
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
+
+use dnsledger_model::{Aggregate, Observation};
+use hashbrown::HashTable;
+
+/// Approximate bytes of bookkeeping per distinct record, beyond its key.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<Aggregate>() + std::mem::size_of::<Slot>() + 8;
+
+/// The process-wide hash function of batches (random seed, so keys from the network cannot be
+/// chosen to collide).
+fn hasher() -> &'static foldhash::fast::RandomState {
+    static STATE: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
+    STATE.get_or_init(foldhash::fast::RandomState::default)
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    off: usize,
+    len: u32,
+    agg: u32,
+}
+
+/// A set of aggregated records waiting to be written, with the import progress they complete.
+///
+/// Sensor ids inside a batch are local (indexes into [`Batch::sensor_names`]); the store maps
+/// them to its own ids when it writes the batch.
+#[derive(Default)]
+pub struct Batch {
+    table: HashTable<Slot>,
+    keys: Vec<u8>,
+    aggs: Vec<Aggregate>,
+    slots: Vec<Slot>,
+    sensor_names: Vec<String>,
+    checkpoints: Vec<(String, Vec<u8>)>,
+    scratch: Vec<u8>,
+    observations: u64,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds one observation (its rdata set is sorted in place to form the key).
+    pub fn add(&mut self, obs: &mut Observation) {
+        obs.normalize_rdata();
+        let sensor = obs.sensor.as_deref().map(|s| self.local_sensor(s));
+        let mut key = std::mem::take(&mut self.scratch);
+        key.clear();
+        obs.write_key(&mut key);
+        let hash = hasher().hash_one(&key[..]);
+        match self.find(hash, &key) {
+            Some(i) => {
+                let agg = &mut self.aggs[i];
+                add_observation(agg, obs, sensor);
+            }
+            None => {
+                let mut agg = Aggregate::default();
+                add_observation(&mut agg, obs, sensor);
+                self.insert(hash, &key, agg);
+            }
+        }
+        self.scratch = key;
+        self.observations += 1;
+    }
+
+    fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        let keys = &self.keys;
+        self.table
+            .find(hash, |s| s.len as usize == key.len() && &keys[s.off..s.off + s.len as usize] == key)
+            .map(|s| s.agg as usize)
+    }
+
+    fn insert(&mut self, hash: u64, key: &[u8], agg: Aggregate) {
+        let slot = Slot { hash, off: self.keys.len(), len: key.len() as u32, agg: self.aggs.len() as u32 };
+        self.keys.extend_from_slice(key);
+        self.aggs.push(agg);
+        self.slots.push(slot);
+        self.table.insert_unique(hash, slot, |s| s.hash);
+    }
+
+    /// Folds an already-aggregated record into the batch (its sensor ids must be local ids).
+    pub fn add_aggregate(&mut self, key: &[u8], agg: &Aggregate) {
+        let hash = hasher().hash_one(key);
+        self.add_hashed(hash, key, agg);
+    }
+
+    fn add_hashed(&mut self, hash: u64, key: &[u8], agg: &Aggregate) {
+        match self.find(hash, key) {
+            Some(i) => self.aggs[i].merge(agg),
+            None => self.insert(hash, key, agg.clone()),
+        }
+    }
+
+    /// The batch-local id for a sensor name.
+    pub fn local_sensor(&mut self, name: &str) -> u16 {
+        if let Some(i) = self.sensor_names.iter().position(|n| n == name) {
+            return i as u16;
+        }
+        if self.sensor_names.len() > u16::MAX as usize {
+            return u16::MAX;
+        }
+        self.sensor_names.push(name.to_string());
+        (self.sensor_names.len() - 1) as u16
+    }
+
+    /// Moves everything from `other` into this batch (sensor ids are re-mapped).
+    pub fn absorb(&mut self, other: Batch) {
+        let map: Vec<u16> = other.sensor_names.iter().map(|n| self.local_sensor(n)).collect();
+        let identity = map.iter().enumerate().all(|(i, &m)| i == m as usize);
+        for s in &other.slots {
+            let key = &other.keys[s.off..s.off + s.len as usize];
+            let agg = &other.aggs[s.agg as usize];
+            if identity || agg.sensors.is_empty() {
+                self.add_hashed(s.hash, key, agg);
+            } else {
+                let mut a = agg.clone();
+                a.sensors.remap(|id| map.get(id as usize).copied().unwrap_or(id));
+                self.add_hashed(s.hash, key, &a);
+            }
+        }
+        self.observations += other.observations;
+        for (source, progress) in other.checkpoints {
+            self.set_checkpoint(&source, progress);
+        }
+    }
+
+    /// Records that this batch completes `source` up to `progress` (opaque to the store,
+    /// written atomically with the records).
+    pub fn set_checkpoint(&mut self, source: &str, progress: Vec<u8>) {
+        if let Some(c) = self.checkpoints.iter_mut().find(|(s, _)| s == source) {
+            c.1 = progress;
+        } else {
+            self.checkpoints.push((source.to_string(), progress));
+        }
+    }
+
+    /// Number of distinct records.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True if the batch holds no records and no checkpoints.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty() && self.checkpoints.is_empty()
+    }
+
+    /// Number of observations added.
+    pub fn observations(&self) -> u64 {
+        self.observations
+    }
+
+    /// Approximate memory held, in bytes.
+    pub fn approx_bytes(&self) -> usize {
+        self.keys.len() + self.slots.len() * ENTRY_OVERHEAD
+    }
+
+    /// The sensor names local ids refer to.
+    pub fn sensor_names(&self) -> &[String] {
+        &self.sensor_names
+    }
+
+    /// The checkpoints this batch completes.
+    pub fn checkpoints(&self) -> &[(String, Vec<u8>)] {
+        &self.checkpoints
+    }
+
+    /// The records sorted by key (the order stores write best in).
+    pub fn sorted_records(&self) -> Vec<(&[u8], &Aggregate)> {
+        let v: Vec<(&[u8], &Aggregate)> = self.records().collect();
+        let order = sort_order(v.len(), |i| v[i].0);
+        order.into_iter().map(|i| v[i as usize]).collect()
+    }
+
+    /// Iterates over the records in insertion order.
+    pub fn records(&self) -> impl Iterator<Item = (&[u8], &Aggregate)> {
+        self.slots.iter().map(|s| (&self.keys[s.off..s.off + s.len as usize], &self.aggs[s.agg as usize]))
+    }
+}
+
+/// The order (indexes) that sorts `n` byte strings, given by `key`, ascending.
+///
+/// Sorts on a 16-byte big-endian prefix of each key first and compares whole keys only on
+/// prefix ties: far fewer `memcmp` calls than sorting slices directly.
+pub fn sort_order<'a>(n: usize, key: impl Fn(usize) -> &'a [u8]) -> Vec<u32> {
+    let prefix = |k: &[u8]| {
+        let mut b = [0u8; 16];
+        let l = k.len().min(16);
+        b[..l].copy_from_slice(&k[..l]);
+        u128::from_be_bytes(b)
+    };
+    let mut v: Vec<(u128, u32)> = (0..n).map(|i| (prefix(key(i)), i as u32)).collect();
+    v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1 as usize).cmp(key(b.1 as usize))));
+    v.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Adds what one observation contributes to an aggregate, without building a temporary one.
+fn add_observation(agg: &mut Aggregate, obs: &Observation, sensor: Option<u16>) {
+    if obs.zone {
+        agg.observe_zone(obs.time_first, obs.time_last, obs.count);
+    } else {
+        agg.observe_sensor(obs.time_first, obs.time_last, obs.count);
+    }
+    if let Some(ttl) = obs.ttl {
+        agg.observe_ttl(ttl);
+    }
+    if let Some(id) = sensor {
+        agg.sensors.insert(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dnsledger_model::{Name, Rdata, RrType};
+
+    fn obs(name: &str, ip: [u8; 4], t: u64, sensor: Option<&str>) -> Observation {
+        Observation {
+            rrname: Name::from_presentation(name).unwrap(),
+            rrtype: RrType::A,
+            rdata: smallvec::smallvec![Rdata::Wire(ip.to_vec())],
+            time_first: t,
+            time_last: t,
+            sensor: sensor.map(str::to_string),
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn folds_equal_records() {
+        let mut b = Batch::new();
+        b.add(&mut obs("a.example", [1, 2, 3, 4], 10, Some("s1")));
+        b.add(&mut obs("A.example.", [1, 2, 3, 4], 5, Some("s2")));
+        b.add(&mut obs("a.example", [1, 2, 3, 5], 7, None));
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.observations(), 3);
+        let recs = b.sorted_records();
+        let agg = recs.iter().find(|(_, a)| a.count == 2).unwrap().1;
+        assert_eq!(agg.seen, Some((5, 10)));
+        assert_eq!(agg.sensors.ids(), &[0, 1]);
+        assert_eq!(b.sensor_names(), &["s1".to_string(), "s2".to_string()]);
+    }
+
+    #[test]
+    fn rdata_order_does_not_matter() {
+        let mut b = Batch::new();
+        let mut o = obs("a.example", [1, 2, 3, 4], 10, None);
+        o.rdata.push(Rdata::Wire(vec![9, 9, 9, 9]));
+        b.add(&mut o.clone());
+        o.rdata.reverse();
+        b.add(&mut o);
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn absorb_remaps_sensors() {
+        let mut a = Batch::new();
+        a.add(&mut obs("a.example", [1, 2, 3, 4], 10, Some("x")));
+        let mut b = Batch::new();
+        b.add(&mut obs("a.example", [1, 2, 3, 4], 20, Some("y")));
+        b.add(&mut obs("b.example", [1, 2, 3, 4], 20, Some("x")));
+        b.set_checkpoint("file", vec![1]);
+        a.absorb(b);
+        assert_eq!(a.len(), 2);
+        let recs = a.sorted_records();
+        let (_, agg) = recs.iter().find(|(_, a)| a.count == 2).unwrap();
+        assert_eq!(agg.sensors.ids(), &[0, 1]);
+        let (_, other) = recs.iter().find(|(_, a)| a.count == 1).unwrap();
+        assert_eq!(other.sensors.ids(), &[0]);
+        assert_eq!(a.checkpoints().len(), 1);
+        assert_eq!(a.observations(), 3);
+    }
+
+    #[test]
+    fn prefix_sort_orders_like_slices() {
+        let keys: Vec<Vec<u8>> = vec![
+            b"abcdefghijklmnopq".to_vec(),
+            b"abcdefghijklmnop".to_vec(),
+            b"abcdefghijklmnop\0".to_vec(),
+            b"ab".to_vec(),
+            b"ab\0".to_vec(),
+            b"".to_vec(),
+            b"abcdefghijklmnopa".to_vec(),
+            b"\xff".to_vec(),
+        ];
+        let order = sort_order(keys.len(), |i| &keys[i]);
+        let got: Vec<&Vec<u8>> = order.iter().map(|&i| &keys[i as usize]).collect();
+        let mut want: Vec<&Vec<u8>> = keys.iter().collect();
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn large_sorts_match_small_sorts() {
+        let mut b = Batch::new();
+        for i in 0..150_000u32 {
+            let x = i.wrapping_mul(2654435761);
+            b.add(&mut obs(&format!("h{x}.example"), x.to_be_bytes(), 1, None));
+        }
+        let s = b.sorted_records();
+        assert_eq!(s.len(), 150_000);
+        assert!(s.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+}
