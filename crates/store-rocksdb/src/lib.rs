@@ -1,0 +1,366 @@
+//! dnsledger's embedded store, on RocksDB.
+//!
+//! Every record is a blind `merge` of an encoded [`Aggregate`] (min/max/sum/union, see
+//! `dnsledger_model::aggregate`) through RocksDB's associative merge operator: ingest never
+//! reads before it writes. One atomic write per [`Batch`] updates the RRset record, its
+//! inverse-index entries (by address, by rdata name, by raw rdata), the name indexes and the
+//! import checkpoints together; small batches go through the WAL (fsynced before `write`
+//! returns when `sync_writes` is on, the default), large ones are ingested as SST files
+//! ([`write`]). An acknowledged batch survives `kill -9` and power loss. Key layouts are in
+//! [`keys`], lookups in `read`.
+//!
+//! **Why RocksDB 7.8 from Debian.** The `rocksdb` crate is pinned to 0.21, the last wrapper
+//! that links Debian 12's `librocksdb-dev` 7.8.3 (`ROCKSDB_LIB_DIR`, set in
+//! `.cargo/config.toml`). Newer wrappers need the bundled C++ build, which costs ~20 CPU
+//! minutes per clean build on our 2-core CI; the system library costs seconds and is the one
+//! DCSO balboa ships with. Everything used here (merge operators, SST ingestion, iterators with
+//! bounds, checkpoints) is stable RocksDB API of that era.
+
+pub mod keys;
+mod read;
+pub mod write;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use dnsledger_model::key::KeyError;
+use dnsledger_model::{Aggregate, Name, Rdata, Record, RrType};
+use dnsledger_store::{Batch, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats};
+use rocksdb::{
+    BlockBasedOptions, BottommostLevelCompaction, Cache, CompactOptions, DBCompressionType, MergeOperands, Options,
+    WriteOptions, DB,
+};
+
+use keys::P_META;
+
+const SCHEMA_KEY: &[u8] = b"\x06schema";
+const SCHEMA: &[u8] = b"dnsledger-store-1";
+const SENSOR_PREFIX: &[u8] = b"sensor/";
+pub(crate) const CKPT_PREFIX: &[u8] = b"ckpt/";
+/// Directory (inside the store) where SST files are built before ingestion.
+const INGEST_DIR: &str = "ingest-tmp";
+
+/// How to open a [`RocksStore`].
+#[derive(Debug, Clone)]
+pub struct RocksStoreOptions {
+    /// fsync the WAL before acknowledging each write (default true).
+    pub sync_writes: bool,
+    /// Open without write access (readers may share a store a writer holds).
+    pub read_only: bool,
+    /// Block cache size in bytes.
+    pub cache_bytes: usize,
+    /// Memory for memtables, in bytes.
+    pub write_buffer_bytes: usize,
+    /// Batches with at least this many records are ingested as SST files.
+    pub ingest_threshold: usize,
+}
+
+impl Default for RocksStoreOptions {
+    fn default() -> Self {
+        RocksStoreOptions {
+            sync_writes: true,
+            read_only: false,
+            cache_bytes: 128 << 20,
+            write_buffer_bytes: 128 << 20,
+            ingest_threshold: 50_000,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Sensors {
+    names: Vec<String>,
+    ids: HashMap<String, u16>,
+}
+
+/// The embedded RocksDB store.
+pub struct RocksStore {
+    db: DB,
+    sst_opts: Options,
+    path: PathBuf,
+    opts: RocksStoreOptions,
+    sensors: RwLock<Sensors>,
+    register: Mutex<()>,
+    corrupt: Arc<AtomicU64>,
+}
+
+pub(crate) fn engine(context: &str, e: rocksdb::Error) -> StoreError {
+    StoreError::Engine(format!("{context}: {e}"))
+}
+
+pub(crate) fn corrupt(e: KeyError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn merge_fn(counter: Arc<AtomicU64>) -> impl Fn(&[u8], Option<&[u8]>, &MergeOperands) -> Option<Vec<u8>> + Clone {
+    move |_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands| {
+        let (v, bad) = Aggregate::merge_encoded(existing, operands.iter());
+        if bad > 0 {
+            counter.fetch_add(bad as u64, Ordering::Relaxed);
+        }
+        Some(v)
+    }
+}
+
+fn db_options(opts: &RocksStoreOptions, counter: &Arc<AtomicU64>) -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(!opts.read_only);
+    o.set_max_background_jobs(2);
+    o.set_write_buffer_size(opts.write_buffer_bytes / 2);
+    o.set_max_write_buffer_number(2);
+    o.set_bytes_per_sync(1 << 20);
+    o.set_keep_log_file_num(4);
+    o.set_max_log_file_size(8 << 20);
+    o.set_merge_operator_associative("dnsledger.aggregate.v1", merge_fn(counter.clone()));
+    o.set_compression_type(DBCompressionType::Lz4);
+    o.set_bottommost_compression_type(DBCompressionType::Zstd);
+    o.set_level_compaction_dynamic_level_bytes(true);
+    let cache = Cache::new_lru_cache(opts.cache_bytes);
+    let mut b = BlockBasedOptions::default();
+    b.set_block_cache(&cache);
+    b.set_block_size(16 << 10);
+    b.set_format_version(5);
+    b.set_cache_index_and_filter_blocks(true);
+    b.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    o.set_block_based_table_factory(&b);
+    o
+}
+
+/// Options of the SST files built for ingestion: LZ4 (fast to write); compaction later
+/// rewrites the bottom level with ZSTD.
+fn sst_options() -> Options {
+    let mut o = Options::default();
+    o.set_compression_type(DBCompressionType::Lz4);
+    let mut b = BlockBasedOptions::default();
+    b.set_block_size(16 << 10);
+    b.set_format_version(5);
+    o.set_block_based_table_factory(&b);
+    o
+}
+
+impl RocksStore {
+    /// Opens (creating if needed, unless read-only) the store in `path`.
+    pub fn open(path: impl AsRef<Path>, opts: RocksStoreOptions) -> Result<RocksStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |reason: String| StoreError::Open { path: path.display().to_string(), reason };
+        if opts.read_only && !path.join("CURRENT").exists() {
+            return Err(open_err("no store here (run `dnsledger import` or `dnsledger serve` first)".into()));
+        }
+        let corrupt = Arc::new(AtomicU64::new(0));
+        let db_opts = db_options(&opts, &corrupt);
+        let db = if opts.read_only {
+            DB::open_for_read_only(&db_opts, &path, false)
+        } else {
+            std::fs::create_dir_all(&path).map_err(|e| open_err(e.to_string()))?;
+            // SST files of an ingestion that never finished are garbage.
+            let _ = std::fs::remove_dir_all(path.join(INGEST_DIR));
+            DB::open(&db_opts, &path)
+        }
+        .map_err(|e| open_err(e.to_string()))?;
+        let store = RocksStore {
+            db,
+            sst_opts: sst_options(),
+            path,
+            opts,
+            sensors: RwLock::default(),
+            register: Mutex::new(()),
+            corrupt,
+        };
+        store.check_schema()?;
+        store.load_sensors()?;
+        Ok(store)
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.db.get(SCHEMA_KEY).map_err(|e| engine("reading schema", e))? {
+            Some(v) if v == SCHEMA => Ok(()),
+            Some(v) => Err(StoreError::Open {
+                path: self.path.display().to_string(),
+                reason: format!(
+                    "unsupported store schema {:?} (this build reads {:?})",
+                    String::from_utf8_lossy(&v),
+                    String::from_utf8_lossy(SCHEMA)
+                ),
+            }),
+            None if self.opts.read_only => Ok(()),
+            None => self.db.put(SCHEMA_KEY, SCHEMA).map_err(|e| engine("writing schema", e)),
+        }
+    }
+
+    fn sensor_key(id: u16) -> Vec<u8> {
+        let mut k = vec![P_META];
+        k.extend_from_slice(SENSOR_PREFIX);
+        k.extend_from_slice(&id.to_be_bytes());
+        k
+    }
+
+    fn load_sensors(&self) -> Result<(), StoreError> {
+        let mut prefix = vec![P_META];
+        prefix.extend_from_slice(SENSOR_PREFIX);
+        let mut s = Sensors::default();
+        let mut it = self.db.raw_iterator();
+        it.seek(&prefix);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if let Some(id) = k.get(prefix.len()..).and_then(|b| <[u8; 2]>::try_from(b).ok()).map(u16::from_be_bytes) {
+                let name = String::from_utf8_lossy(v).into_owned();
+                if s.names.len() <= id as usize {
+                    s.names.resize(id as usize + 1, String::new());
+                }
+                s.names[id as usize] = name.clone();
+                s.ids.insert(name, id);
+            }
+            it.next();
+        }
+        it.status().map_err(|e| engine("reading sensors", e))?;
+        *self.sensors.write().map_err(|_| poisoned())? = s;
+        Ok(())
+    }
+
+    /// Store ids for batch sensor names, registering (durably) the ones not seen before.
+    fn register_sensors(&self, names: &[String]) -> Result<Vec<u16>, StoreError> {
+        {
+            let s = self.sensors.read().map_err(|_| poisoned())?;
+            if let Some(ids) = names.iter().map(|n| s.ids.get(n).copied()).collect::<Option<Vec<u16>>>() {
+                return Ok(ids);
+            }
+        }
+        let _guard = self.register.lock().map_err(|_| poisoned())?;
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            let existing = self.sensors.read().map_err(|_| poisoned())?.ids.get(n).copied();
+            let id = match existing {
+                Some(id) => id,
+                None => {
+                    let id = u16::try_from(self.sensors.read().map_err(|_| poisoned())?.names.len())
+                        .map_err(|_| StoreError::Engine("more than 65535 sensors registered".into()))?;
+                    let mut wo = WriteOptions::default();
+                    wo.set_sync(self.opts.sync_writes);
+                    self.db
+                        .put_opt(Self::sensor_key(id), n.as_bytes(), &wo)
+                        .map_err(|e| engine("registering sensor", e))?;
+                    let mut s = self.sensors.write().map_err(|_| poisoned())?;
+                    s.names.push(n.clone());
+                    s.ids.insert(n.clone(), id);
+                    id
+                }
+            };
+            out.push(id);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn record(
+        &self,
+        rrname: Name,
+        rrtype: RrType,
+        bailiwick: Option<Name>,
+        rdata: Vec<Rdata>,
+        agg: Aggregate,
+    ) -> Record {
+        let sensors = if agg.sensors.is_empty() {
+            Vec::new()
+        } else {
+            match self.sensors.read() {
+                Ok(s) => agg
+                    .sensors
+                    .ids()
+                    .iter()
+                    .map(|&id| s.names.get(id as usize).cloned().unwrap_or_else(|| format!("sensor-{id}")))
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        };
+        Record { rrname, rrtype, bailiwick, rdata, agg, sensors }
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Engine("sensor registry lock poisoned".into())
+}
+
+impl Store for RocksStore {
+    fn write(&self, batch: &Batch) -> Result<WriteStats, StoreError> {
+        if self.opts.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        let sensor_ids = self.register_sensors(batch.sensor_names())?;
+        if batch.len() >= self.opts.ingest_threshold {
+            write::ingest_batch(&self.db, &self.sst_opts, &self.path.join(INGEST_DIR), batch, &sensor_ids)
+        } else {
+            write::write_batch(&self.db, batch, &sensor_ids, self.opts.sync_writes)
+        }
+    }
+
+    fn lookup_rrset(&self, q: &RrsetQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
+        self.do_lookup_rrset(q, visit)
+    }
+
+    fn lookup_rdata(&self, q: &RdataQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
+        self.do_lookup_rdata(q, visit)
+    }
+
+    fn checkpoint(&self, source: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut k = vec![P_META];
+        k.extend_from_slice(CKPT_PREFIX);
+        k.extend_from_slice(source.as_bytes());
+        self.db.get(k).map_err(|e| engine("reading checkpoint", e))
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        let keys = self
+            .db
+            .property_int_value("rocksdb.estimate-num-keys")
+            .map_err(|e| engine("reading stats", e))?
+            .unwrap_or(0);
+        let mut disk = 0;
+        if let Ok(rd) = std::fs::read_dir(&self.path) {
+            for e in rd.flatten() {
+                if let Ok(m) = e.metadata() {
+                    if m.is_file() {
+                        disk += m.len();
+                    }
+                }
+            }
+        }
+        let sensors = self.sensors.read().map(|s| s.names.clone()).unwrap_or_default();
+        Ok(StoreStats {
+            backend: "rocksdb".into(),
+            entries: keys,
+            disk_bytes: disk,
+            corrupt_values: self.corrupt.load(Ordering::Relaxed),
+            sensors,
+        })
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        if self.opts.read_only {
+            return Ok(());
+        }
+        self.db.flush().map_err(|e| engine("flushing", e))
+    }
+
+    fn compact(&self) -> Result<(), StoreError> {
+        if self.opts.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        self.flush()?;
+        let mut co = CompactOptions::default();
+        co.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        co.set_change_level(true);
+        self.db.compact_range_opt::<&[u8], &[u8]>(None, None, &co);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
