@@ -1,0 +1,152 @@
+//! The query engine: lookups as users write them, run against any [`Store`] with offset,
+//! limit and truncation detection, and rendered as records users read (table, COF NDJSON,
+//! CSV). The server and the CLI share all of it.
+
+pub mod output;
+pub mod spec;
+
+use std::ops::ControlFlow;
+
+use dnsledger_model::{time, Record};
+use dnsledger_store::{ScanStats, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+pub use spec::{Lookup, LookupError};
+
+/// How many records a lookup returns at most, and how many it skips first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Records to skip before returning any.
+    pub offset: u64,
+    /// Most records to return; `None` for no limit.
+    pub limit: Option<u64>,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window { offset: 0, limit: Some(10_000) }
+    }
+}
+
+/// How a lookup ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Records handed to the caller.
+    pub returned: u64,
+    /// True if more records matched than the window let through.
+    pub limited: bool,
+    /// True if the caller stopped the lookup early.
+    pub stopped: bool,
+    /// What the store read.
+    pub scan: ScanStats,
+}
+
+/// Runs `lookup` on `store`, calling `emit` for each record inside `window`. Reads one record
+/// past the limit to tell whether the result was truncated. `emit` may stop the lookup.
+pub fn run(
+    store: &dyn Store,
+    lookup: &Lookup,
+    window: Window,
+    emit: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) -> Result<Outcome, StoreError> {
+    let mut out = Outcome::default();
+    let mut skipped = 0u64;
+    let mut visit = |r: Record| {
+        if skipped < window.offset {
+            skipped += 1;
+            return ControlFlow::Continue(());
+        }
+        if window.limit.is_some_and(|l| out.returned >= l) {
+            out.limited = true;
+            return ControlFlow::Break(());
+        }
+        out.returned += 1;
+        if emit(r).is_break() {
+            out.stopped = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    };
+    out.scan = match lookup {
+        Lookup::Rrset(q) => store.lookup_rrset(q, &mut visit)?,
+        Lookup::Rdata(q) => store.lookup_rdata(q, &mut visit)?,
+    };
+    Ok(out)
+}
+
+/// A record as users see it: presentation strings and plain numbers. Its JSON form is a COF
+/// record (draft-dulaunoy-dnsop-passive-dns-cof) with dnsledger extensions (`ttl_min`,
+/// `ttl_max`, `sensors`, `active_days`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordView {
+    /// Number of observations.
+    pub count: u64,
+    /// First seen by sensors/logs (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_first: Option<u64>,
+    /// Last seen by sensors/logs (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_last: Option<u64>,
+    /// First seen in a zone file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_time_first: Option<u64>,
+    /// Last seen in a zone file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_time_last: Option<u64>,
+    /// Owner name, FQDN with trailing dot.
+    pub rrname: String,
+    /// Type mnemonic.
+    pub rrtype: String,
+    /// Bailiwick, for RRset records whose zone is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bailiwick: Option<String>,
+    /// Rdata in presentation format.
+    pub rdata: Vec<String>,
+    /// Lowest TTL seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_min: Option<u32>,
+    /// Highest TTL seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_max: Option<u32>,
+    /// First sensor that saw it (COF `sensor_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor_id: Option<String>,
+    /// Every sensor that saw it, when more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensors: Vec<String>,
+    /// Days with activity, as inclusive `[first, last]` runs of `YYYY-MM-DD` dates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub active_days: Vec<[String; 2]>,
+}
+
+impl RecordView {
+    /// Renders a stored record.
+    pub fn from_record(r: &Record) -> RecordView {
+        let day = |d: u32| time::format_rfc3339(d as u64 * time::DAY)[..10].to_string();
+        RecordView {
+            count: r.agg.count,
+            time_first: r.agg.seen.map(|s| s.0),
+            time_last: r.agg.seen.map(|s| s.1),
+            zone_time_first: r.agg.zone.map(|s| s.0),
+            zone_time_last: r.agg.zone.map(|s| s.1),
+            rrname: r.rrname.to_presentation(),
+            rrtype: r.rrtype.to_string(),
+            bailiwick: r.bailiwick.as_ref().map(|b| b.to_presentation()),
+            rdata: r.rdata_strings(),
+            ttl_min: r.agg.ttl.map(|t| t.0),
+            ttl_max: r.agg.ttl.map(|t| t.1),
+            sensor_id: r.sensors.first().cloned(),
+            sensors: if r.sensors.len() > 1 { r.sensors.clone() } else { Vec::new() },
+            active_days: r.agg.days.runs().iter().map(|&(a, b)| [day(a), day(b)]).collect(),
+        }
+    }
+
+    /// Sensor times if present, else zone times.
+    pub fn times(&self) -> Option<(u64, u64)> {
+        match (self.time_first, self.time_last, self.zone_time_first, self.zone_time_last) {
+            (Some(a), Some(b), _, _) => Some((a, b)),
+            (_, _, Some(a), Some(b)) => Some((a, b)),
+            _ => None,
+        }
+    }
+}
