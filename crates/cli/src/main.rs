@@ -1,0 +1,90 @@
+//! `dnsledger`: the command-line entry point. Each subcommand is a thin layer over the library
+//! crates: `serve` (server + store), `import` (ingest pipeline), `query` (query engine, local
+//! or against a running server).
+
+mod demo;
+mod import;
+mod query;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Passive DNS collection, storage and lookups.
+///
+/// dnsledger keeps the history of the DNS as it was seen: which name resolved to which data,
+/// first and last seen, how often, from which zone and sensor. It imports sensor and resolver
+/// logs, stores aggregated records in an embedded RocksDB store, and answers lookups from the
+/// command line and over HTTP.
+#[derive(Parser, Debug)]
+#[command(name = "dnsledger", version, propagate_version = true, max_term_width = 110)]
+struct Cli {
+    /// Log filter, e.g. `info`, `debug`, `dnsledger_server=debug` (env: DNSLEDGER_LOG).
+    #[arg(long, global = true, env = "DNSLEDGER_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the query and collector server on an embedded store.
+    Serve(serve::ServeArgs),
+    /// Import observation files (passivedns logs, dnsledger NDJSON) into the store.
+    Import(import::ImportArgs),
+    /// Look records up by name, address or rdata, in a store or on a running server.
+    Query(Box<query::QueryArgs>),
+    /// Compact the store to its steady-state size (the server must not be running).
+    Compact(StoreArgs),
+}
+
+/// Options naming the embedded store.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Directory of the embedded store.
+    #[arg(long, env = "DNSLEDGER_DATA_DIR", default_value = "./dnsledger-data")]
+    pub data_dir: PathBuf,
+}
+
+/// Runs `dnsledger compact`.
+fn compact(a: StoreArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use dnsledger_store::Store;
+    let store = dnsledger_store_rocksdb::RocksStore::open(&a.data_dir, Default::default())
+        .with_context(|| format!("opening store {}", a.data_dir.display()))?;
+    let before = store.stats()?.disk_bytes;
+    let t = std::time::Instant::now();
+    store.compact()?;
+    let after = store.stats()?.disk_bytes;
+    eprintln!(
+        "compacted {}: {} -> {} bytes in {:.1} s",
+        a.data_dir.display(),
+        before,
+        after,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let result = match cli.command {
+        Command::Serve(a) => serve::run(a),
+        Command::Import(a) => import::run(a),
+        Command::Query(a) => query::run(*a),
+        Command::Compact(a) => compact(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dnsledger: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! `dnsledger query`: lookups against the embedded store or a running server, printed as a
+//! table, COF NDJSON or CSV. Flags follow dnsdbq where they overlap (-r -n -i -R -N -t -b -A
+//! -B -c -l), so DNSDB users feel at home.
+
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use dnsledger_model::time::{self, parse_time};
+use dnsledger_model::TimeFence;
+use dnsledger_query::output::{sink, OutputFormat};
+use dnsledger_query::{spec, Lookup, RecordView, Window};
+use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
+
+use crate::StoreArgs;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+EXAMPLES:
+  dnsledger query www.example.com                 RRsets of a name (a bare IP/CIDR/range looks up rdata)
+  dnsledger query -r '*.example.com' -t A         left-hand wildcard, A only
+  dnsledger query -r 'www.example.*'              right-hand wildcard
+  dnsledger query -r example.com/NS/com           name/TYPE/BAILIWICK, as in dnsdbq
+  dnsledger query -i 192.0.2.0/24 -f csv          names that resolved into a prefix
+  dnsledger query -i 192.0.2.10-192.0.2.20        ... or a range (IPv6 too)
+  dnsledger query -n ns1.example.net -t NS        names delegated to a name server
+  dnsledger query -r example.com -A 2024-01-01 -B 2024-02-01     seen in January (overlap)
+  dnsledger query -r example.com -A 2024-01-01 -B 2024-02-01 -c  ... entirely within January
+
+TIMES:
+  Epoch seconds, -SECONDS (relative), YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC), RFC 3339, or 1w2d3h.")]
+pub struct QueryArgs {
+    /// Name, IP, CIDR or range; a name means -r, an address means -i.
+    #[arg(value_name = "VALUE", conflicts_with_all = ["rrset", "rdata_name", "ip", "raw_rrset", "raw_rdata"])]
+    value: Option<String>,
+
+    /// RRsets owned by NAME (`*.zone` and `prefix.*` wildcards; `NAME/TYPE/BAILIWICK` accepted).
+    #[arg(short = 'r', long = "rrset", value_name = "NAME")]
+    rrset: Option<String>,
+
+    /// Records whose rdata names NAME: NS/CNAME/PTR targets, MX exchanges, SRV targets…
+    #[arg(short = 'n', long = "rdata-name", value_name = "NAME")]
+    rdata_name: Option<String>,
+
+    /// Records whose address is IP, in IP/LEN (or IP,LEN), or in the range IP-IP.
+    #[arg(short = 'i', long = "ip", value_name = "IP")]
+    ip: Option<String>,
+
+    /// RRsets owned by a wire-format name given as hex.
+    #[arg(short = 'R', long = "raw-rrset", value_name = "HEX")]
+    raw_rrset: Option<String>,
+
+    /// Records whose rdata equals these wire-format bytes (hex).
+    #[arg(short = 'N', long = "raw-rdata", value_name = "HEX")]
+    raw_rdata: Option<String>,
+
+    /// Record type: a mnemonic, TYPE<n>, ANY (all but DNSSEC, the default) or ANY-DNSSEC.
+    #[arg(short = 't', long = "type", value_name = "TYPE")]
+    rrtype: Option<String>,
+
+    /// Only RRsets from this zone (with -r).
+    #[arg(short = 'b', long = "bailiwick", value_name = "ZONE")]
+    bailiwick: Option<String>,
+
+    /// Seen on or after T (with -c: first seen on or after T).
+    #[arg(short = 'A', long = "after", value_name = "T", allow_hyphen_values = true)]
+    after: Option<String>,
+
+    /// Seen on or before T (with -c: last seen on or before T).
+    #[arg(short = 'B', long = "before", value_name = "T", allow_hyphen_values = true)]
+    before: Option<String>,
+
+    /// Strict fencing: -A/-B bound the whole first..last interval, not just an overlap.
+    #[arg(short = 'c', long = "complete")]
+    complete: bool,
+
+    /// First seen on or after T.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    first_after: Option<String>,
+
+    /// First seen on or before T.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    first_before: Option<String>,
+
+    /// Last seen on or after T.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    last_after: Option<String>,
+
+    /// Last seen on or before T.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    last_before: Option<String>,
+
+    /// Most records to print (0 = all).
+    #[arg(short = 'l', long, default_value_t = 1000)]
+    limit: u64,
+
+    /// Records to skip first.
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+
+    /// Output: table, json (COF NDJSON) or csv.
+    #[arg(short = 'f', long = "format", default_value = "table", value_parser = parse_output)]
+    format: OutputFormat,
+
+    /// Ask a running `dnsledger serve` at this URL instead of opening the store.
+    #[arg(long, value_name = "URL", env = "DNSLEDGER_SERVER")]
+    server: Option<String>,
+
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn parse_output(s: &str) -> Result<OutputFormat, String> {
+    OutputFormat::parse(s).ok_or_else(|| format!("unknown output format {s:?}: table, json or csv"))
+}
+
+/// The lookup kind and its path segments, as the native API spells them.
+struct Target {
+    kind: &'static str,
+    value: String,
+    rrtype: Option<String>,
+    bailiwick: Option<String>,
+}
+
+impl QueryArgs {
+    fn target(&self) -> anyhow::Result<Target> {
+        let t = |kind: &'static str, v: &String| Target {
+            kind,
+            value: v.clone(),
+            rrtype: self.rrtype.clone(),
+            bailiwick: None,
+        };
+        let target = if let Some(v) = &self.value {
+            if spec::looks_like_ip(v) {
+                t("rdata/ip", v)
+            } else {
+                split_dnsdbq(t("rrset/name", v))
+            }
+        } else if let Some(v) = &self.rrset {
+            split_dnsdbq(t("rrset/name", v))
+        } else if let Some(v) = &self.rdata_name {
+            split_dnsdbq(t("rdata/name", v))
+        } else if let Some(v) = &self.ip {
+            t("rdata/ip", v)
+        } else if let Some(v) = &self.raw_rrset {
+            t("rrset/raw", v)
+        } else if let Some(v) = &self.raw_rdata {
+            t("rdata/raw", v)
+        } else {
+            bail!("nothing to look up: give a VALUE or one of -r, -n, -i, -R, -N (see --help)");
+        };
+        let mut target = target;
+        if self.bailiwick.is_some() {
+            if target.kind != "rrset/name" {
+                bail!("-b/--bailiwick only applies to rrset lookups (-r)");
+            }
+            target.bailiwick = self.bailiwick.clone();
+        }
+        Ok(target)
+    }
+
+    fn fence(&self) -> anyhow::Result<TimeFence> {
+        let now = time::now();
+        let t = |v: &Option<String>| -> anyhow::Result<Option<u64>> {
+            v.as_deref().map(|s| parse_time(s, now)).transpose().map_err(|e| anyhow!(e))
+        };
+        let mut f = TimeFence {
+            first_after: t(&self.first_after)?,
+            first_before: t(&self.first_before)?,
+            last_after: t(&self.last_after)?,
+            last_before: t(&self.last_before)?,
+        };
+        let (after, before) = (t(&self.after)?, t(&self.before)?);
+        if self.complete {
+            f.first_after = f.first_after.or(after);
+            f.last_before = f.last_before.or(before);
+        } else {
+            f.last_after = f.last_after.or(after);
+            f.first_before = f.first_before.or(before);
+        }
+        Ok(f)
+    }
+}
+
+/// dnsdbq's `NAME/TYPE/BAILIWICK` shorthand (only when the parts after the name are a type).
+fn split_dnsdbq(mut t: Target) -> Target {
+    let parts: Vec<&str> = t.value.split('/').collect();
+    if parts.len() >= 2 && parts.len() <= 3 && dnsledger_model::TypeFilter::parse(parts[1]).is_ok() {
+        let (name, ty) = (parts[0].to_string(), parts[1].to_string());
+        if t.rrtype.is_none() {
+            t.rrtype = Some(ty);
+        }
+        if parts.len() == 3 && t.kind == "rrset/name" {
+            t.bailiwick = Some(parts[2].to_string());
+        }
+        t.value = name;
+    }
+    t
+}
+
+fn build_lookup(t: &Target, fence: TimeFence) -> Result<Lookup, spec::LookupError> {
+    let ty = t.rrtype.as_deref();
+    match t.kind {
+        "rrset/name" => spec::rrset_name(&t.value, ty, t.bailiwick.as_deref(), fence),
+        "rrset/raw" => spec::rrset_raw(&t.value, ty, fence),
+        "rdata/name" => spec::rdata_name(&t.value, ty, fence),
+        "rdata/ip" => spec::rdata_ip(&t.value, ty, fence),
+        _ => spec::rdata_raw(&t.value, ty, fence),
+    }
+}
+
+/// Percent-encodes one path segment (everything but unreserved characters).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Runs `dnsledger query`.
+pub fn run(a: QueryArgs) -> anyhow::Result<ExitCode> {
+    let target = a.target()?;
+    let fence = a.fence()?;
+    // Validate locally first so a server is not asked nonsense.
+    let lookup = build_lookup(&target, fence).map_err(|e| anyhow!(e))?;
+    let window = Window { offset: a.offset, limit: (a.limit > 0).then_some(a.limit) };
+    let stdout = std::io::stdout();
+    let mut out = sink(a.format, Box::new(std::io::BufWriter::new(stdout.lock())));
+    let limited = match &a.server {
+        Some(url) => {
+            let views = remote(url, &target, &fence, &a)?;
+            for v in &views.0 {
+                out.record(v)?;
+            }
+            views.1
+        }
+        None => {
+            let store =
+                RocksStore::open(&a.store.data_dir, RocksStoreOptions { read_only: true, ..Default::default() })
+                    .with_context(|| format!("opening store {}", a.store.data_dir.display()))?;
+            let mut io_err = None;
+            let outcome = dnsledger_query::run(&store, &lookup, window, &mut |r| match out
+                .record(&RecordView::from_record(&r))
+            {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    io_err = Some(e);
+                    ControlFlow::Break(())
+                }
+            })?;
+            if let Some(e) = io_err {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(e.into());
+            }
+            if outcome.scan.corrupt > 0 {
+                eprintln!("dnsledger: warning: {} corrupt entries skipped", outcome.scan.corrupt);
+            }
+            outcome.limited
+        }
+    };
+    match out.finish(limited) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r?,
+    }
+    if limited && a.format != OutputFormat::Table {
+        eprintln!("dnsledger: limit reached: more records match (raise --limit, or --limit 0 for all)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks a running server's native API; returns the records and whether they were limited.
+fn remote(base: &str, t: &Target, fence: &TimeFence, a: &QueryArgs) -> anyhow::Result<(Vec<RecordView>, bool)> {
+    let mut url = format!("{}/api/v1/lookup/{}/{}", base.trim_end_matches('/'), t.kind, encode_segment(&t.value));
+    match (&t.rrtype, &t.bailiwick) {
+        (Some(ty), Some(b)) => url.push_str(&format!("/{}/{}", encode_segment(ty), encode_segment(b))),
+        (None, Some(b)) => url.push_str(&format!("/ANY/{}", encode_segment(b))),
+        (Some(ty), None) => url.push_str(&format!("/{}", encode_segment(ty))),
+        (None, None) => {}
+    }
+    let mut params = vec![format!("limit={}", if a.limit == 0 { 0 } else { a.limit }), format!("offset={}", a.offset)];
+    for (k, v) in [
+        ("time_first_after", fence.first_after),
+        ("time_first_before", fence.first_before),
+        ("time_last_after", fence.last_after),
+        ("time_last_before", fence.last_before),
+    ] {
+        if let Some(v) = v {
+            params.push(format!("{k}={v}"));
+        }
+    }
+    url.push('?');
+    url.push_str(&params.join("&"));
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut resp = agent.get(&url).call().with_context(|| format!("requesting {url}"))?;
+    let status = resp.status();
+    let body =
+        resp.body_mut().with_config().limit(1 << 30).read_to_string().with_context(|| format!("reading {url}"))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&body).with_context(|| format!("server answered {status} with non-JSON"))?;
+    if !status.is_success() {
+        bail!("server answered {status}: {}", doc.get("error").and_then(|e| e.as_str()).unwrap_or(body.trim()));
+    }
+    if let Some(e) = doc.get("error").and_then(|e| e.as_str()) {
+        bail!("server error: {e}");
+    }
+    let records: Vec<RecordView> = serde_json::from_value(doc.get("records").cloned().unwrap_or_default())
+        .context("server sent malformed records")?;
+    Ok((records, doc.get("limited").and_then(|l| l.as_bool()).unwrap_or(false)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dnsdbq_shorthand() {
+        let t = split_dnsdbq(Target {
+            kind: "rrset/name",
+            value: "example.com/NS/com".into(),
+            rrtype: None,
+            bailiwick: None,
+        });
+        assert_eq!(
+            (t.value.as_str(), t.rrtype.as_deref(), t.bailiwick.as_deref()),
+            ("example.com", Some("NS"), Some("com"))
+        );
+        let t = split_dnsdbq(Target { kind: "rrset/name", value: "a/b.example".into(), rrtype: None, bailiwick: None });
+        assert_eq!(t.value, "a/b.example");
+        assert_eq!(encode_segment("*.a b/c"), "%2A.a%20b%2Fc");
+    }
+}
