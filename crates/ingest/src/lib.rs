@@ -5,7 +5,9 @@
 //! atomic write as the records it completes. Killing an import and running it again resumes
 //! after the last acknowledged batch, so nothing is lost and nothing is counted twice; running
 //! it on a fully imported file does nothing unless forced; running it on a file that has grown
-//! imports only what was appended. A file is recognised by a fingerprint of its first 4 KiB.
+//! imports only what was appended. A file is recognised by its canonical path; a checkpoint also
+//! holds a hash of the file's first bytes (up to 4 KiB, and never beyond the checkpoint), so a
+//! file that was replaced or rotated under the same name is imported from its start.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -265,22 +267,44 @@ struct Checkpoint {
     lines: u64,
 }
 
-impl Checkpoint {
-    fn encode(&self) -> Vec<u8> {
-        format!("v1 {} {}", self.offset, self.lines).into_bytes()
+/// A stored checkpoint: progress plus the hash of the file head it was taken on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stored {
+    at: Checkpoint,
+    head_len: usize,
+    head_hash: u64,
+}
+
+impl Stored {
+    /// The checkpoint of a file whose first bytes are `head` (at most `FINGERPRINT_BYTES`).
+    fn new(at: Checkpoint, head: &[u8]) -> Stored {
+        let head_len = head.len().min(at.offset as usize);
+        Stored { at, head_len, head_hash: xxhash_rust::xxh3::xxh3_64(&head[..head_len]) }
     }
-    fn decode(b: &[u8]) -> Option<Checkpoint> {
+    fn encode(&self) -> Vec<u8> {
+        format!("v1 {} {} {} {:016x}", self.at.offset, self.at.lines, self.head_len, self.head_hash).into_bytes()
+    }
+    fn decode(b: &[u8]) -> Option<Stored> {
         let s = std::str::from_utf8(b).ok()?;
         let mut it = s.split(' ');
         if it.next()? != "v1" {
             return None;
         }
-        Some(Checkpoint { offset: it.next()?.parse().ok()?, lines: it.next()?.parse().ok()? })
+        let at = Checkpoint { offset: it.next()?.parse().ok()?, lines: it.next()?.parse().ok()? };
+        let head_len = it.next()?.parse().ok()?;
+        let head_hash = u64::from_str_radix(it.next()?, 16).ok()?;
+        Some(Stored { at, head_len, head_hash })
+    }
+    /// True if this checkpoint was taken on a file starting with `head` and of at least `len` bytes.
+    fn matches(&self, head: &[u8], len: u64) -> bool {
+        self.at.offset <= len
+            && head.len() >= self.head_len
+            && xxhash_rust::xxh3::xxh3_64(&head[..self.head_len]) == self.head_hash
     }
 }
 
-/// The checkpoint id of a file: a hash of its first 4 KiB (or all of it, if shorter).
-fn fingerprint(file: &mut File) -> std::io::Result<String> {
+/// The first bytes of a file (up to `FINGERPRINT_BYTES`), leaving the file at its start.
+fn read_head(file: &mut File) -> std::io::Result<Vec<u8>> {
     let mut head = vec![0u8; FINGERPRINT_BYTES];
     let mut n = 0;
     while n < head.len() {
@@ -290,8 +314,9 @@ fn fingerprint(file: &mut File) -> std::io::Result<String> {
         }
         n += got;
     }
+    head.truncate(n);
     file.seek(SeekFrom::Start(0))?;
-    Ok(format!("file:{:016x}:{}", xxhash_rust::xxh3::xxh3_64(&head[..n]), n))
+    Ok(head)
 }
 
 /// Work for a parser thread.
@@ -329,26 +354,30 @@ pub fn import(
     let io = |error| ImportError::Io { origin: origin.clone(), error };
     let started = Instant::now();
     let mut summary = Summary { origin: origin.clone(), ..Summary::default() };
+    let mut head = Vec::new();
     let (mut reader, total, ckpt_id): (Box<dyn Read + Send>, Option<u64>, Option<String>) = match input {
         Input::Stdin => (Box::new(std::io::stdin()), None, None),
         Input::File(p) => {
             let mut f = File::open(p).map_err(io)?;
             let len = f.metadata().map_err(io)?.len();
-            let id = fingerprint(&mut f).map_err(io)?;
-            (Box::new(f), Some(len), Some(id))
+            head = read_head(&mut f).map_err(io)?;
+            let canonical = std::fs::canonicalize(p).map_err(io)?;
+            (Box::new(f), Some(len), Some(format!("file:{}", canonical.display())))
         }
     };
     let mut start = Checkpoint { offset: 0, lines: 0 };
-    if let (Some(id), false) = (&ckpt_id, opts.force) {
-        if let Some(c) = store.checkpoint(id)?.as_deref().and_then(Checkpoint::decode) {
-            if total.is_some_and(|t| c.offset <= t) {
-                start = c;
-                if total == Some(c.offset) {
+    if let (Some(id), Some(len), false) = (&ckpt_id, total, opts.force) {
+        if let Some(c) = store.checkpoint(id)?.as_deref().and_then(Stored::decode) {
+            if c.matches(&head, len) {
+                start = c.at;
+                if len == c.at.offset {
                     summary.already_imported = true;
                     summary.elapsed = started.elapsed();
                     return Ok(summary);
                 }
-                summary.resumed_from = Some((c.offset, c.lines));
+                summary.resumed_from = Some((c.at.offset, c.at.lines));
+            } else {
+                tracing::info!(%origin, "file differs from the one imported before under this name: importing it from the start");
             }
         }
     }
@@ -511,7 +540,7 @@ pub fn import(
                 flushes.pop_front();
                 let Some((_, mut batch)) = batches.remove(&id) else { break };
                 if let Some(cid) = &ckpt_id {
-                    batch.set_checkpoint(cid, end.encode());
+                    batch.set_checkpoint(cid, Stored::new(end, &head).encode());
                 }
                 if !batch.is_empty() {
                     let t = Instant::now();
@@ -608,9 +637,13 @@ mod tests {
 
     #[test]
     fn checkpoint_encoding() {
-        let c = Checkpoint { offset: 123, lines: 4 };
-        assert_eq!(Checkpoint::decode(&c.encode()), Some(c));
-        assert_eq!(Checkpoint::decode(b"v2 1 2"), None);
-        assert_eq!(Checkpoint::decode(b"v1 x 2"), None);
+        let c = Stored::new(Checkpoint { offset: 3, lines: 1 }, b"ab\ncd\n");
+        assert_eq!(c.head_len, 3);
+        assert_eq!(Stored::decode(&c.encode()), Some(c));
+        assert!(c.matches(b"ab\ncd\nef\n", 9));
+        assert!(!c.matches(b"xb\ncd\n", 9));
+        assert!(!c.matches(b"ab\n", 2));
+        assert_eq!(Stored::decode(b"v2 1 2 0 0"), None);
+        assert_eq!(Stored::decode(b"v1 x 2 0 0"), None);
     }
 }
