@@ -13,7 +13,9 @@
 # lookup latency over one keep-alive HTTP connection (bench/lookups.py), and checks first/last/
 # count of 200 sampled names against an independent recomputation from the input file.
 # balboa (Debian 2.0.0) is run by ../shared/tools/bench_balboa.sh on the 1M file (FEED=gamelinux,
-# one HTTP POST; its reference gopassivedns-socket figure, 42.9k obs/s, is printed for context).
+# one HTTP POST) for ingest rate, RSS and disk; its lookup latency is measured again by
+# bench/balboa_latency.sh with bench/lookups.py, the same clients used for dnsledger. The
+# reference figures of shared/reference/peers.md (gopassivedns socket) are printed for context.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED:-$ROOT/../shared}"
@@ -82,14 +84,17 @@ if [ "$BALBOA" = "1" ]; then
   rm -f "$OUT/balboa/results-gamelinux.jsonl"
   RUNS=1 FEED=gamelinux NQ="$NQ" OBS="$OUT/obs-1000000.txt" META="$OUT/obs-1000000.meta.json" \
     bash "$SHARED/tools/bench_balboa.sh" "$OUT/balboa" >&2
-  python3 - "$OUT/balboa/results-gamelinux.jsonl" >> "$RESULTS" <<'PY'
+  lat=$(bash "$ROOT/bench/balboa_latency.sh" "$OUT/obs-1000000.txt" "$OUT/obs-1000000.meta.json" "$NQ" "$OUT/balboa" | tail -1)
+  python3 - "$OUT/balboa/results-gamelinux.jsonl" "$lat" >> "$RESULTS" <<'PY'
 import json, sys
 b = json.loads(open(sys.argv[1]).readlines()[-1])
+lat = json.loads(sys.argv[2])
 r = {"system": "balboa", "observations": b["observations"], "import_wall_s": b["ingest_wall_s"],
      "obs_per_s": b["obs_per_s"], "peak_rss_MiB": b["frontend_rss_peak_MiB"] + b["backend_rss_peak_MiB"],
      "disk_bytes": b.get("db_bytes_after_shutdown", b["db_bytes_after_ingest"]),
-     "name_p50_ms": b.get("q_rrname_ms_p50"), "name_p99_ms": b.get("q_rrname_ms_p99"),
-     "ip_p50_ms": b.get("q_rdata_ms_p50"), "ip_p99_ms": b.get("q_rdata_ms_p99")}
+     "bench_balboa_name_p50_ms": b.get("q_rrname_ms_p50"), "bench_balboa_name_p99_ms": b.get("q_rrname_ms_p99"),
+     "bench_balboa_ip_p50_ms": b.get("q_rdata_ms_p50"), "bench_balboa_ip_p99_ms": b.get("q_rdata_ms_p99")}
+r.update(lat)  # latency measured with bench/lookups.py, the client used for dnsledger
 print(json.dumps(r))
 PY
 fi
@@ -101,13 +106,18 @@ bal = next((r for r in rows if r["system"] == "balboa"), None)
 ref = {"obs_per_s": 42931, "name_p50_ms": 0.542, "name_p99_ms": 4.41, "ip_p50_ms": 0.658, "ip_p99_ms": 5.49,
        "bytes_per_record": 190}
 print()
-print("%-10s %11s %11s %9s %8s %9s %9s %9s %9s %7s" % ("system", "obs", "obs/s", "RSS MiB", "B/rec",
-      "name p50", "name p99", "ip p50", "ip p99", "check"))
+print("latency in ms over one keep-alive connection with Python http.client (balboa's method);"
+      " [raw]: minimal socket client")
+print("%-10s %11s %11s %9s %8s %9s %9s %9s %9s %7s %s" % ("system", "obs", "obs/s", "RSS MiB", "B/rec",
+      "name p50", "name p99", "ip p50", "ip p99", "check", "[raw name p50/p99, ip p50/p99]"))
 for r in rows:
-    bpr = r.get("bytes_per_record") or (round(r["disk_bytes"] / 263523, 1) if r["system"] == "balboa" else None)
+    one_m = next((x for x in rows if x["system"] == "dnsledger" and x["observations"] == r["observations"]), None)
+    bpr = r.get("bytes_per_record") or (round(r["disk_bytes"] / one_m["distinct_records"], 1) if one_m else None)
     chk = "-" if "check_mismatches" not in r else ("ok" if r["check_mismatches"] == 0 else "%d bad" % r["check_mismatches"])
-    print("%-10s %11d %11d %9.1f %8s %9s %9s %9s %9s %7s" % (r["system"], r["observations"], r["obs_per_s"],
-          r["peak_rss_MiB"], bpr, r.get("name_p50_ms"), r.get("name_p99_ms"), r.get("ip_p50_ms"), r.get("ip_p99_ms"), chk))
+    raw = "" if "name_raw_p50_ms" not in r else "[%s/%s, %s/%s]" % (r["name_raw_p50_ms"], r["name_raw_p99_ms"],
+                                                                   r["ip_raw_p50_ms"], r["ip_raw_p99_ms"])
+    print("%-10s %11d %11d %9.1f %8s %9s %9s %9s %9s %7s %s" % (r["system"], r["observations"], r["obs_per_s"],
+          r["peak_rss_MiB"], bpr, r.get("name_p50_ms"), r.get("name_p99_ms"), r.get("ip_p50_ms"), r.get("ip_p99_ms"), chk, raw))
 print("balboa reference (shared/reference/peers.md, gopassivedns socket): %d obs/s, name p50/p99 %.3f/%.2f ms, "
       "ip p50/p99 %.3f/%.2f ms, ~190 B/record" % (ref["obs_per_s"], ref["name_p50_ms"], ref["name_p99_ms"],
       ref["ip_p50_ms"], ref["ip_p99_ms"]))

@@ -19,6 +19,7 @@
 
 mod native;
 pub mod paths;
+pub mod stream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -99,6 +100,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    use axum::serve::ListenerExt;
+    // Responses go out in several writes (headers, streamed chunks): without TCP_NODELAY,
+    // Nagle's algorithm meets the client's delayed ACK and every lookup waits ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

@@ -1,27 +1,23 @@
 //! The native JSON API: lookups (streamed), observation ingest, stats, health.
 
-use std::convert::Infallible;
-use std::ops::ControlFlow;
-use std::sync::Arc;
-
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dnsledger_model::time;
-use dnsledger_query::{spec, Lookup, RecordView, Window};
+use dnsledger_model::Record;
+use dnsledger_query::{spec, Lookup, Outcome, RecordView};
 use dnsledger_sources::{Format, SourceOptions};
-use dnsledger_store::Store;
+use dnsledger_store::StoreError;
 use serde_json::json;
 
 use crate::paths::{self, param};
+use crate::stream::{records_body, Encoder};
 use crate::AppState;
 
 const LOOKUP_PREFIX: &str = "/api/v1/lookup";
-/// Bytes buffered before a chunk of a streamed response is sent.
-const STREAM_CHUNK: usize = 32 << 10;
 /// Line errors echoed back in an ingest response.
 const INGEST_ERRORS_SHOWN: usize = 20;
 
@@ -102,63 +98,47 @@ async fn lookup(State(st): State<AppState>, uri: Uri) -> Response {
         Err((status, msg)) => return error(status, msg),
     };
     let content_type = if ndjson { "application/x-ndjson" } else { "application/json" };
-    let body = stream_records(st.store.clone(), lookup, window, ndjson);
+    let body = records_body(st.store.clone(), lookup, window, NativeEncoder { ndjson, first: true });
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-/// Runs a lookup on a blocking thread and streams its records as they are read. If the
-/// client goes away the channel closes and the scan stops at the next record.
-fn stream_records(store: Arc<dyn Store>, lookup: Lookup, window: Window, ndjson: bool) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
-    tokio::task::spawn_blocking(move || {
-        let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK + 1024);
-        if !ndjson {
-            buf.extend_from_slice(b"{\"records\":[");
+/// The native lookup formats: one JSON document, or NDJSON records.
+#[derive(Clone)]
+struct NativeEncoder {
+    ndjson: bool,
+    first: bool,
+}
+
+impl Encoder for NativeEncoder {
+    fn begin(&mut self, out: &mut Vec<u8>) {
+        if !self.ndjson {
+            out.extend_from_slice(b"{\"records\":[");
         }
-        let mut first = true;
-        let mut gone = false;
-        let res = dnsledger_query::run(&*store, &lookup, window, &mut |rec| {
-            if !ndjson && !std::mem::replace(&mut first, false) {
-                buf.push(b',');
-            }
-            if serde_json::to_writer(&mut buf, &RecordView::from_record(&rec)).is_err() {
-                return ControlFlow::Break(());
-            }
-            buf.push(b'\n');
-            if buf.len() >= STREAM_CHUNK && tx.blocking_send(Bytes::from(std::mem::take(&mut buf))).is_err() {
-                gone = true;
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        });
-        if gone {
-            return;
+    }
+
+    fn record(&mut self, r: &Record, out: &mut Vec<u8>) {
+        if !self.ndjson && !std::mem::replace(&mut self.first, false) {
+            out.push(b',');
         }
-        match (&res, ndjson) {
+        // serialising plain strings and numbers into a Vec cannot fail
+        let _ = serde_json::to_writer(&mut *out, &RecordView::from_record(r));
+        out.push(b'\n');
+    }
+
+    fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
+        match (outcome, self.ndjson) {
             (Ok(o), false) => {
-                buf.extend_from_slice(
-                    format!("],\"returned\":{},\"limited\":{}}}\n", o.returned, o.limited).as_bytes(),
-                );
-            }
-            (Err(e), false) => {
-                tracing::error!(error = %e, "lookup failed");
-                buf.extend_from_slice(b"],\"error\":");
-                let _ = serde_json::to_writer(&mut buf, &e.to_string());
-                buf.extend_from_slice(b"}\n");
-            }
-            (Err(e), true) => {
-                tracing::error!(error = %e, "lookup failed");
-                buf.extend_from_slice(b"{\"error\":");
-                let _ = serde_json::to_writer(&mut buf, &e.to_string());
-                buf.extend_from_slice(b"}\n");
+                out.extend_from_slice(format!("],\"returned\":{},\"limited\":{}}}\n", o.returned, o.limited).as_bytes());
             }
             (Ok(_), true) => {}
+            (Err(e), ndjson) => {
+                tracing::error!(error = %e, "lookup failed");
+                out.extend_from_slice(if ndjson { b"{\"error\":" } else { b"],\"error\":" });
+                let _ = serde_json::to_writer(&mut *out, &e.to_string());
+                out.extend_from_slice(b"}\n");
+            }
         }
-        let _ = tx.blocking_send(Bytes::from(buf));
-    });
-    let stream =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
-    Body::from_stream(stream)
+    }
 }
 
 async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {

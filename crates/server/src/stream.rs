@@ -1,0 +1,82 @@
+//! Sending lookup results: small results are rendered on the request's own worker thread and
+//! sent with a `Content-Length` in one write; results that outgrow [`INLINE_BYTES`] are run
+//! again on a blocking thread and streamed in chunks as the store yields them, so a large
+//! result is never held in memory and a client that hangs up stops the scan.
+//!
+//! Handing every lookup to another thread costs two thread wake-ups, which dominate the
+//! latency of a point lookup; re-running the first few records of a large lookup costs little.
+
+use std::convert::Infallible;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use dnsledger_model::Record;
+use dnsledger_query::{Lookup, Outcome, Window};
+use dnsledger_store::{Store, StoreError};
+
+/// Results up to this size are rendered inline and sent whole.
+pub const INLINE_BYTES: usize = 256 << 10;
+/// Bytes buffered before a chunk of a streamed response is sent.
+const STREAM_CHUNK: usize = 32 << 10;
+
+/// Renders records into a response format.
+pub trait Encoder: Send + 'static {
+    /// Bytes before the first record.
+    fn begin(&mut self, out: &mut Vec<u8>);
+    /// One record.
+    fn record(&mut self, r: &Record, out: &mut Vec<u8>);
+    /// Bytes after the last record, given how the lookup ended.
+    fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>);
+}
+
+/// Runs `lookup` and returns the response body. Must be called on a multi-thread runtime.
+pub fn records_body<E: Encoder + Clone>(store: Arc<dyn Store>, lookup: Lookup, window: Window, enc: E) -> Body {
+    let inline = tokio::task::block_in_place(|| {
+        let mut enc = enc.clone();
+        let mut buf = Vec::with_capacity(4096);
+        enc.begin(&mut buf);
+        let mut overflow = false;
+        let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
+            enc.record(&r, &mut buf);
+            if buf.len() > INLINE_BYTES {
+                overflow = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        if overflow {
+            return None;
+        }
+        enc.end(&res, &mut buf);
+        Some(buf)
+    });
+    match inline {
+        Some(buf) => Body::from(buf),
+        None => stream(store, lookup, window, enc),
+    }
+}
+
+fn stream<E: Encoder>(store: Arc<dyn Store>, lookup: Lookup, window: Window, mut enc: E) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    tokio::task::spawn_blocking(move || {
+        let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK + 4096);
+        enc.begin(&mut buf);
+        let mut gone = false;
+        let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
+            enc.record(&r, &mut buf);
+            if buf.len() >= STREAM_CHUNK && tx.blocking_send(Bytes::from(std::mem::take(&mut buf))).is_err() {
+                gone = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        if gone {
+            return;
+        }
+        enc.end(&res, &mut buf);
+        let _ = tx.blocking_send(Bytes::from(buf));
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
+    Body::from_stream(stream)
+}
