@@ -58,7 +58,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store: Arc<dyn Store> = Arc::new(store);
     let config = ServerConfig { listen: a.listen, max_body_bytes: a.max_body_mib << 20, ..ServerConfig::default() };
     let state = AppState { store: store.clone(), config: Arc::new(config) };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().thread_name("dnsledger-http").build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("dnsledger-http")
+        .build()?;
     let result = rt.block_on(async {
         let listener = dnsledger_server::bind(&state.config).await?;
         let local = listener.local_addr()?;

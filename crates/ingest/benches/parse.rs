@@ -35,7 +35,8 @@ fn generated() -> Vec<u8> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let data = match args.first() {
-        Some(p) => std::fs::read(p).expect("reading input file"),
+        Some(p) => std::fs::read(p)
+            .expect("reading the input file (benches run in the crate directory: give an absolute path)"),
         None => generated(),
     };
     let format = args.get(1).and_then(|f| Format::parse(f)).or_else(|| Format::sniff(&data)).expect("format");

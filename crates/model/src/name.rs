@@ -301,6 +301,11 @@ impl<'a> Iterator for Labels<'a> {
 }
 
 fn push_key_label(label: &[u8], out: &mut Vec<u8>) {
+    if memchr::memchr2(0, 1, label).is_none() {
+        out.extend_from_slice(label);
+        out.push(0);
+        return;
+    }
     for &b in label {
         match b {
             0 => out.extend_from_slice(&[1, 1]),
@@ -364,6 +369,9 @@ fn parse_presentation(text: &[u8], out: &mut Vec<u8>) -> Result<(), NameError> {
         out.push(0);
         return Ok(());
     }
+    if text.is_ascii() && memchr::memchr(b'\\', text).is_none() {
+        return parse_plain(text, out);
+    }
     let mut i = 0;
     let mut label_start = 0; // index of the length byte of the current label in `out`
     let mut non_ascii = false;
@@ -404,6 +412,27 @@ fn parse_presentation(text: &[u8], out: &mut Vec<u8>) -> Result<(), NameError> {
     if out.len() > MAX_NAME_WIRE {
         return Err(NameError::NameTooLong);
     }
+    Ok(())
+}
+
+/// The fast path of [`parse_presentation`] for ASCII text without escapes (almost every name).
+fn parse_plain(text: &[u8], out: &mut Vec<u8>) -> Result<(), NameError> {
+    let body = text.strip_suffix(b".").unwrap_or(text);
+    if body.len() + 2 > MAX_NAME_WIRE {
+        return Err(NameError::NameTooLong);
+    }
+    out.reserve(body.len() + 2);
+    for label in body.split(|&b| b == b'.') {
+        if label.is_empty() {
+            return Err(NameError::EmptyLabel);
+        }
+        if label.len() > MAX_LABEL {
+            return Err(NameError::LabelTooLong);
+        }
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    out.push(0);
     Ok(())
 }
 

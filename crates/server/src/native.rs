@@ -128,7 +128,9 @@ impl Encoder for NativeEncoder {
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
         match (outcome, self.ndjson) {
             (Ok(o), false) => {
-                out.extend_from_slice(format!("],\"returned\":{},\"limited\":{}}}\n", o.returned, o.limited).as_bytes());
+                out.extend_from_slice(
+                    format!("],\"returned\":{},\"limited\":{}}}\n", o.returned, o.limited).as_bytes(),
+                );
             }
             (Ok(_), true) => {}
             (Err(e), ndjson) => {

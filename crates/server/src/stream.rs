@@ -77,6 +77,7 @@ fn stream<E: Encoder>(store: Arc<dyn Store>, lookup: Lookup, window: Window, mut
         enc.end(&res, &mut buf);
         let _ = tx.blocking_send(Bytes::from(buf));
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
     Body::from_stream(stream)
 }

@@ -16,10 +16,9 @@
 //! - `count` is honoured; client and server addresses are not recorded (privacy).
 
 use std::borrow::Cow;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use dnsledger_model::{Name, Observation, Rdata, RrType};
-use memchr::memmem::Finder;
 
 use crate::{parse_u64, LineOutcome, LineParser, ParseError, SourceOptions};
 
@@ -30,30 +29,38 @@ const RCODES: [&str; 10] =
 /// Parser for passivedns text and JSON lines.
 pub struct PassiveDnsParser {
     sensor: Option<String>,
-    sep: Finder<'static>,
     obs: Observation,
 }
 
 impl PassiveDnsParser {
     /// A parser recording `opts.sensor` with each observation.
     pub fn new(opts: &SourceOptions) -> PassiveDnsParser {
-        PassiveDnsParser { sensor: opts.sensor.clone(), sep: Finder::new(b"||"), obs: Observation::default() }
+        PassiveDnsParser { sensor: opts.sensor.clone(), obs: Observation::default() }
     }
 }
 
-fn parse_text(sep: &Finder<'_>, line: &[u8], obs: &mut Observation) -> Result<Option<&'static str>, ParseError> {
+fn parse_text(line: &[u8], obs: &mut Observation) -> Result<Option<&'static str>, ParseError> {
+    // The first six `||` separators, found with one vectorised scan for '|'.
     let mut f: [&[u8]; 6] = [&[]; 6];
-    let mut rest = line;
-    for (i, slot) in f.iter_mut().enumerate() {
-        let Some(p) = sep.find(rest) else {
+    let mut n = 0;
+    let mut start = 0;
+    let mut bars = memchr::memchr_iter(b'|', line);
+    while n < 6 {
+        let Some(p) = bars.next() else {
             return Err(ParseError::new(
                 "wrong field count",
-                format!("found {} fields, expected 9 (passivedns -f SMcsCQTAtn)", i + 1),
+                format!("found {} fields, expected 9 (passivedns -f SMcsCQTAtn)", n + 1),
             ));
         };
-        *slot = &rest[..p];
-        rest = &rest[p + 2..];
+        if p < start || line.get(p + 1) != Some(&b'|') {
+            continue;
+        }
+        f[n] = &line[start..p];
+        n += 1;
+        start = p + 2;
+        bars.next();
     }
+    let rest = &line[start..];
     let (rest, count) =
         rsplit(rest).ok_or_else(|| ParseError::new("wrong field count", "found 7 fields, expected 9"))?;
     let (answer, ttl) =
@@ -61,7 +68,6 @@ fn parse_text(sep: &Finder<'_>, line: &[u8], obs: &mut Observation) -> Result<Op
     let ts = parse_ts(f[0])?;
     let ttl = parse_u64(ttl).and_then(|t| u32::try_from(t).ok()).ok_or_else(|| bad("bad ttl", ttl))?;
     let count = parse_u64(count).ok_or_else(|| bad("bad count", count))?;
-    let answer = std::str::from_utf8(answer).map_err(|_| bad("bad rdata", answer))?;
     fill(obs, ts, f[3], f[4], f[5], answer, ttl, count)
 }
 
@@ -76,7 +82,7 @@ fn parse_json(line: &[u8], obs: &mut Observation) -> Result<Option<&'static str>
         class.as_bytes(),
         j.query.as_bytes(),
         j.rrtype.as_bytes(),
-        &j.answer,
+        j.answer.as_bytes(),
         ttl,
         j.count.unwrap_or(1),
     )
@@ -109,7 +115,7 @@ impl LineParser for PassiveDnsParser {
             return Ok(LineOutcome::Skipped("comment"));
         }
         let obs = &mut self.obs;
-        let r = if line[0] == b'{' { parse_json(line, obs) } else { parse_text(&self.sep, line, obs) };
+        let r = if line[0] == b'{' { parse_json(line, obs) } else { parse_text(line, obs) };
         match r? {
             None => {
                 if obs.sensor != self.sensor {
@@ -155,7 +161,7 @@ fn fill(
     class: &[u8],
     query: &[u8],
     rrtype: &[u8],
-    answer: &str,
+    answer: &[u8],
     ttl: u32,
     count: u64,
 ) -> Result<Option<&'static str>, ParseError> {
@@ -163,7 +169,7 @@ fn fill(
         return Err(bad("unsupported class", class));
     }
     let rrtype = RrType::parse_bytes(rrtype).ok_or_else(|| bad("unknown rrtype", rrtype))?;
-    if RCODES.contains(&answer) {
+    if answer.first().is_some_and(u8::is_ascii_uppercase) && RCODES.iter().any(|r| r.as_bytes() == answer) {
         return Ok(Some("negative answer"));
     }
     if count == 0 {
@@ -199,44 +205,69 @@ fn single_wire(obs: &mut Observation) -> &mut Vec<u8> {
     }
 }
 
-fn set_rdata(obs: &mut Observation, rrtype: RrType, answer: &str) -> Result<(), ParseError> {
-    let bad_rdata = |why: String| ParseError::new("bad rdata", format!("{rrtype} {answer:?}: {why}"));
+/// Parses a dotted-quad IPv4 address exactly as `std` does (no leading zeros), from bytes.
+fn parse_ipv4(b: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = b.split(|&c| c == b'.');
+    for slot in out.iter_mut() {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p[0] == b'0') || !p.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let v = p.iter().fold(0u32, |a, &c| a * 10 + (c - b'0') as u32);
+        *slot = u8::try_from(v).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+fn set_rdata(obs: &mut Observation, rrtype: RrType, answer: &[u8]) -> Result<(), ParseError> {
+    let bad_rdata =
+        |why: String| ParseError::new("bad rdata", format!("{rrtype} {:?}: {why}", String::from_utf8_lossy(answer)));
     match rrtype {
         RrType::A => {
-            let ip: Ipv4Addr = answer.parse().map_err(|_| bad_rdata("not an IPv4 address".into()))?;
-            single_wire(obs).extend_from_slice(&ip.octets());
+            let ip = parse_ipv4(answer).ok_or_else(|| bad_rdata("not an IPv4 address".into()))?;
+            single_wire(obs).extend_from_slice(&ip);
         }
         RrType::AAAA => {
-            let ip: Ipv6Addr = answer.parse().map_err(|_| bad_rdata("not an IPv6 address".into()))?;
+            let ip: Ipv6Addr = std::str::from_utf8(answer)
+                .ok()
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| bad_rdata("not an IPv6 address".into()))?;
             single_wire(obs).extend_from_slice(&ip.octets());
         }
         RrType::CNAME | RrType::NS | RrType::PTR | RrType::DNAME => {
-            let name = Name::from_presentation(answer).map_err(|e| bad_rdata(e.to_string()))?;
-            single_wire(obs).extend_from_slice(name.as_wire());
+            let wire = single_wire(obs);
+            let mut name = Name::root();
+            name.set_from_presentation(answer).map_err(|e| bad_rdata(e.to_string()))?;
+            wire.extend_from_slice(name.as_wire());
         }
-        _ => match Rdata::parse(rrtype, answer) {
-            Ok(r) => {
-                obs.rdata.clear();
-                obs.rdata.push(r);
-            }
-            Err(_) => {
-                let trimmed = answer.trim();
-                let text = match Name::from_presentation(trimmed) {
-                    // name-only answers (MX exchange, SRV target, …) are normalised as names
-                    Ok(n) if dnsledger_model::rdata::has_indexed_name(rrtype) && !trimmed.contains(' ') => {
-                        n.to_presentation()
-                    }
-                    _ => trimmed.to_string(),
-                };
-                if text.is_empty() {
-                    return Err(bad_rdata("empty".into()));
-                }
-                obs.rdata.clear();
-                obs.rdata.push(Rdata::Text(text));
-            }
-        },
+        _ => {
+            let text = std::str::from_utf8(answer).map_err(|_| bad_rdata("not UTF-8".into()))?;
+            let rd = match Rdata::parse(rrtype, text) {
+                Ok(r) => r,
+                Err(_) => lossy_text(rrtype, text).ok_or_else(|| bad_rdata("empty".into()))?,
+            };
+            obs.rdata.clear();
+            obs.rdata.push(rd);
+        }
     }
     Ok(())
+}
+
+/// Rdata a lossy log gave that does not parse for its type, kept as text: name-only answers of
+/// name-bearing types (an MX exchange without preference) normalised as names, others trimmed.
+fn lossy_text(rrtype: RrType, answer: &str) -> Option<Rdata> {
+    let trimmed = answer.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    let text = match Name::from_presentation(trimmed) {
+        Ok(n) if dnsledger_model::rdata::has_indexed_name(rrtype) && !trimmed.contains(char::is_whitespace) => {
+            n.to_presentation()
+        }
+        _ => trimmed.to_string(),
+    };
+    Some(Rdata::Text(text))
 }
 
 #[cfg(test)]
@@ -318,6 +349,17 @@ mod tests {
         assert_eq!(reason("{\"timestamp_s\":1"), "bad json");
         assert_eq!(parse("").unwrap().0, LineOutcome::Skipped("empty line"));
         assert_eq!(parse("# header").unwrap().0, LineOutcome::Skipped("comment"));
+    }
+
+    #[test]
+    fn ipv4_parsing_matches_std() {
+        for t in ["0.0.0.0", "255.255.255.255", "1.2.3.4", "192.0.2.10"] {
+            assert_eq!(parse_ipv4(t.as_bytes()), Some(t.parse::<std::net::Ipv4Addr>().unwrap().octets()), "{t}");
+        }
+        for t in ["256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", "", "a.b.c.d", "1.2.3.4 ", "1234.1.1.1"] {
+            assert_eq!(parse_ipv4(t.as_bytes()), None, "{t}");
+            assert!(t.parse::<std::net::Ipv4Addr>().is_err(), "{t}");
+        }
     }
 
     #[test]

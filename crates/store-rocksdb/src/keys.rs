@@ -57,22 +57,24 @@ pub struct KeyParts<'a> {
 /// Length of the name key at the start of `buf` (through its final terminator).
 pub fn name_key_len(buf: &[u8]) -> Result<usize, KeyError> {
     let mut i = 0;
+    let mut label_empty = true;
     loop {
-        let start = i;
-        loop {
-            match buf.get(i) {
-                None => return Err(KeyError::Layout("truncated name key")),
-                Some(0) => {
-                    i += 1;
-                    break;
-                }
-                Some(1) => i += 2,
-                Some(_) => i += 1,
+        // the next 0x00 ends a label (or, right after another, the name); 0x01 escapes a byte
+        let p = memchr::memchr2(0, 1, &buf[i.min(buf.len())..]).ok_or(KeyError::Layout("truncated name key"))?;
+        if buf[i + p] == 1 {
+            if i + p + 1 >= buf.len() {
+                return Err(KeyError::Layout("truncated name key"));
             }
+            i += p + 2;
+            label_empty = false;
+            continue;
         }
-        if i - start == 1 {
+        let empty = label_empty && p == 0;
+        i += p + 1;
+        if empty {
             return Ok(i);
         }
+        label_empty = true;
     }
 }
 

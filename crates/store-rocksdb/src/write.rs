@@ -43,6 +43,14 @@ impl Entries {
     }
 }
 
+/// The name an rdata item is indexed under, from its stored parts (no copy for wire rdata).
+fn indexed_target(rrtype: RrType, tag: u8, octets: &[u8]) -> Result<Option<Name>, StoreError> {
+    if tag == 0 {
+        return Ok(dnsledger_model::rdata::wire_indexed_name(rrtype, octets));
+    }
+    Ok(keys::rdata_from_parts(tag, octets).map_err(corrupt)?.indexed_name(rrtype))
+}
+
 /// Appends the inverse-index entries (address, rdata name, raw rdata; all merges) of a record.
 pub fn rdata_entries(
     parts: &KeyParts<'_>,
@@ -60,13 +68,12 @@ pub fn rdata_entries(
             kbuf.push(if octets.len() == 4 { 4 } else { 6 });
             kbuf.extend_from_slice(octets);
         } else {
-            let rdata = keys::rdata_from_parts(tag, octets).map_err(corrupt)?;
-            if let Some(target) = rdata.indexed_name(parts.rrtype) {
+            if let Some(target) = indexed_target(parts.rrtype, tag, octets)? {
                 kbuf.push(P_NAME);
                 target.write_key(true, kbuf);
                 kbuf.extend_from_slice(&parts.rrtype.0.to_be_bytes());
                 kbuf.extend_from_slice(parts.rname);
-                if rdata.is_bare_name(&target) {
+                if tag == 0 && octets == target.as_wire() {
                     kbuf.push(RDATA_BARE);
                 } else {
                     kbuf.push(RDATA_FULL);
@@ -98,8 +105,7 @@ pub fn target_name_entries(
         return Ok(());
     }
     for &(tag, octets, _) in &parts.rdata {
-        let rdata = keys::rdata_from_parts(tag, octets).map_err(corrupt)?;
-        if let Some(target) = rdata.indexed_name(parts.rrtype) {
+        if let Some(target) = indexed_target(parts.rrtype, tag, octets)? {
             kbuf.clear();
             kbuf.push(P_NAMES);
             kbuf.push(NAMES_TARGET);
@@ -110,13 +116,19 @@ pub fn target_name_entries(
     Ok(())
 }
 
-/// The names-index key of an owner name given as its reversed key.
+/// The names-index key of an owner name given as its reversed key: the same escaped labels,
+/// in the opposite order (no decoding needed).
 fn owner_name_key(rname: &[u8], kbuf: &mut Vec<u8>) -> Result<(), StoreError> {
-    let (name, _) = Name::decode_key(rname, true).map_err(|e| corrupt(e.into()))?;
     kbuf.clear();
     kbuf.push(P_NAMES);
     kbuf.push(NAMES_OWNER);
-    name.write_key(false, kbuf);
+    let body = rname.strip_suffix(&[0]).ok_or_else(|| StoreError::Corrupt("name key without terminator".into()))?;
+    // each label is its escaped bytes followed by 0x00, and escapes never contain 0x00
+    for label in body.rsplit(|&b| b == 0).filter(|l| !l.is_empty()) {
+        kbuf.extend_from_slice(label);
+        kbuf.push(0);
+    }
+    kbuf.push(0);
     Ok(())
 }
 
@@ -200,7 +212,9 @@ pub fn ingest_batch(
         dir.join(format!("{seq}-2-rdata.sst")),
         dir.join(format!("{seq}-3-names.sst")),
     ];
+    let t0 = std::time::Instant::now();
     let records = batch.sorted_records();
+    let sorted = t0.elapsed();
     let result = std::thread::scope(|s| {
         let a = s.spawn(|| write_rrset_sst(opts, &paths[0], &records, sensor_ids));
         let c = s.spawn(|| {
@@ -232,6 +246,7 @@ pub fn ingest_batch(
         let panicked = || StoreError::Engine("SST writer thread panicked".into());
         let a = a.join().map_err(|_| panicked())?;
         let c = c.join().map_err(|_| panicked())?;
+        tracing::debug!(?sorted, built = ?t0.elapsed(), "SST files built");
         Ok::<_, StoreError>([a?, b?, c?])
     });
     let cleanup = || {
@@ -253,6 +268,7 @@ pub fn ingest_batch(
         let r = db.ingest_external_file_opts(&io, files).map_err(|e| engine("ingesting batch", e));
         cleanup();
         r?;
+        tracing::debug!(total = ?t0.elapsed(), "SST files ingested");
     } else {
         cleanup();
     }

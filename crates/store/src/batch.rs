@@ -78,7 +78,9 @@ impl Batch {
     fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let keys = &self.keys;
         self.table
-            .find(hash, |s| s.len as usize == key.len() && &keys[s.off..s.off + s.len as usize] == key)
+            .find(hash, |s| {
+                s.hash == hash && s.len as usize == key.len() && &keys[s.off..s.off + s.len as usize] == key
+            })
             .map(|s| s.agg as usize)
     }
 

@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::name::{Name, NameError};
 use crate::rrtype::RrType;
 
-pub use canon::{canonicalize, has_indexed_name};
+pub use canon::{canonicalize, has_indexed_name, indexed_name as wire_indexed_name};
 pub use parse::parse;
 pub use present::present;
 
