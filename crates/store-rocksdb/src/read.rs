@@ -407,6 +407,62 @@ impl RocksStore {
         Ok(fold.finish(stats, &mut emit))
     }
 
+    /// Every rdata record: addresses, rdata names, then raw rdata (wire and text).
+    fn lookup_all_rdata(&self, q: &RdataQuery, stats: &mut ScanStats, visit: &mut Visitor<'_>) -> Result<ControlFlow<()>, StoreError> {
+        for spec in [IpRange::cidr(IpAddr::from([0u8; 4]), 0), IpRange::cidr(IpAddr::from([0u8; 16]), 0)].into_iter().flatten() {
+            let want = if spec.start.is_ipv4() { RrType::A } else { RrType::AAAA };
+            if q.types.matches(want) && self.lookup_ip(q, &spec, stats, visit)?.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        let prefix = [P_NAME];
+        if self.scan_rdata_names(&prefix, &prefix, q, None, stats, visit)?.is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+        let mut fold = Folder::default();
+        let mut emit = |group: &[u8], agg: Aggregate, stats: &mut ScanStats| -> ControlFlow<()> {
+            if !q.fence.matches(&agg) {
+                return ControlFlow::Continue(());
+            }
+            let decoded = (|| -> Result<(Rdata, RrType, Name), KeyError> {
+                let (rdata, elen) = Rdata::decode(group)?;
+                let t = group.get(elen..elen + 2).ok_or(KeyError::Layout("missing rrtype"))?;
+                let (rrname, _) = Name::decode_key(&group[elen + 2..], true)?;
+                Ok((rdata, RrType(u16::from_be_bytes([t[0], t[1]])), rrname))
+            })();
+            match decoded {
+                Ok((rdata, rrtype, rrname)) => {
+                    stats.returned += 1;
+                    visit(self.record(rrname, rrtype, None, vec![rdata], agg))
+                }
+                Err(_) => {
+                    stats.corrupt += 1;
+                    ControlFlow::Continue(())
+                }
+            }
+        };
+        let flow = self.scan(&[P_RAW], &[P_RAW], None, stats, |k, v, stats| {
+            let k = &k[1..];
+            let group_len = (|| -> Result<(usize, RrType), KeyError> {
+                let elen = rdata_len(k)?;
+                let t = k.get(elen..elen + 2).ok_or(KeyError::Layout("missing rrtype"))?;
+                Ok((elen + 2 + name_key_len(&k[elen + 2..])?, RrType(u16::from_be_bytes([t[0], t[1]]))))
+            })();
+            match group_len {
+                Ok((len, rrtype)) if q.types.matches(rrtype) => fold.push(&k[..len], v, stats, &mut emit),
+                Ok(_) => ControlFlow::Continue(()),
+                Err(_) => {
+                    stats.corrupt += 1;
+                    ControlFlow::Continue(())
+                }
+            }
+        })?;
+        if flow.is_break() {
+            return Ok(flow);
+        }
+        Ok(fold.finish(stats, &mut emit))
+    }
+
     /// RRset lookup (the `Store` trait method).
     pub(crate) fn do_lookup_rrset(&self, q: &RrsetQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
         let mut stats = ScanStats::default();
@@ -438,6 +494,7 @@ impl RocksStore {
         let _stopped = match &q.target {
             RdataTarget::Ip(range) => self.lookup_ip(q, range, &mut stats, visit)?,
             RdataTarget::Raw(bytes) => self.lookup_raw(q, bytes, &mut stats, visit)?,
+            RdataTarget::Any => self.lookup_all_rdata(q, &mut stats, visit)?,
             RdataTarget::Name(NameMatch::Exact(t)) => self.scan_exact_rdata_names(t, q, &mut stats, visit)?,
             RdataTarget::Name(NameMatch::Below(z)) => {
                 let mut prefix = vec![P_NAME];

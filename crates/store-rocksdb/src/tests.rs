@@ -430,3 +430,18 @@ fn sst_ingestion_equals_write_batches() {
     assert_eq!(bulk.checkpoint("src").unwrap(), Some(b"9".to_vec()));
     assert!(!b_dir.path().join(INGEST_DIR).read_dir().map(|mut d| d.next().is_some()).unwrap_or(false));
 }
+
+#[test]
+fn any_rdata_scans_every_inverse_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    sample(&store);
+    write(&store, vec![obs("lossy.example", RrType::HINFO, vec![Rdata::Text("odd text".into())], None, 9)]);
+    let all = rdatas(&store, RdataTarget::Any, TypeFilter::All, TimeFence::default());
+    // 6 A + 3 AAAA + 2 MX + NS + CNAME (names) + TXT + RRSIG + HINFO text (raw)
+    assert_eq!(all.len(), 16, "{:?}", names(&all));
+    let dnssec = rdatas(&store, RdataTarget::Any, TypeFilter::AnyDnssec, TimeFence::default());
+    assert_eq!(names(&dnssec), ["mail.example.com. RRSIG"]);
+    let a = rdatas(&store, RdataTarget::Any, TypeFilter::Only(RrType::A), TimeFence::default());
+    assert_eq!(a.len(), 6);
+}

@@ -174,6 +174,8 @@ pub enum RdataTarget {
     Name(NameMatch),
     /// Rdata equal to these wire octets (DNSDB `rdata/raw`).
     Raw(Vec<u8>),
+    /// Every rdata record (a full scan, for pattern searches such as DNSDB Flex).
+    Any,
 }
 
 /// An inverse lookup; results are per rdata item, aggregated over bailiwicks.
