@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(librocksdb-dev libclang-dev pkg-config python3)
-test_pkgs=()
+test_pkgs=(dnsdbq)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then

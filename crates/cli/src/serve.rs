@@ -36,6 +36,10 @@ pub struct ServeArgs {
     #[arg(long)]
     no_sync: bool,
 
+    /// Most results one lookup may return (`limit=0` asks for this many; keys may lower it).
+    #[arg(long, default_value_t = 1_000_000)]
+    results_max: u64,
+
     /// Largest accepted request body, in MiB.
     #[arg(long, default_value_t = 64)]
     max_body_mib: usize,
@@ -56,15 +60,20 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let store: Arc<dyn Store> = Arc::new(store);
-    let config = ServerConfig { listen: a.listen, max_body_bytes: a.max_body_mib << 20, ..ServerConfig::default() };
-    let state = AppState { store: store.clone(), config: Arc::new(config) };
+    let config = ServerConfig {
+        listen: a.listen,
+        max_body_bytes: a.max_body_mib << 20,
+        max_limit: a.results_max.max(1),
+        ..ServerConfig::default()
+    };
+    let state = AppState { store: store.clone(), config: Arc::new(config), keys: None };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .thread_name("dnsledger-http")
         .build()?;
     let result = rt.block_on(async {
-        let listener = dnsledger_server::bind(&state.config).await?;
+        let listener = dnsledger_server::bind(&state).await?;
         let local = listener.local_addr()?;
         eprintln!("dnsledger: store {}, listening on http://{local}", a.store.data_dir.display());
         eprintln!("dnsledger: try: curl http://{local}/api/v1/lookup/rrset/name/www.example.com");

@@ -15,8 +15,18 @@
 //!   `{"records":[…],"returned":N,"limited":bool}`) or `format=ndjson` (one record per line).
 //! - `POST /api/v1/observations?format=ndjson|passivedns&sensor=ID` — ingest; the response is
 //!   sent after the batch is durable.
-//! - `GET /api/v1/stats`, `GET /healthz`.
+//! - `GET /api/v1/stats`, `GET /healthz`, `GET /openapi.json`.
+//!
+//! Compatibility routes: `/dnsdb/v2/...` (DNSDB API v2 with SAF framing, see [`dnsdb`]) and
+//! `/pdns/query/{value}` (CIRCL COF, see `cof`). API keys are checked through a
+//! [`auth::KeyAuthority`]; without one the server is open and may only listen on loopback.
 
+// Handlers return a ready `Response` as their error: boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+pub mod auth;
+mod cof;
+pub mod dnsdb;
 mod native;
 pub mod paths;
 pub mod stream;
@@ -58,11 +68,53 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Server settings.
     pub config: Arc<ServerConfig>,
+    /// API keys; `None` means open access (allowed on loopback only).
+    pub keys: Option<Arc<dyn auth::KeyAuthority>>,
 }
+
+/// The OpenAPI 3.1 description of every route, served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The router with every route, for embedding or testing.
 pub fn router(state: AppState) -> Router {
-    native::routes(state)
+    use axum::routing::get;
+    native::routes(state.clone()).merge(
+        Router::new()
+            .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))
+            .route("/pdns/query/{*rest}", get(cof::handle))
+            .route(
+                "/openapi.json",
+                get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+            )
+            .fallback(fallback)
+            .with_state(state),
+    )
+}
+
+/// Paths no route matched: dnsdbq with a trailing slash in `DNSDB_SERVER` sends
+/// `//dnsdb/v2/...`; such paths are served as if the slashes were single.
+async fn fallback(
+    state: axum::extract::State<AppState>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let trimmed = uri.path().trim_start_matches('/');
+    if trimmed.starts_with("dnsdb/v2/") {
+        return dnsdb::handle(state, uri, headers).await;
+    }
+    if trimmed.starts_with("pdns/query/") {
+        return cof::handle(state, uri, headers).await;
+    }
+    native::error(axum::http::StatusCode::NOT_FOUND, format!("no route for {}", uri.path()))
+}
+
+async fn save_usage(keys: &Arc<dyn auth::KeyAuthority>) {
+    let k = keys.clone();
+    match tokio::task::spawn_blocking(move || k.save_usage()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot save API key usage"),
+        Err(e) => tracing::warn!(error = %e, "cannot save API key usage"),
+    }
 }
 
 /// Why the server could not start.
@@ -84,10 +136,12 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Binds the listen address of `config`, refusing non-loopback addresses (no API keys yet).
-pub async fn bind(config: &ServerConfig) -> Result<tokio::net::TcpListener, ServeError> {
-    let addr = config.listen;
-    if !addr.ip().is_loopback() {
+/// Binds the listen address of `state`, refusing non-loopback addresses unless API keys are
+/// configured.
+pub async fn bind(state: &AppState) -> Result<tokio::net::TcpListener, ServeError> {
+    let addr = state.config.listen;
+    let keyed = state.keys.as_ref().is_some_and(|k| !k.is_empty());
+    if !addr.ip().is_loopback() && !keyed {
         return Err(ServeError::Exposed(addr));
     }
     tokio::net::TcpListener::bind(addr).await.map_err(|error| ServeError::Bind { addr, error })
@@ -108,6 +162,24 @@ pub async fn serve(
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    // Key usage counters are saved every minute and at shutdown.
+    let saver = state.keys.clone().map(|keys| {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                save_usage(&keys).await;
+            }
+        })
+    });
+    let keys = state.keys.clone();
+    let result = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    if let Some(s) = saver {
+        s.abort();
+    }
+    if let Some(keys) = keys {
+        save_usage(&keys).await;
+    }
+    result?;
     Ok(())
 }

@@ -1,0 +1,555 @@
+//! DNSDB API v2 compatibility (`/dnsdb/v2/...`), following `shared/reference/dnsdb-api.md`:
+//! lookup and summarize for the five query kinds, Flex search, `rate_limit` and `ping`, SAF
+//! framing, and the request quirks of the stock `dnsdbq` client.
+//!
+//! Choices where the reference marks behaviour as inferred:
+//! - Accept headers are not checked (any value, or none, gets `application/x-ndjson`).
+//! - Time fences are inclusive; a record's sensor times are used when present, zone times
+//!   otherwise (what dnsdbq does client-side).
+//! - `aggr=f` returns the same rows as `aggr=t`: dnsledger stores one aggregate per record (no
+//!   per-file time slices), so every record is its own only slice.
+//! - A record whose bailiwick is unknown (e.g. imported from passivedns logs) has no `bailiwick`
+//!   key rather than an invented one.
+//! - After normal percent-decoding, a value that still holds `%2A`, `%2C`, `%2F`, `%3A` or `%25`
+//!   is decoded once more (dnsdbq's batch mode escapes lines twice).
+//! - Unknown query parameters are ignored; `TYPE<n>` mnemonics are accepted.
+//! - Flex regular expressions use the `regex` crate's syntax (a superset of egrep without
+//!   back-references) and match anywhere in the presentation string; globs (`*`, `?`, `[...]`)
+//!   must match the whole string. Flex results are distinct (rrname, rrtype) or (rdata, rrtype).
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use dnsledger_model::time::{self, format_rfc3339};
+use dnsledger_model::{Name, Record, RrType, TypeFilter};
+use dnsledger_query::{spec, Lookup, Outcome, Window};
+use dnsledger_store::{NameMatch, RdataQuery, RdataTarget, RrsetQuery, Store, StoreError};
+use serde_json::{json, Map, Value};
+
+use crate::auth;
+use crate::paths::{self, param};
+use crate::stream::{records_body, Encoder};
+use crate::AppState;
+
+const PREFIX: &str = "/dnsdb/v2";
+const NDJSON: &str = "application/x-ndjson";
+
+/// A one-line error response as DNSDB sends them (no SAF framing on errors).
+pub fn text_error(status: StatusCode, msg: &str) -> Response {
+    let mut body = msg.trim_end().to_string();
+    body.push('\n');
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+fn bad(msg: impl AsRef<str>) -> Response {
+    text_error(StatusCode::BAD_REQUEST, &format!("Error: {}", msg.as_ref()))
+}
+
+/// Decodes a value segment again if dnsdbq's batch mode escaped it twice.
+fn redecode(v: String) -> String {
+    let lower = v.to_ascii_lowercase();
+    if ["%2a", "%2c", "%2f", "%3a", "%25"].iter().any(|e| lower.contains(e)) {
+        paths::percent_decode(&v).unwrap_or(v)
+    } else {
+        v
+    }
+}
+
+fn parse_bool(v: Option<&str>, default: bool) -> Result<bool, String> {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") => Ok(default),
+        Some("t" | "true" | "1" | "yes") => Ok(true),
+        Some("f" | "false" | "0" | "no") => Ok(false),
+        Some(other) => Err(format!("expected a boolean, got {other:?}")),
+    }
+}
+
+/// What a request asks for.
+enum Request {
+    Ping,
+    RateLimit,
+    Lookup { summarize: bool, lookup: Lookup, raw_kind: &'static str },
+    Flex { rdata: bool, glob: bool, pattern: String, types: TypeFilter },
+}
+
+fn parse_request(segs: Vec<String>, fence: dnsledger_model::TimeFence) -> Result<Request, Response> {
+    let not_found = || text_error(StatusCode::NOT_FOUND, "Error: unknown API path");
+    let mut it = segs.into_iter();
+    let verb = it.next().ok_or_else(not_found)?;
+    let rest: Vec<String> = it.collect();
+    match verb.as_str() {
+        "ping" if rest.is_empty() => return Ok(Request::Ping),
+        "rate_limit" if rest.is_empty() => return Ok(Request::RateLimit),
+        "lookup" | "summarize" => {}
+        "regex" | "glob" => {
+            let (key, value, ty) = match rest.as_slice() {
+                [k, v] => (k, v, None),
+                [k, v, t] => (k, v, Some(t.as_str())),
+                _ => return Err(not_found()),
+            };
+            let rdata = match key.as_str() {
+                "rrnames" => false,
+                "rdata" => true,
+                _ => return Err(not_found()),
+            };
+            let types = spec::parse_types(ty).map_err(|e| bad(e.0))?;
+            return Ok(Request::Flex { rdata, glob: verb == "glob", pattern: redecode(value.clone()), types });
+        }
+        _ => return Err(not_found()),
+    }
+    let summarize = verb == "summarize";
+    let strs: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let value = |v: &str| redecode(v.to_string());
+    let too_many = || bad("too many path components");
+    let lookup = match strs.as_slice() {
+        ["rrset", "name", owner, tail @ ..] => {
+            if tail.len() > 2 {
+                return Err(too_many());
+            }
+            let bw = tail.get(1).map(|b| value(b));
+            (spec::rrset_name(&value(owner), tail.first().copied(), bw.as_deref(), fence), "rrset")
+        }
+        ["rrset", "raw", hex, tail @ ..] if tail.len() <= 1 => {
+            (spec::rrset_raw(hex, tail.first().copied(), fence), "rrset")
+        }
+        ["rdata", "name", name, tail @ ..] if tail.len() <= 1 => {
+            (spec::rdata_name(&value(name), tail.first().copied(), fence), "rdata")
+        }
+        ["rdata", "ip", ip, tail @ ..] if tail.len() <= 1 => {
+            (spec::rdata_ip(&value(ip), tail.first().copied(), fence), "rdata")
+        }
+        ["rdata", "raw", hex, tail @ ..] if tail.len() <= 1 => {
+            (spec::rdata_raw(hex, tail.first().copied(), fence), "rdata")
+        }
+        ["rrset" | "rdata", "name" | "raw" | "ip", _, ..] => return Err(too_many()),
+        _ => return Err(not_found()),
+    };
+    let (lookup, raw_kind) = lookup;
+    let lookup = lookup.map_err(|e| bad(e.0))?;
+    Ok(Request::Lookup { summarize, lookup, raw_kind })
+}
+
+/// `GET /dnsdb/v2/...`.
+pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    let raw = path.strip_prefix(&PREFIX[1..]).unwrap_or("");
+    let segs = match paths::segments(raw) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
+    let pairs = paths::query_pairs(uri.query());
+    let now = time::now();
+    let fence = match paths::fence(&pairs, now) {
+        Ok(f) => f,
+        Err(e) => return bad(e),
+    };
+    let req = match parse_request(segs, fence) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    if let Request::Ping = req {
+        return ndjson_line(json!({"ping": "ok"}));
+    }
+    let caller = match auth::dnsdb_caller(&st, &headers) {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    if let Request::RateLimit = req {
+        let body = auth::rate_limit_json(&st, &caller, now);
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    }
+    if let Err(resp) = auth::charge(&st, &caller, now) {
+        return resp;
+    }
+    let results_max = auth::results_max(&st, &caller);
+    let limit = match param(&pairs, "limit").map(str::trim) {
+        None | Some("") => st.config.default_limit.min(results_max),
+        Some(v) => match v.parse::<u64>() {
+            Ok(0) => results_max,
+            Ok(n) => n.min(results_max),
+            Err(_) => return bad(format!("limit: expected a non-negative integer, got {v:?}")),
+        },
+    };
+    let offset = match param(&pairs, "offset").map(str::trim) {
+        None | Some("") => 0,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return bad(format!("offset: expected a non-negative integer, got {v:?}")),
+        },
+    };
+    if offset > 0 {
+        match auth::offset_max(&st, &caller) {
+            None => {
+                return text_error(StatusCode::RANGE_NOT_SATISFIABLE, "Error: Offsets are not allowed for this key")
+            }
+            Some(max) if offset > max => {
+                return text_error(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    &format!("Error: offset above the maximum of {max}"),
+                )
+            }
+            _ => {}
+        }
+    }
+    let humantime = match parse_bool(param(&pairs, "humantime"), false) {
+        Ok(b) => b,
+        Err(e) => return bad(format!("humantime: {e}")),
+    };
+    if let Err(e) = parse_bool(param(&pairs, "aggr"), true) {
+        return bad(format!("aggr: {e}"));
+    }
+    let window = Window { offset, limit: Some(limit) };
+    match req {
+        Request::Lookup { summarize: false, lookup, raw_kind } => {
+            let enc = SafEncoder { humantime, rrset: raw_kind == "rrset" };
+            let body = records_body(st.store.clone(), lookup, window, enc);
+            ([(header::CONTENT_TYPE, NDJSON)], body).into_response()
+        }
+        Request::Lookup { summarize: true, lookup, .. } => {
+            let max_count = match param(&pairs, "max_count").map(str::trim) {
+                None | Some("") => None,
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) => Some(n),
+                    Err(_) => return bad(format!("max_count: expected a non-negative integer, got {v:?}")),
+                },
+            };
+            summarize(st.store.clone(), lookup, limit, max_count, humantime).await
+        }
+        Request::Flex { rdata, glob, pattern, types, .. } => {
+            if !auth::flex_allowed(&st, &caller) {
+                return text_error(
+                    StatusCode::FORBIDDEN,
+                    "Error: The type of API key is not allowed to use the DNSDB Flex API",
+                );
+            }
+            let exclude = param(&pairs, "exclude").filter(|e| !e.is_empty()).map(|e| redecode(e.to_string()));
+            let matcher = match Matcher::new(&pattern, glob).and_then(|m| match &exclude {
+                Some(e) => Matcher::new(e, glob).map(|x| (m, Some(x))),
+                None => Ok((m, None)),
+            }) {
+                Ok(m) => m,
+                Err(e) => return bad(e),
+            };
+            flex(st.store.clone(), rdata, matcher, types, fence, window).await
+        }
+        Request::Ping | Request::RateLimit => text_error(StatusCode::INTERNAL_SERVER_ERROR, "Error: unreachable"),
+    }
+}
+
+fn ndjson_line(v: Value) -> Response {
+    let mut body = v.to_string();
+    body.push('\n');
+    (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON))], body).into_response()
+}
+
+/// Inserts the time fields of a record (sensor then zone times), as integers or RFC 3339.
+fn put_times(m: &mut Map<String, Value>, r: &Record, humantime: bool) {
+    let t = |v: u64| if humantime { Value::from(format_rfc3339(v)) } else { Value::from(v) };
+    if let Some((a, b)) = r.agg.seen {
+        m.insert("time_first".into(), t(a));
+        m.insert("time_last".into(), t(b));
+    }
+    if let Some((a, b)) = r.agg.zone {
+        m.insert("zone_time_first".into(), t(a));
+        m.insert("zone_time_last".into(), t(b));
+    }
+}
+
+/// SAF framing of lookup results: begin, one `obj` line per record, one terminator.
+#[derive(Clone)]
+struct SafEncoder {
+    humantime: bool,
+    rrset: bool,
+}
+
+impl Encoder for SafEncoder {
+    fn begin(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"cond\":\"begin\"}\n");
+    }
+
+    fn record(&mut self, r: &Record, out: &mut Vec<u8>) {
+        // serde_json keeps insertion order (preserve_order): count, times, rrname, rrtype, bailiwick, rdata
+        let mut m = Map::new();
+        m.insert("count".into(), Value::from(r.agg.count));
+        put_times(&mut m, r, self.humantime);
+        m.insert("rrname".into(), Value::from(r.rrname.to_presentation()));
+        m.insert("rrtype".into(), Value::from(r.rrtype.to_string()));
+        if self.rrset {
+            if let Some(b) = &r.bailiwick {
+                m.insert("bailiwick".into(), Value::from(b.to_presentation()));
+            }
+        }
+        m.insert("rdata".into(), Value::from(r.rdata_strings()));
+        let line = json!({ "obj": Value::Object(m) });
+        let _ = serde_json::to_writer(&mut *out, &line);
+        out.push(b'\n');
+    }
+
+    fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
+        let term = match outcome {
+            Ok(o) if o.limited => json!({"cond": "limited", "msg": "Result limit reached"}),
+            Ok(_) => json!({"cond": "succeeded"}),
+            Err(e) => {
+                tracing::error!(error = %e, "DNSDB lookup failed");
+                json!({"cond": "failed", "msg": format!("query failed: {e}")})
+            }
+        };
+        let _ = serde_json::to_writer(&mut *out, &term);
+        out.push(b'\n');
+    }
+}
+
+/// `summarize`: one `obj` with the totals of the RRsets a lookup would return.
+async fn summarize(
+    store: Arc<dyn Store>,
+    lookup: Lookup,
+    limit: u64,
+    max_count: Option<u64>,
+    humantime: bool,
+) -> Response {
+    let job = tokio::task::spawn_blocking(move || {
+        let mut total = dnsledger_model::Aggregate::default();
+        let mut n = 0u64;
+        let res = dnsledger_query::run(&*store, &lookup, Window { offset: 0, limit: Some(limit) }, &mut |r| {
+            total.count = total.count.saturating_add(r.agg.count);
+            for (slot, from) in [(&mut total.seen, r.agg.seen), (&mut total.zone, r.agg.zone)] {
+                if let Some((a, b)) = from {
+                    *slot = Some(match *slot {
+                        Some((x, y)) => (x.min(a), y.max(b)),
+                        None => (a, b),
+                    });
+                }
+            }
+            n += 1;
+            if max_count.is_some_and(|m| total.count >= m) {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        (total, n, res)
+    });
+    let (total, n, res) = match job.await {
+        Ok(x) => x,
+        Err(e) => return text_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("Error: {e}")),
+    };
+    let mut out = String::from("{\"cond\":\"begin\"}\n");
+    let term = match &res {
+        Ok(o) => {
+            let mut m = Map::new();
+            m.insert("count".into(), Value::from(total.count));
+            m.insert("num_results".into(), Value::from(n));
+            let r = Record {
+                rrname: Name::root(),
+                rrtype: RrType::A,
+                bailiwick: None,
+                rdata: vec![],
+                agg: total,
+                sensors: vec![],
+            };
+            put_times(&mut m, &r, humantime);
+            out.push_str(&json!({ "obj": Value::Object(m) }).to_string());
+            out.push('\n');
+            if o.limited {
+                json!({"cond": "limited", "msg": "Result limit reached"})
+            } else {
+                json!({"cond": "succeeded"})
+            }
+        }
+        Err(e) => json!({"cond": "failed", "msg": format!("query failed: {e}")}),
+    };
+    out.push_str(&term.to_string());
+    out.push('\n');
+    (StatusCode::OK, [(header::CONTENT_TYPE, NDJSON)], out).into_response()
+}
+
+/// A Flex pattern: a regular expression (unanchored) or a glob (anchored).
+struct Matcher(regex::Regex);
+
+impl Matcher {
+    fn new(pattern: &str, glob: bool) -> Result<Matcher, String> {
+        let src = if glob { glob_to_regex(pattern) } else { pattern.to_string() };
+        regex::RegexBuilder::new(&src)
+            .size_limit(1 << 20)
+            .build()
+            .map(Matcher)
+            .map_err(|e| format!("bad {} {pattern:?}: {e}", if glob { "glob" } else { "regex" }))
+    }
+    fn is_match(&self, s: &str) -> bool {
+        self.0.is_match(s)
+    }
+}
+
+/// Translates a glob (`*`, `?`, `[...]`) into an anchored regular expression.
+fn glob_to_regex(g: &str) -> String {
+    let mut out = String::from("^");
+    let mut chars = g.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            '[' => {
+                let mut class = String::from("[");
+                let mut closed = false;
+                if chars.peek() == Some(&'!') {
+                    chars.next();
+                    class.push('^');
+                }
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        closed = true;
+                        break;
+                    }
+                    if d == '\\' || d == '[' {
+                        class.push('\\');
+                    }
+                    class.push(d);
+                }
+                if closed {
+                    class.push(']');
+                    out.push_str(&class);
+                } else {
+                    out.push_str(&regex::escape(&class));
+                }
+            }
+            c => out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    out.push('$');
+    out
+}
+
+/// Flex search: a scan of every RRset (rrnames) or every rdata record, filtered by pattern.
+async fn flex(
+    store: Arc<dyn Store>,
+    rdata: bool,
+    (matcher, exclude): (Matcher, Option<Matcher>),
+    types: TypeFilter,
+    fence: dnsledger_model::TimeFence,
+    window: Window,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
+    tokio::task::spawn_blocking(move || {
+        let mut buf = b"{\"cond\":\"begin\"}\n".to_vec();
+        let mut seen: HashSet<(String, RrType)> = HashSet::new();
+        let mut last: Option<(String, RrType)> = None;
+        let mut skipped = 0u64;
+        let mut returned = 0u64;
+        let mut limited = false;
+        let mut gone = false;
+        let mut visit = |r: Record| {
+            let candidates: Vec<(String, Option<String>)> = if rdata {
+                r.rdata
+                    .iter()
+                    .map(|rd| {
+                        let raw = match rd {
+                            dnsledger_model::Rdata::Wire(w) => Some(w.iter().map(|b| format!("{b:02X}")).collect()),
+                            dnsledger_model::Rdata::Text(_) => None,
+                        };
+                        (rd.to_presentation(r.rrtype), raw)
+                    })
+                    .collect()
+            } else {
+                vec![(r.rrname.to_presentation(), None)]
+            };
+            for (text, raw) in candidates {
+                let key = (text, r.rrtype);
+                if last.as_ref() == Some(&key) || seen.contains(&key) {
+                    continue;
+                }
+                if !matcher.is_match(&key.0) || exclude.as_ref().is_some_and(|x| x.is_match(&key.0)) {
+                    continue;
+                }
+                if rdata {
+                    seen.insert(key.clone());
+                }
+                last = Some(key.clone());
+                if skipped < window.offset {
+                    skipped += 1;
+                    continue;
+                }
+                if window.limit.is_some_and(|l| returned >= l) {
+                    limited = true;
+                    return ControlFlow::Break(());
+                }
+                returned += 1;
+                let obj = if rdata {
+                    let mut m = Map::new();
+                    m.insert("rdata".into(), Value::from(key.0));
+                    m.insert("rrtype".into(), Value::from(key.1.to_string()));
+                    if let Some(raw) = raw {
+                        m.insert("raw_rdata".into(), Value::from(raw));
+                    }
+                    Value::Object(m)
+                } else {
+                    json!({"rrname": key.0, "rrtype": key.1.to_string()})
+                };
+                let _ = serde_json::to_writer(&mut buf, &json!({ "obj": obj }));
+                buf.push(b'\n');
+                if buf.len() >= 32 << 10 && tx.blocking_send(std::mem::take(&mut buf).into()).is_err() {
+                    gone = true;
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        };
+        let res = if rdata {
+            store.lookup_rdata(&RdataQuery { target: RdataTarget::Any, types, fence }, &mut visit)
+        } else {
+            store.lookup_rrset(
+                &RrsetQuery { name: NameMatch::Below(Name::root()), types, bailiwick: None, fence },
+                &mut visit,
+            )
+        };
+        if gone {
+            return;
+        }
+        let term = match res {
+            Ok(_) if limited => json!({"cond": "limited", "msg": "Result limit reached"}),
+            Ok(_) => json!({"cond": "succeeded"}),
+            Err(e) => json!({"cond": "failed", "msg": format!("query failed: {e}")}),
+        };
+        let _ = serde_json::to_writer(&mut buf, &term);
+        buf.push(b'\n');
+        let _ = tx.blocking_send(buf.into());
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    });
+    ([(header::CONTENT_TYPE, NDJSON)], axum::body::Body::from_stream(stream)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let m = |g: &str, s: &str| Matcher::new(g, true).unwrap().is_match(s);
+        assert!(m("*.fsi.io.", "www.fsi.io."));
+        assert!(!m("*.fsi.io", "www.fsi.io."));
+        assert!(m("w?w.[a-f]si.io.", "www.fsi.io."));
+        assert!(m("[!x]ww.*", "www.example."));
+        assert!(!m("[!w]ww.*", "www.example."));
+        assert!(m("a.b+c.", "a.b+c."));
+        assert!(m("unclosed[", "unclosed["));
+    }
+
+    #[test]
+    fn redecodes_batch_escapes() {
+        assert_eq!(redecode("%2A.example.com".into()), "*.example.com");
+        assert_eq!(redecode("2001%3Adb8%3A%3A%2C32".into()), "2001:db8::,32");
+        assert_eq!(redecode("www.example.com".into()), "www.example.com");
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool(Some("F"), true), Ok(false));
+        assert_eq!(parse_bool(Some("True"), false), Ok(true));
+        assert_eq!(parse_bool(None, true), Ok(true));
+        assert!(parse_bool(Some("maybe"), true).is_err());
+    }
+}
