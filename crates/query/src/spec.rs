@@ -13,6 +13,22 @@ pub enum Lookup {
     Rdata(RdataQuery),
 }
 
+impl Lookup {
+    /// True for lookups of one exact key (a name, an address, raw bytes): their cost is bounded
+    /// by the records of that key, not by a range scan.
+    pub fn is_point(&self) -> bool {
+        match self {
+            Lookup::Rrset(q) => matches!(q.name, NameMatch::Exact(_)),
+            Lookup::Rdata(q) => match &q.target {
+                RdataTarget::Ip(r) => r.start == r.end,
+                RdataTarget::Name(n) => matches!(n, NameMatch::Exact(_)),
+                RdataTarget::Raw(_) => true,
+                RdataTarget::Any => false,
+            },
+        }
+    }
+}
+
 /// Why a lookup could not be built; the message is meant for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

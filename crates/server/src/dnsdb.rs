@@ -246,6 +246,12 @@ fn ndjson_line(v: Value) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON))], body).into_response()
 }
 
+/// Appends `s` as a JSON string.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // serialising a &str into a Vec cannot fail
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
 /// Inserts the time fields of a record (sensor then zone times), as integers or RFC 3339.
 fn put_times(m: &mut Map<String, Value>, r: &Record, humantime: bool) {
     let t = |v: u64| if humantime { Value::from(format_rfc3339(v)) } else { Value::from(v) };
@@ -272,21 +278,46 @@ impl Encoder for SafEncoder {
     }
 
     fn record(&mut self, r: &Record, out: &mut Vec<u8>) {
-        // serde_json keeps insertion order (preserve_order): count, times, rrname, rrtype, bailiwick, rdata
-        let mut m = Map::new();
-        m.insert("count".into(), Value::from(r.agg.count));
-        put_times(&mut m, r, self.humantime);
-        m.insert("rrname".into(), Value::from(r.rrname.to_presentation()));
-        m.insert("rrtype".into(), Value::from(r.rrtype.to_string()));
-        if self.rrset {
-            if let Some(b) = &r.bailiwick {
-                m.insert("bailiwick".into(), Value::from(b.to_presentation()));
+        // Written by hand in DNSDB's key order: count, times, rrname, rrtype, bailiwick, rdata.
+        out.extend_from_slice(b"{\"obj\":{\"count\":");
+        out.extend_from_slice(r.agg.count.to_string().as_bytes());
+        for (kf, kl, times) in
+            [("time_first", "time_last", r.agg.seen), ("zone_time_first", "zone_time_last", r.agg.zone)]
+        {
+            if let Some((a, b)) = times {
+                for (k, t) in [(kf, a), (kl, b)] {
+                    out.extend_from_slice(b",\"");
+                    out.extend_from_slice(k.as_bytes());
+                    out.extend_from_slice(b"\":");
+                    if self.humantime {
+                        json_str(out, &format_rfc3339(t));
+                    } else {
+                        out.extend_from_slice(t.to_string().as_bytes());
+                    }
+                }
             }
         }
-        m.insert("rdata".into(), Value::from(r.rdata_strings()));
-        let line = json!({ "obj": Value::Object(m) });
-        let _ = serde_json::to_writer(&mut *out, &line);
-        out.push(b'\n');
+        out.extend_from_slice(b",\"rrname\":");
+        json_str(out, &r.rrname.to_presentation());
+        out.extend_from_slice(b",\"rrtype\":");
+        json_str(out, &r.rrtype.to_string());
+        if self.rrset {
+            if let Some(b) = &r.bailiwick {
+                out.extend_from_slice(b",\"bailiwick\":");
+                json_str(out, &b.to_presentation());
+            }
+        }
+        out.extend_from_slice(b",\"rdata\":[");
+        let mut text = String::new();
+        for (i, rd) in r.rdata.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            text.clear();
+            rd.write_presentation(r.rrtype, &mut text);
+            json_str(out, &text);
+        }
+        out.extend_from_slice(b"]}}\n");
     }
 
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {

@@ -1,10 +1,12 @@
-//! Sending lookup results: small results are rendered on the request's own worker thread and
-//! sent with a `Content-Length` in one write; results that outgrow [`INLINE_BYTES`] are run
-//! again on a blocking thread and streamed in chunks as the store yields them, so a large
-//! result is never held in memory and a client that hangs up stops the scan.
+//! Sending lookup results. Point lookups (one name, one address, raw bytes: a few block reads)
+//! run on the request's own worker thread and are sent with a `Content-Length` in one write,
+//! unless they outgrow [`INLINE_BYTES`]. Everything else, and point lookups that outgrew the
+//! inline buffer (run again from the start), runs on a blocking thread and is streamed in chunks
+//! as the store yields it, so a large result is never held in memory and a client that hangs up
+//! stops the scan.
 //!
-//! Handing every lookup to another thread costs two thread wake-ups, which dominate the
-//! latency of a point lookup; re-running the first few records of a large lookup costs little.
+//! Handing a lookup to another thread costs thread wake-ups that dominate the latency of a
+//! point lookup; range scans (wildcards, prefixes) are not bounded and must not hold a worker.
 
 use std::convert::Infallible;
 use std::ops::ControlFlow;
@@ -30,9 +32,12 @@ pub trait Encoder: Send + 'static {
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>);
 }
 
-/// Runs `lookup` and returns the response body. Must be called on a multi-thread runtime.
+/// Runs `lookup` and returns the response body.
 pub fn records_body<E: Encoder + Clone>(store: Arc<dyn Store>, lookup: Lookup, window: Window, enc: E) -> Body {
-    let inline = tokio::task::block_in_place(|| {
+    if !lookup.is_point() {
+        return stream(store, lookup, window, enc);
+    }
+    let inline = (|| {
         let mut enc = enc.clone();
         let mut buf = Vec::with_capacity(4096);
         enc.begin(&mut buf);
@@ -50,7 +55,7 @@ pub fn records_body<E: Encoder + Clone>(store: Arc<dyn Store>, lookup: Lookup, w
         }
         enc.end(&res, &mut buf);
         Some(buf)
-    });
+    })();
     match inline {
         Some(buf) => Body::from(buf),
         None => stream(store, lookup, window, enc),

@@ -408,8 +408,15 @@ impl RocksStore {
     }
 
     /// Every rdata record: addresses, rdata names, then raw rdata (wire and text).
-    fn lookup_all_rdata(&self, q: &RdataQuery, stats: &mut ScanStats, visit: &mut Visitor<'_>) -> Result<ControlFlow<()>, StoreError> {
-        for spec in [IpRange::cidr(IpAddr::from([0u8; 4]), 0), IpRange::cidr(IpAddr::from([0u8; 16]), 0)].into_iter().flatten() {
+    fn lookup_all_rdata(
+        &self,
+        q: &RdataQuery,
+        stats: &mut ScanStats,
+        visit: &mut Visitor<'_>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        for spec in
+            [IpRange::cidr(IpAddr::from([0u8; 4]), 0), IpRange::cidr(IpAddr::from([0u8; 16]), 0)].into_iter().flatten()
+        {
             let want = if spec.start.is_ipv4() { RrType::A } else { RrType::AAAA };
             if q.types.matches(want) && self.lookup_ip(q, &spec, stats, visit)?.is_break() {
                 return Ok(ControlFlow::Break(()));
