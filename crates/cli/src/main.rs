@@ -1,9 +1,10 @@
 //! `dnsledger`: the command-line entry point. Each subcommand is a thin layer over the library
 //! crates: `serve` (server + store), `import` (ingest pipeline), `query` (query engine, local
-//! or against a running server).
+//! or against a running server), `key` (API keys).
 
 mod demo;
 mod import;
+mod key;
 mod query;
 mod serve;
 
@@ -39,6 +40,8 @@ enum Command {
     Query(Box<query::QueryArgs>),
     /// Compact the store to its steady-state size (the server must not be running).
     Compact(StoreArgs),
+    /// Manage API keys: add, list, rotate, remove.
+    Key(key::KeyArgs),
 }
 
 /// Options naming the embedded store.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Import(a) => import::run(a),
         Command::Query(a) => query::run(*a),
         Command::Compact(a) => compact(a),
+        Command::Key(a) => key::run(a),
     };
     match result {
         Ok(code) => code,
