@@ -2,6 +2,7 @@
 //! crates: `serve` (server + store), `import` (ingest pipeline), `query` (query engine, local
 //! or against a running server), `key` (API keys).
 
+mod config;
 mod demo;
 mod import;
 mod key;

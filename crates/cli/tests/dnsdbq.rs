@@ -233,3 +233,141 @@ fn errors_reach_dnsdbq_as_status_lines() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// A server with API keys; returns the environment and the secrets of keys
+/// `full` (unlimited), `small` (3 queries a day, 2 results, offsets up to 1), `noflex`.
+fn keyed() -> (Env, String, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("store");
+    let fixture = dir.path().join("fixture.ndjson");
+    std::fs::write(&fixture, FIXTURE).expect("fixture");
+    ok(&["import", fixture.to_str().expect("utf-8"), "--data-dir", data.to_str().expect("utf-8"), "-q"]);
+    let keys = dir.path().join("keys.toml");
+    let k = keys.to_str().expect("utf-8");
+    let full = ok(&["key", "add", "full", "--keys-file", k]).trim().to_string();
+    let small =
+        ok(&["key", "add", "small", "--limit", "3", "--results-max", "2", "--offset-max", "1", "--keys-file", k])
+            .trim()
+            .to_string();
+    let noflex = ok(&["key", "add", "noflex", "--no-flex", "--keys-file", k]).trim().to_string();
+    let server = Server::start(&data, &["--keys-file", k]);
+    let config = dir.path().join("dnsdbq.conf");
+    std::fs::write(&config, "").expect("config");
+    (Env { _dir: dir, server, config }, full, small, noflex)
+}
+
+fn dnsdbq_key(env: &Env, key: &str, args: &[&str]) -> (String, String) {
+    let out = Command::new("dnsdbq")
+        .args(args)
+        .env("DNSDB_SERVER", &env.server.url)
+        .env("DNSDB_API_KEY", key)
+        .env("DNSDBQ_CONFIG_FILE", &env.config)
+        .output()
+        .expect("dnsdbq");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn api_keys_quotas_and_limits() {
+    let (env, full, small, noflex) = keyed();
+    // a valid key works; a wrong or missing one gets 403
+    let (out, _) = dnsdbq_key(&env, &full, &["-r", "www.example.com/A", "-j"]);
+    assert_eq!(out.lines().count(), 2);
+    let (out, err) = dnsdbq_key(&env, "dnsl_aaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &["-r", "www.example.com"]);
+    assert!(out.is_empty() && err.contains("libcurl 403"), "{err}");
+    let (status, _) = common::get(&format!("{}/dnsdb/v2/lookup/rrset/name/x.example", env.server.url));
+    assert_eq!(status, 403);
+    // ping needs no key
+    let (status, body) = common::get(&format!("{}/dnsdb/v2/ping", env.server.url));
+    assert_eq!((status, body.as_str()), (200, "{\"ping\":\"ok\"}\n"));
+
+    // rate_limit as dnsdbq -I shows it, before and after queries
+    let (out, _) = dnsdbq_key(&env, &small, &["-I", "-j"]);
+    let rate: serde_json::Value = serde_json::from_str(&out).expect("rate json");
+    assert_eq!(rate["rate"]["limit"], 3);
+    assert_eq!(rate["rate"]["remaining"], 3);
+    assert_eq!(rate["rate"]["results_max"], 2);
+    // results_max caps the result and says so
+    let (out, err) = dnsdbq_key(&env, &small, &["-r", "*.example.com", "-j"]);
+    assert_eq!(out.lines().count(), 2);
+    assert!(err.contains("Result limit reached"), "{err}");
+    // an offset above the key's maximum: 416
+    let (_, err) = dnsdbq_key(&env, &small, &["-r", "*.example.com", "-O", "2", "-l", "1"]);
+    assert!(err.contains("libcurl 416"), "{err}");
+    let (out, _) = dnsdbq_key(&env, &small, &["-r", "*.example.com", "-O", "1", "-l", "1", "-j"]);
+    assert_eq!(out.lines().count(), 1);
+    // refused requests were not counted: one query is left
+    let (out, _) = dnsdbq_key(&env, &small, &["-r", "example.com/MX", "-j"]);
+    assert_eq!(out.lines().count(), 1);
+    // the daily quota is spent: 429
+    let (out, err) = dnsdbq_key(&env, &small, &["-r", "www.example.com"]);
+    assert!(out.is_empty() && err.contains("libcurl 429"), "{err}");
+    let (out, _) = dnsdbq_key(&env, &small, &["-I", "-j"]);
+    let rate: serde_json::Value = serde_json::from_str(&out).expect("rate json");
+    assert_eq!(rate["rate"]["remaining"], 0);
+    // Flex needs a key that may use it
+    let flex = |key: &str| {
+        let resp = common::agent()
+            .get(format!("{}/dnsdb/v2/glob/rrnames/*.example.com.", env.server.url))
+            .header("X-API-Key", key)
+            .call()
+            .expect("flex");
+        resp.status().as_u16()
+    };
+    assert_eq!(flex(&noflex), 403);
+    assert_eq!(flex(&full), 200);
+    // COF with HTTP Basic: key as password
+    let circl = |auth: &str| {
+        let out = Command::new("dnsdbq")
+            .args(["-r", "www.example.com", "-j"])
+            .env("DNSDBQ_CONFIG_FILE", &env.config)
+            .env("DNSDBQ_SYSTEM", "circl")
+            .env("CIRCL_SERVER", format!("{}/pdns/query", env.server.url))
+            .env("CIRCL_AUTH", auth)
+            .output()
+            .expect("dnsdbq");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (out, _) = circl(&format!("anyone:{full}"));
+    assert_eq!(out.lines().count(), 3);
+    let (out, err) = circl("anyone:wrong");
+    assert!(out.is_empty() && err.contains("401"), "{err}");
+}
+
+#[test]
+fn flex_search() {
+    let env = setup();
+    let get = |path: &str| {
+        let (status, body) = common::get(&format!("{}/dnsdb/v2/{path}", env.server.url));
+        assert_eq!(status, 200, "{path}: {body}");
+        let lines: Vec<serde_json::Value> = body.lines().map(|l| serde_json::from_str(l).expect("saf line")).collect();
+        assert_eq!(lines.first().map(|l| l["cond"].clone()), Some(serde_json::json!("begin")));
+        lines
+    };
+    let objs = |lines: &[serde_json::Value]| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| l.get("obj"))
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o["rrname"].as_str().or(o["rdata"].as_str()).unwrap_or(""),
+                    o["rrtype"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    let g = get("glob/rrnames/*.example.com.");
+    assert_eq!(objs(&g), ["mail.example.com. A", "www.example.com. A", "www.example.com. AAAA"]);
+    assert_eq!(g.last().map(|l| l["cond"].clone()), Some(serde_json::json!("succeeded")));
+    assert_eq!(objs(&get("glob/rrnames/*.example.com.?exclude=www*")), ["mail.example.com. A"]);
+    assert_eq!(objs(&get("regex/rrnames/%5Ewww%5C.example%5C.(com%7Cnet)%5C.%24/CNAME")), ["www.example.net. CNAME"]);
+    let r = get("regex/rdata/%5E192%5C.0%5C.2%5C.");
+    assert_eq!(objs(&r), ["192.0.2.1 A", "192.0.2.2 A", "192.0.2.25 A"]);
+    assert_eq!(r[1]["obj"]["raw_rdata"], "C0000201");
+    let limited = get("glob/rdata/*?limit=2");
+    assert_eq!(objs(&limited).len(), 2);
+    assert_eq!(limited.last().map(|l| l["cond"].clone()), Some(serde_json::json!("limited")));
+    let (status, body) = common::get(&format!("{}/dnsdb/v2/regex/rrnames/(unclosed", env.server.url));
+    assert_eq!(status, 400, "{body}");
+}

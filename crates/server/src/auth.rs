@@ -41,8 +41,9 @@ pub trait KeyAuthority: Send + Sync {
     fn limits(&self, key: &str) -> KeyLimits;
     /// The DNSDB `rate_limit` JSON line (ending in `\n`) for the key.
     fn rate_limit_json(&self, key: &str, now: u64) -> String;
-    /// Persists usage counters.
-    fn save_usage(&self) -> Result<(), String>;
+    /// Periodic housekeeping (every minute and at shutdown): persist usage counters, pick up
+    /// changes to the key file.
+    fn tick(&self) -> Result<(), String>;
 }
 
 /// The caller of a request.

@@ -162,9 +162,6 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         let body = auth::rate_limit_json(&st, &caller, now);
         return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
-    if let Err(resp) = auth::charge(&st, &caller, now) {
-        return resp;
-    }
     let results_max = auth::results_max(&st, &caller);
     let limit = match param(&pairs, "limit").map(str::trim) {
         None | Some("") => st.config.default_limit.min(results_max),
@@ -203,6 +200,10 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         return bad(format!("aggr: {e}"));
     }
     let window = Window { offset, limit: Some(limit) };
+    // Only well-formed queries count against the quota.
+    if let Err(resp) = auth::charge(&st, &caller, now) {
+        return resp;
+    }
     match req {
         Request::Lookup { summarize: false, lookup, raw_kind } => {
             let enc = SafEncoder { humantime, rrset: raw_kind == "rrset" };

@@ -110,10 +110,10 @@ async fn fallback(
 
 async fn save_usage(keys: &Arc<dyn auth::KeyAuthority>) {
     let k = keys.clone();
-    match tokio::task::spawn_blocking(move || k.save_usage()).await {
+    match tokio::task::spawn_blocking(move || k.tick()).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot save API key usage"),
-        Err(e) => tracing::warn!(error = %e, "cannot save API key usage"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "API key housekeeping failed"),
+        Err(e) => tracing::warn!(error = %e, "API key housekeeping failed"),
     }
 }
 
