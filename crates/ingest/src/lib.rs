@@ -433,6 +433,8 @@ pub fn import(
                             }
                         }
                         Job::Flush(id) => {
+                            // sorting here uses every parser thread; the writer only merges
+                            batch.sort();
                             if msg_tx.send(Msg::Batch(id, std::mem::take(&mut batch))).is_err() {
                                 return;
                             }
@@ -501,12 +503,8 @@ pub fn import(
                 Msg::Batch(id, b) => {
                     let e = batches.entry(id).or_insert_with(|| (0, Batch::new()));
                     e.0 += 1;
-                    if e.1.len() < b.len() {
-                        let small = std::mem::replace(&mut e.1, b);
-                        e.1.absorb(small);
-                    } else {
-                        e.1.absorb(b);
-                    }
+                    let merged = std::mem::take(&mut e.1).merge_sorted(b);
+                    e.1 = merged;
                 }
                 Msg::FlushPoint { id, last_seq, end } => flushes.push_back((id, last_seq, end)),
             }

@@ -44,6 +44,8 @@ pub struct Batch {
     checkpoints: Vec<(String, Vec<u8>)>,
     scratch: Vec<u8>,
     observations: u64,
+    /// True while `slots` is in key order.
+    sorted: bool,
 }
 
 impl Batch {
@@ -88,6 +90,10 @@ impl Batch {
         let slot = Slot { hash, off: self.keys.len(), len: key.len() as u32, agg: self.aggs.len() as u32 };
         self.keys.extend_from_slice(key);
         self.aggs.push(agg);
+        self.sorted = self
+            .slots
+            .last()
+            .is_none_or(|last| self.sorted && &self.keys[last.off..last.off + last.len as usize] < key);
         self.slots.push(slot);
         self.table.insert_unique(hash, slot, |s| s.hash);
     }
@@ -181,8 +187,94 @@ impl Batch {
     /// The records sorted by key (the order stores write best in).
     pub fn sorted_records(&self) -> Vec<(&[u8], &Aggregate)> {
         let v: Vec<(&[u8], &Aggregate)> = self.records().collect();
+        if self.sorted {
+            return v;
+        }
         let order = sort_order(v.len(), |i| v[i].0);
         order.into_iter().map(|i| v[i as usize]).collect()
+    }
+
+    /// Puts the records in key order (once; later [`Batch::sorted_records`] calls are free).
+    /// Pipelines sort each parser thread's batch on that thread, then [`Batch::merge_sorted`].
+    pub fn sort(&mut self) {
+        if self.sorted {
+            return;
+        }
+        let keys = &self.keys;
+        let slots = &self.slots;
+        let order = sort_order(slots.len(), |i| &keys[slots[i].off..slots[i].off + slots[i].len as usize]);
+        self.slots = order.into_iter().map(|i| self.slots[i as usize]).collect();
+        self.sorted = true;
+    }
+
+    /// Merges two batches by walking their records in key order (sorting them first if
+    /// needed): no key is hashed again, and the result is sorted.
+    pub fn merge_sorted(mut self, mut other: Batch) -> Batch {
+        if self.slots.is_empty() && self.sensor_names.is_empty() {
+            other.sort();
+            other.observations += self.observations;
+            for (source, progress) in self.checkpoints {
+                other.set_checkpoint(&source, progress);
+            }
+            return other;
+        }
+        self.sort();
+        other.sort();
+        let map: Vec<u16> = other.sensor_names.iter().map(|n| self.local_sensor(n)).collect();
+        let remap = |agg: &Aggregate| -> Aggregate {
+            let mut a = agg.clone();
+            if !a.sensors.is_empty() {
+                a.sensors.remap(|id| map.get(id as usize).copied().unwrap_or(id));
+            }
+            a
+        };
+        let mut out = Batch {
+            keys: Vec::with_capacity(self.keys.len() + other.keys.len()),
+            aggs: Vec::with_capacity(self.slots.len() + other.slots.len()),
+            slots: Vec::with_capacity(self.slots.len() + other.slots.len()),
+            sensor_names: std::mem::take(&mut self.sensor_names),
+            checkpoints: std::mem::take(&mut self.checkpoints),
+            observations: self.observations + other.observations,
+            sorted: true,
+            ..Batch::default()
+        };
+        let key_a = |i: usize| &self.keys[self.slots[i].off..self.slots[i].off + self.slots[i].len as usize];
+        let key_b = |j: usize| &other.keys[other.slots[j].off..other.slots[j].off + other.slots[j].len as usize];
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let ord = match (i < self.slots.len(), j < other.slots.len()) {
+                (true, true) => key_a(i).cmp(key_b(j)),
+                (true, false) => std::cmp::Ordering::Less,
+                (false, true) => std::cmp::Ordering::Greater,
+                (false, false) => break,
+            };
+            let (hash, bytes, agg) = match ord {
+                std::cmp::Ordering::Less => {
+                    i += 1;
+                    (self.slots[i - 1].hash, key_a(i - 1), self.aggs[self.slots[i - 1].agg as usize].clone())
+                }
+                std::cmp::Ordering::Greater => {
+                    j += 1;
+                    (other.slots[j - 1].hash, key_b(j - 1), remap(&other.aggs[other.slots[j - 1].agg as usize]))
+                }
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    let mut agg = self.aggs[self.slots[i - 1].agg as usize].clone();
+                    agg.merge(&remap(&other.aggs[other.slots[j - 1].agg as usize]));
+                    (self.slots[i - 1].hash, key_a(i - 1), agg)
+                }
+            };
+            let slot = Slot { hash, off: out.keys.len(), len: bytes.len() as u32, agg: out.aggs.len() as u32 };
+            out.keys.extend_from_slice(bytes);
+            out.aggs.push(agg);
+            out.slots.push(slot);
+            out.table.insert_unique(hash, slot, |s| s.hash);
+        }
+        for (source, progress) in other.checkpoints {
+            out.set_checkpoint(&source, progress);
+        }
+        out
     }
 
     /// Iterates over the records in insertion order.
@@ -282,6 +374,44 @@ mod tests {
         assert_eq!(other.sensors.ids(), &[0]);
         assert_eq!(a.checkpoints().len(), 1);
         assert_eq!(a.observations(), 3);
+    }
+
+    #[test]
+    fn merge_sorted_equals_absorb() {
+        let mk = |names: &[(&str, u8, &str)]| {
+            let mut b = Batch::new();
+            for &(n, ip, sensor) in names {
+                b.add(&mut obs(n, [192, 0, 2, ip], ip as u64, Some(sensor)));
+            }
+            b
+        };
+        let a = || mk(&[("c.example", 1, "x"), ("a.example", 2, "y"), ("b.example", 3, "x")]);
+        let b = || mk(&[("b.example", 3, "z"), ("d.example", 4, "y"), ("a.example", 9, "y")]);
+        let mut absorbed = a();
+        absorbed.absorb(b());
+        let merged = a().merge_sorted(b());
+        let show = |x: &Batch| -> Vec<String> {
+            x.sorted_records()
+                .iter()
+                .map(|(k, agg)| {
+                    let sensors: Vec<&str> =
+                        agg.sensors.ids().iter().map(|&i| x.sensor_names()[i as usize].as_str()).collect();
+                    format!("{k:?} {} {:?} {sensors:?}", agg.count, agg.seen)
+                })
+                .collect()
+        };
+        assert_eq!(show(&merged), show(&absorbed));
+        assert_eq!(merged.len(), 5);
+        assert_eq!(merged.observations(), 6);
+        // the merged batch still takes new observations
+        let mut merged = merged;
+        merged.add(&mut obs("a.example", [192, 0, 2, 2], 50, None));
+        assert_eq!(merged.len(), 5);
+        assert_eq!(merged.sorted_records().len(), 5);
+        let mut x = merged;
+        x.add(&mut obs("0.example", [1, 1, 1, 1], 1, None));
+        let recs = x.sorted_records();
+        assert!(recs.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
     #[test]
