@@ -181,9 +181,10 @@ fn batch_mode_and_circl() {
     // CIRCL mode against the COF route
     let circl = |args: &[&str]| -> String {
         let out = Command::new("dnsdbq")
+            .arg("-u")
+            .arg("circl")
             .args(args)
             .env("DNSDBQ_CONFIG_FILE", &env.config)
-            .env("DNSDBQ_SYSTEM", "circl")
             .env("CIRCL_SERVER", format!("{}/pdns/query", env.server.url))
             .env("CIRCL_AUTH", "user:unused-open-server")
             .output()
