@@ -77,7 +77,7 @@ pub fn cof_caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Response
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim).ok_or_else(unauthorized)?;
     let secret = match auth.split_once(' ') {
         Some((scheme, b64)) if scheme.eq_ignore_ascii_case("basic") => {
-            let decoded = base64_decode(b64.trim()).ok_or_else(unauthorized)?;
+            let decoded = dnsledger_model::rdata::decode_base64(b64.trim()).ok_or_else(unauthorized)?;
             let text = String::from_utf8(decoded).map_err(|_| unauthorized())?;
             match text.split_once(':') {
                 Some((_user, pass)) => pass.to_string(),
@@ -134,48 +134,5 @@ pub fn rate_limit_json(st: &AppState, caller: &Caller, now: u64) -> String {
             "{{\"rate\":{{\"reset\":\"n/a\",\"limit\":\"unlimited\",\"remaining\":\"n/a\",\"results_max\":{}}}}}\n",
             st.config.max_limit
         ),
-    }
-}
-
-/// Standard base64 (padding optional); `None` if malformed.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s = s.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        match chunk.len() {
-            4 => out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]),
-            3 => out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8]),
-            2 => out.push((acc >> 16) as u8),
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64() {
-        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
-        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
-        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
-        assert!(base64_decode("Y").is_none());
-        assert!(base64_decode("a*b=").is_none());
     }
 }

@@ -124,6 +124,16 @@ impl Format {
     }
 }
 
+/// The line without surrounding whitespace, or why it carries nothing (blank, `#` comment).
+pub(crate) fn content(line: &[u8]) -> Result<&[u8], LineOutcome> {
+    let line = line.trim_ascii();
+    match line.first() {
+        None => Err(LineOutcome::Skipped("empty line")),
+        Some(b'#') => Err(LineOutcome::Skipped("comment")),
+        Some(_) => Ok(line),
+    }
+}
+
 /// Parses a decimal integer from ASCII bytes without allocating; `None` on overflow or junk.
 pub(crate) fn parse_u64(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 20 {

@@ -120,13 +120,10 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 
 impl LineParser for NdjsonParser {
     fn parse_line(&mut self, line: &[u8], emit: &mut dyn FnMut(&mut Observation)) -> Result<LineOutcome, ParseError> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return Ok(LineOutcome::Skipped("empty line"));
-        }
-        if line[0] == b'#' {
-            return Ok(LineOutcome::Skipped("comment"));
-        }
+        let line = match crate::content(line) {
+            Ok(l) => l,
+            Err(skip) => return Ok(skip),
+        };
         let l: Line<'_> = serde_json::from_slice(line).map_err(|e| ParseError::new("bad json", e.to_string()))?;
         let obs = &mut self.obs;
         let rrname = l.rrname.as_deref().ok_or_else(|| ParseError::new("missing field", "rrname"))?;

@@ -107,13 +107,10 @@ struct JsonLine<'a> {
 
 impl LineParser for PassiveDnsParser {
     fn parse_line(&mut self, line: &[u8], emit: &mut dyn FnMut(&mut Observation)) -> Result<LineOutcome, ParseError> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return Ok(LineOutcome::Skipped("empty line"));
-        }
-        if line[0] == b'#' {
-            return Ok(LineOutcome::Skipped("comment"));
-        }
+        let line = match crate::content(line) {
+            Ok(l) => l,
+            Err(skip) => return Ok(skip),
+        };
         let obs = &mut self.obs;
         let r = if line[0] == b'{' { parse_json(line, obs) } else { parse_text(line, obs) };
         match r? {

@@ -63,7 +63,46 @@ impl Folder {
     }
 }
 
+/// How a scanned inverse-index key (without its key-space byte) groups.
+enum Group {
+    /// The key's first `n` bytes identify its rdata record (the rest is the bailiwick).
+    Len(usize),
+    /// Not selected (e.g. another rrtype).
+    Skip,
+    /// Undecodable.
+    Corrupt,
+}
+
 impl RocksStore {
+    /// Scans inverse-index keys, folding entries of one rdata record (differing only in
+    /// bailiwick) before handing each record to `emit`.
+    fn scan_folded(
+        &self,
+        start: &[u8],
+        prefix: &[u8],
+        upper: Option<Vec<u8>>,
+        stats: &mut ScanStats,
+        group: impl Fn(&[u8]) -> Group,
+        emit: &mut Emit<'_>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        let mut fold = Folder::default();
+        let flow = self.scan(start, prefix, upper, stats, |k, v, stats| {
+            let k = &k[1..];
+            match group(k) {
+                Group::Len(n) => fold.push(&k[..n], v, stats, emit),
+                Group::Skip => ControlFlow::Continue(()),
+                Group::Corrupt => {
+                    stats.corrupt += 1;
+                    ControlFlow::Continue(())
+                }
+            }
+        })?;
+        if flow.is_break() {
+            return Ok(flow);
+        }
+        Ok(fold.finish(stats, emit))
+    }
+
     /// Iterates keys from `start` while they start with `prefix` (and stay below `upper`).
     fn scan(
         &self,
@@ -216,7 +255,6 @@ impl RocksStore {
         stats: &mut ScanStats,
         visit: &mut Visitor<'_>,
     ) -> Result<ControlFlow<()>, StoreError> {
-        let mut fold = Folder::default();
         let mut emit = |group: &[u8], agg: Aggregate, stats: &mut ScanStats| -> ControlFlow<()> {
             if !q.fence.matches(&agg) {
                 return ControlFlow::Continue(());
@@ -235,20 +273,12 @@ impl RocksStore {
                 }
             }
         };
-        let flow = self.scan(start, prefix, None, stats, |k, v, stats| {
-            let Ok((group_len, rrtype)) = split_name_entry(&k[1..]) else {
-                stats.corrupt += 1;
-                return ControlFlow::Continue(());
-            };
-            if !q.types.matches(rrtype) {
-                return ControlFlow::Continue(());
-            }
-            fold.push(&k[1..1 + group_len], v, stats, &mut emit)
-        })?;
-        if flow.is_break() {
-            return Ok(flow);
-        }
-        Ok(fold.finish(stats, &mut emit))
+        let group = |k: &[u8]| match split_name_entry(k) {
+            Ok((len, rrtype)) if q.types.matches(rrtype) => Group::Len(len),
+            Ok(_) => Group::Skip,
+            Err(_) => Group::Corrupt,
+        };
+        self.scan_folded(start, prefix, None, stats, group, &mut emit)
     }
 
     fn scan_exact_rdata_names(
@@ -285,7 +315,6 @@ impl RocksStore {
         let mut upper = vec![P_IP, fam];
         upper.extend_from_slice(&end);
         let upper = prefix_successor(&upper).unwrap_or_else(|| vec![P_IP, fam + 1]);
-        let mut fold = Folder::default();
         let mut emit = |group: &[u8], agg: Aggregate, stats: &mut ScanStats| -> ControlFlow<()> {
             if !q.fence.matches(&agg) {
                 return ControlFlow::Continue(());
@@ -305,21 +334,11 @@ impl RocksStore {
                 }
             }
         };
-        let flow = self.scan(&skey, &[P_IP, fam], Some(upper), stats, |k, v, stats| {
-            let k = &k[1..];
-            let group_len = match k.get(1 + alen..).map(name_key_len) {
-                Some(Ok(n)) => 1 + alen + n,
-                _ => {
-                    stats.corrupt += 1;
-                    return ControlFlow::Continue(());
-                }
-            };
-            fold.push(&k[..group_len], v, stats, &mut emit)
-        })?;
-        if flow.is_break() {
-            return Ok(flow);
-        }
-        Ok(fold.finish(stats, &mut emit))
+        let group = |k: &[u8]| match k.get(1 + alen..).map(name_key_len) {
+            Some(Ok(n)) => Group::Len(1 + alen + n),
+            _ => Group::Corrupt,
+        };
+        self.scan_folded(&skey, &[P_IP, fam], Some(upper), stats, group, &mut emit)
     }
 
     fn lookup_raw(
@@ -362,7 +381,6 @@ impl RocksStore {
         if let TypeFilter::Only(t) = q.types {
             prefix.extend_from_slice(&t.0.to_be_bytes());
         }
-        let mut fold = Folder::default();
         let mut emit = |group: &[u8], agg: Aggregate, stats: &mut ScanStats| -> ControlFlow<()> {
             if !q.fence.matches(&agg) {
                 return ControlFlow::Continue(());
@@ -383,28 +401,17 @@ impl RocksStore {
                 }
             }
         };
-        let flow = self.scan(&prefix, &prefix, None, stats, |k, v, stats| {
-            let k = &k[1..];
-            let Some(t) = k.get(elen..elen + 2) else {
-                stats.corrupt += 1;
-                return ControlFlow::Continue(());
-            };
+        let group = |k: &[u8]| {
+            let Some(t) = k.get(elen..elen + 2) else { return Group::Corrupt };
             if !allows(RrType(u16::from_be_bytes([t[0], t[1]]))) {
-                return ControlFlow::Continue(());
+                return Group::Skip;
             }
-            let group_len = match k.get(elen + 2..).map(name_key_len) {
-                Some(Ok(n)) => elen + 2 + n,
-                _ => {
-                    stats.corrupt += 1;
-                    return ControlFlow::Continue(());
-                }
-            };
-            fold.push(&k[..group_len], v, stats, &mut emit)
-        })?;
-        if flow.is_break() {
-            return Ok(flow);
-        }
-        Ok(fold.finish(stats, &mut emit))
+            match k.get(elen + 2..).map(name_key_len) {
+                Some(Ok(n)) => Group::Len(elen + 2 + n),
+                _ => Group::Corrupt,
+            }
+        };
+        self.scan_folded(&prefix, &prefix, None, stats, group, &mut emit)
     }
 
     /// Every rdata record: addresses, rdata names, then raw rdata (wire and text).
@@ -426,7 +433,6 @@ impl RocksStore {
         if self.scan_rdata_names(&prefix, &prefix, q, None, stats, visit)?.is_break() {
             return Ok(ControlFlow::Break(()));
         }
-        let mut fold = Folder::default();
         let mut emit = |group: &[u8], agg: Aggregate, stats: &mut ScanStats| -> ControlFlow<()> {
             if !q.fence.matches(&agg) {
                 return ControlFlow::Continue(());
@@ -448,26 +454,19 @@ impl RocksStore {
                 }
             }
         };
-        let flow = self.scan(&[P_RAW], &[P_RAW], None, stats, |k, v, stats| {
-            let k = &k[1..];
-            let group_len = (|| -> Result<(usize, RrType), KeyError> {
+        let group = |k: &[u8]| {
+            let parsed = (|| -> Result<(usize, RrType), KeyError> {
                 let elen = rdata_len(k)?;
                 let t = k.get(elen..elen + 2).ok_or(KeyError::Layout("missing rrtype"))?;
                 Ok((elen + 2 + name_key_len(&k[elen + 2..])?, RrType(u16::from_be_bytes([t[0], t[1]]))))
             })();
-            match group_len {
-                Ok((len, rrtype)) if q.types.matches(rrtype) => fold.push(&k[..len], v, stats, &mut emit),
-                Ok(_) => ControlFlow::Continue(()),
-                Err(_) => {
-                    stats.corrupt += 1;
-                    ControlFlow::Continue(())
-                }
+            match parsed {
+                Ok((len, rrtype)) if q.types.matches(rrtype) => Group::Len(len),
+                Ok(_) => Group::Skip,
+                Err(_) => Group::Corrupt,
             }
-        })?;
-        if flow.is_break() {
-            return Ok(flow);
-        }
-        Ok(fold.finish(stats, &mut emit))
+        };
+        self.scan_folded(&[P_RAW], &[P_RAW], None, stats, group, &mut emit)
     }
 
     /// RRset lookup (the `Store` trait method).

@@ -26,7 +26,7 @@ use crate::name::{Name, NameError};
 use crate::rrtype::RrType;
 
 pub use canon::{canonicalize, has_indexed_name, indexed_name as wire_indexed_name};
-pub use parse::parse;
+pub use parse::{decode_base64, parse};
 pub use present::present;
 
 /// Why rdata was rejected.

@@ -309,6 +309,15 @@ fn base64_value(c: u8) -> Option<u32> {
     Some(u32::from(v))
 }
 
+/// Decodes standard base64 (RFC 4648 §4, padding optional); `None` if malformed.
+pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut d = Base64Decoder::default();
+    d.push(s, &mut out).ok()?;
+    d.finish(&mut out).ok()?;
+    Some(out)
+}
+
 /// Standard base64 decoding that may be split over several fields; padding optional, unused
 /// bits must be zero.
 #[derive(Default)]
