@@ -56,21 +56,19 @@ impl Default for Observation {
 }
 
 impl Observation {
-    /// The aggregate this observation contributes (sensor id as assigned by the caller).
-    pub fn aggregate(&self, sensor_id: Option<u16>) -> Aggregate {
-        let mut a = Aggregate::default();
+    /// Adds what this observation contributes to `agg` (sensor id as assigned by the caller).
+    pub fn add_to(&self, agg: &mut Aggregate, sensor_id: Option<u16>) {
         if self.zone {
-            a.observe_zone(self.time_first, self.time_last, self.count);
+            agg.observe_zone(self.time_first, self.time_last, self.count);
         } else {
-            a.observe_sensor(self.time_first, self.time_last, self.count);
+            agg.observe_sensor(self.time_first, self.time_last, self.count);
         }
         if let Some(ttl) = self.ttl {
-            a.observe_ttl(ttl);
+            agg.observe_ttl(ttl);
         }
         if let Some(id) = sensor_id {
-            a.sensors.insert(id);
+            agg.sensors.insert(id);
         }
-        a
     }
 
     /// Sorts and de-duplicates the rdata set so equal RRsets give equal keys.

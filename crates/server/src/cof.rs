@@ -45,10 +45,6 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let now = dnsledger_model::time::now();
-    if let Err(resp) = auth::charge(&st, &caller, now) {
-        return resp;
-    }
     let header_str = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
     let rrtype = header_str("dribble-filter-rrtype");
     let results_max = auth::results_max(&st, &caller);
@@ -71,6 +67,10 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         Ok(l) => l,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("Error: {}", e.0)),
     };
+    // Only well-formed queries count against the quota.
+    if let Err(resp) = auth::charge(&st, &caller, dnsledger_model::time::now()) {
+        return resp;
+    }
     let store = st.store.clone();
     let take = page.unwrap_or(results_max);
     let job = tokio::task::spawn_blocking(move || tuples(&*store, &lookup, cursor, take, results_max));

@@ -72,65 +72,64 @@ fn parse_bool(v: Option<&str>, default: bool) -> Result<bool, String> {
 enum Request {
     Ping,
     RateLimit,
-    Lookup { summarize: bool, lookup: Lookup, raw_kind: &'static str },
-    Flex { rdata: bool, glob: bool, pattern: String, types: TypeFilter },
+    Query(Query),
 }
 
-fn parse_request(segs: Vec<String>, fence: dnsledger_model::TimeFence) -> Result<Request, Response> {
+/// A data query, fully parsed (whatever the caller may do with it is checked later).
+enum Query {
+    Lookup(Lookup),
+    Summarize { lookup: Lookup, max_count: Option<u64> },
+    Flex { rdata: bool, matcher: Matcher, exclude: Option<Matcher>, types: TypeFilter },
+}
+
+fn number(pairs: &[(String, String)], key: &str) -> Result<Option<u64>, Response> {
+    match param(pairs, key).map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => {
+            v.parse::<u64>().map(Some).map_err(|_| bad(format!("{key}: expected a non-negative integer, got {v:?}")))
+        }
+    }
+}
+
+fn parse_request(
+    segs: Vec<String>,
+    pairs: &[(String, String)],
+    fence: dnsledger_model::TimeFence,
+) -> Result<Request, Response> {
     let not_found = || text_error(StatusCode::NOT_FOUND, "Error: unknown API path");
     let mut it = segs.into_iter();
     let verb = it.next().ok_or_else(not_found)?;
-    let rest: Vec<String> = it.collect();
-    match verb.as_str() {
-        "ping" if rest.is_empty() => return Ok(Request::Ping),
-        "rate_limit" if rest.is_empty() => return Ok(Request::RateLimit),
-        "lookup" | "summarize" => {}
-        "regex" | "glob" => {
-            let (key, value, ty) = match rest.as_slice() {
-                [k, v] => (k, v, None),
-                [k, v, t] => (k, v, Some(t.as_str())),
-                _ => return Err(not_found()),
-            };
+    // dnsdbq's batch mode escapes twice: decode what is still escaped once more
+    let rest: Vec<String> = it.map(redecode).collect();
+    match (verb.as_str(), rest.as_slice()) {
+        ("ping", []) => Ok(Request::Ping),
+        ("rate_limit", []) => Ok(Request::RateLimit),
+        ("regex" | "glob", [key, value, ty @ ..]) if ty.len() <= 1 => {
             let rdata = match key.as_str() {
                 "rrnames" => false,
                 "rdata" => true,
                 _ => return Err(not_found()),
             };
-            let types = spec::parse_types(ty).map_err(|e| bad(e.0))?;
-            return Ok(Request::Flex { rdata, glob: verb == "glob", pattern: redecode(value.clone()), types });
+            let glob = verb == "glob";
+            let types = spec::parse_types(ty.first().map(String::as_str)).map_err(|e| bad(e.0))?;
+            let matcher = Matcher::new(value, glob).map_err(bad)?;
+            let exclude = match param(pairs, "exclude").filter(|e| !e.is_empty()) {
+                Some(e) => Some(Matcher::new(&redecode(e.to_string()), glob).map_err(bad)?),
+                None => None,
+            };
+            Ok(Request::Query(Query::Flex { rdata, matcher, exclude, types }))
         }
-        _ => return Err(not_found()),
-    }
-    let summarize = verb == "summarize";
-    let strs: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let value = |v: &str| redecode(v.to_string());
-    let too_many = || bad("too many path components");
-    let lookup = match strs.as_slice() {
-        ["rrset", "name", owner, tail @ ..] => {
-            if tail.len() > 2 {
-                return Err(too_many());
+        ("lookup" | "summarize", _) => {
+            let lookup = paths::lookup_from_segments(&rest, fence)
+                .map_err(|(status, msg)| text_error(status, &format!("Error: {msg}")))?;
+            if verb == "lookup" {
+                Ok(Request::Query(Query::Lookup(lookup)))
+            } else {
+                Ok(Request::Query(Query::Summarize { lookup, max_count: number(pairs, "max_count")? }))
             }
-            let bw = tail.get(1).map(|b| value(b));
-            (spec::rrset_name(&value(owner), tail.first().copied(), bw.as_deref(), fence), "rrset")
         }
-        ["rrset", "raw", hex, tail @ ..] if tail.len() <= 1 => {
-            (spec::rrset_raw(hex, tail.first().copied(), fence), "rrset")
-        }
-        ["rdata", "name", name, tail @ ..] if tail.len() <= 1 => {
-            (spec::rdata_name(&value(name), tail.first().copied(), fence), "rdata")
-        }
-        ["rdata", "ip", ip, tail @ ..] if tail.len() <= 1 => {
-            (spec::rdata_ip(&value(ip), tail.first().copied(), fence), "rdata")
-        }
-        ["rdata", "raw", hex, tail @ ..] if tail.len() <= 1 => {
-            (spec::rdata_raw(hex, tail.first().copied(), fence), "rdata")
-        }
-        ["rrset" | "rdata", "name" | "raw" | "ip", _, ..] => return Err(too_many()),
-        _ => return Err(not_found()),
-    };
-    let (lookup, raw_kind) = lookup;
-    let lookup = lookup.map_err(|e| bad(e.0))?;
-    Ok(Request::Lookup { summarize, lookup, raw_kind })
+        _ => Err(not_found()),
+    }
 }
 
 /// `GET /dnsdb/v2/...`.
@@ -147,36 +146,34 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         Ok(f) => f,
         Err(e) => return bad(e),
     };
-    let req = match parse_request(segs, fence) {
-        Ok(r) => r,
+    let query = match parse_request(segs, &pairs, fence) {
+        Ok(Request::Ping) => return ndjson_line(json!({"ping": "ok"})),
+        Ok(Request::RateLimit) => {
+            return match auth::dnsdb_caller(&st, &headers) {
+                Ok(caller) => {
+                    let body = auth::rate_limit_json(&st, &caller, now);
+                    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+                }
+                Err(resp) => resp,
+            };
+        }
+        Ok(Request::Query(q)) => q,
         Err(resp) => return resp,
     };
-    if let Request::Ping = req {
-        return ndjson_line(json!({"ping": "ok"}));
-    }
     let caller = match auth::dnsdb_caller(&st, &headers) {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    if let Request::RateLimit = req {
-        let body = auth::rate_limit_json(&st, &caller, now);
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    }
     let results_max = auth::results_max(&st, &caller);
-    let limit = match param(&pairs, "limit").map(str::trim) {
-        None | Some("") => st.config.default_limit.min(results_max),
-        Some(v) => match v.parse::<u64>() {
-            Ok(0) => results_max,
-            Ok(n) => n.min(results_max),
-            Err(_) => return bad(format!("limit: expected a non-negative integer, got {v:?}")),
-        },
+    let limit = match number(&pairs, "limit") {
+        Ok(None) => st.config.default_limit.min(results_max),
+        Ok(Some(0)) => results_max,
+        Ok(Some(n)) => n.min(results_max),
+        Err(resp) => return resp,
     };
-    let offset = match param(&pairs, "offset").map(str::trim) {
-        None | Some("") => 0,
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) => n,
-            Err(_) => return bad(format!("offset: expected a non-negative integer, got {v:?}")),
-        },
+    let offset = match number(&pairs, "offset") {
+        Ok(n) => n.unwrap_or(0),
+        Err(resp) => return resp,
     };
     if offset > 0 {
         match auth::offset_max(&st, &caller) {
@@ -199,45 +196,29 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
     if let Err(e) = parse_bool(param(&pairs, "aggr"), true) {
         return bad(format!("aggr: {e}"));
     }
-    let window = Window { offset, limit: Some(limit) };
+    if matches!(query, Query::Flex { .. }) && !auth::flex_allowed(&st, &caller) {
+        return text_error(
+            StatusCode::FORBIDDEN,
+            "Error: The type of API key is not allowed to use the DNSDB Flex API",
+        );
+    }
     // Only well-formed queries count against the quota.
     if let Err(resp) = auth::charge(&st, &caller, now) {
         return resp;
     }
-    match req {
-        Request::Lookup { summarize: false, lookup, raw_kind } => {
-            let enc = SafEncoder { humantime, rrset: raw_kind == "rrset" };
+    let window = Window { offset, limit: Some(limit) };
+    match query {
+        Query::Lookup(lookup) => {
+            let enc = SafEncoder { humantime, rrset: matches!(lookup, Lookup::Rrset(_)) };
             let body = records_body(st.store.clone(), lookup, window, enc);
             ([(header::CONTENT_TYPE, NDJSON)], body).into_response()
         }
-        Request::Lookup { summarize: true, lookup, .. } => {
-            let max_count = match param(&pairs, "max_count").map(str::trim) {
-                None | Some("") => None,
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) => Some(n),
-                    Err(_) => return bad(format!("max_count: expected a non-negative integer, got {v:?}")),
-                },
-            };
+        Query::Summarize { lookup, max_count } => {
             summarize(st.store.clone(), lookup, limit, max_count, humantime).await
         }
-        Request::Flex { rdata, glob, pattern, types, .. } => {
-            if !auth::flex_allowed(&st, &caller) {
-                return text_error(
-                    StatusCode::FORBIDDEN,
-                    "Error: The type of API key is not allowed to use the DNSDB Flex API",
-                );
-            }
-            let exclude = param(&pairs, "exclude").filter(|e| !e.is_empty()).map(|e| redecode(e.to_string()));
-            let matcher = match Matcher::new(&pattern, glob).and_then(|m| match &exclude {
-                Some(e) => Matcher::new(e, glob).map(|x| (m, Some(x))),
-                None => Ok((m, None)),
-            }) {
-                Ok(m) => m,
-                Err(e) => return bad(e),
-            };
-            flex(st.store.clone(), rdata, matcher, types, fence, window).await
+        Query::Flex { rdata, matcher, exclude, types } => {
+            flex(st.store.clone(), rdata, (matcher, exclude), types, fence, window).await
         }
-        Request::Ping | Request::RateLimit => text_error(StatusCode::INTERNAL_SERVER_ERROR, "Error: unreachable"),
     }
 }
 
@@ -253,14 +234,14 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-/// Inserts the time fields of a record (sensor then zone times), as integers or RFC 3339.
-fn put_times(m: &mut Map<String, Value>, r: &Record, humantime: bool) {
+/// Inserts the time fields of an aggregate (sensor then zone times), as integers or RFC 3339.
+fn put_times(m: &mut Map<String, Value>, agg: &dnsledger_model::Aggregate, humantime: bool) {
     let t = |v: u64| if humantime { Value::from(format_rfc3339(v)) } else { Value::from(v) };
-    if let Some((a, b)) = r.agg.seen {
+    if let Some((a, b)) = agg.seen {
         m.insert("time_first".into(), t(a));
         m.insert("time_last".into(), t(b));
     }
-    if let Some((a, b)) = r.agg.zone {
+    if let Some((a, b)) = agg.zone {
         m.insert("zone_time_first".into(), t(a));
         m.insert("zone_time_last".into(), t(b));
     }
@@ -374,15 +355,7 @@ async fn summarize(
             let mut m = Map::new();
             m.insert("count".into(), Value::from(total.count));
             m.insert("num_results".into(), Value::from(n));
-            let r = Record {
-                rrname: Name::root(),
-                rrtype: RrType::A,
-                bailiwick: None,
-                rdata: vec![],
-                agg: total,
-                sensors: vec![],
-            };
-            put_times(&mut m, &r, humantime);
+            put_times(&mut m, &total, humantime);
             out.push_str(&json!({ "obj": Value::Object(m) }).to_string());
             out.push('\n');
             if o.limited {

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use dnsledger_model::time;
 use dnsledger_model::Record;
-use dnsledger_query::{spec, Lookup, Outcome, RecordView};
+use dnsledger_query::{Outcome, RecordView};
 use dnsledger_sources::{Format, SourceOptions};
 use dnsledger_store::StoreError;
 use serde_json::json;
@@ -38,39 +38,6 @@ pub fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
-/// Builds a lookup from path segments `kind/by/value[/rrtype[/bailiwick]]`.
-pub fn parse_lookup(segs: &[String], fence: dnsledger_model::TimeFence) -> Result<Lookup, (StatusCode, String)> {
-    let bad = |e: spec::LookupError| (StatusCode::BAD_REQUEST, e.0);
-    let too_many =
-        |max: usize| (StatusCode::BAD_REQUEST, format!("too many path segments: at most {max} after the value"));
-    let strs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    match strs.as_slice() {
-        ["rrset", "name", owner, rest @ ..] => {
-            if rest.len() > 2 {
-                return Err(too_many(2));
-            }
-            spec::rrset_name(owner, rest.first().copied(), rest.get(1).copied(), fence).map_err(bad)
-        }
-        ["rrset", "raw", hex, rest @ ..] if rest.len() <= 1 => {
-            spec::rrset_raw(hex, rest.first().copied(), fence).map_err(bad)
-        }
-        ["rdata", "name", name, rest @ ..] if rest.len() <= 1 => {
-            spec::rdata_name(name, rest.first().copied(), fence).map_err(bad)
-        }
-        ["rdata", "ip", ip, rest @ ..] if rest.len() <= 1 => {
-            spec::rdata_ip(ip, rest.first().copied(), fence).map_err(bad)
-        }
-        ["rdata", "raw", hex, rest @ ..] if rest.len() <= 1 => {
-            spec::rdata_raw(hex, rest.first().copied(), fence).map_err(bad)
-        }
-        ["rrset" | "rdata", "raw" | "name" | "ip", _, ..] => Err(too_many(1)),
-        _ => Err((
-            StatusCode::NOT_FOUND,
-            "unknown lookup: expected rrset/name/…, rrset/raw/…, rdata/name/…, rdata/ip/… or rdata/raw/…".to_string(),
-        )),
-    }
-}
-
 async fn lookup(State(st): State<AppState>, uri: Uri) -> Response {
     let raw = uri.path().strip_prefix(LOOKUP_PREFIX).unwrap_or("");
     let segs = match paths::segments(raw) {
@@ -93,7 +60,7 @@ async fn lookup(State(st): State<AppState>, uri: Uri) -> Response {
             return error(StatusCode::BAD_REQUEST, format!("format: expected json or ndjson, got {other:?}"))
         }
     };
-    let lookup = match parse_lookup(&segs, fence) {
+    let lookup = match paths::lookup_from_segments(&segs, fence) {
         Ok(l) => l,
         Err((status, msg)) => return error(status, msg),
     };

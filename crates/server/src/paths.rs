@@ -1,9 +1,10 @@
 //! Raw request paths and query strings: segments are split on `/` *before* percent-decoding, so
 //! an encoded `%2F` stays inside its segment, and decoding errors are reported, not guessed.
 
+use axum::http::StatusCode;
 use dnsledger_model::time;
 use dnsledger_model::TimeFence;
-use dnsledger_query::Window;
+use dnsledger_query::{spec, Lookup, Window};
 
 /// Splits a raw path (after a route prefix) into percent-decoded segments. Empty segments from
 /// doubled or trailing slashes are dropped.
@@ -81,6 +82,40 @@ pub fn window(pairs: &[(String, String)], default_limit: u64, max_limit: u64) ->
         Some(n) => n.min(max_limit),
     };
     Ok(Window { offset: num("offset")?.unwrap_or(0), limit: Some(limit) })
+}
+
+/// Builds a lookup from decoded path segments `kind/by/value[/rrtype[/bailiwick]]` (the part
+/// after `/lookup/` that the native and DNSDB APIs share); errors carry their HTTP status.
+pub fn lookup_from_segments(segs: &[String], fence: TimeFence) -> Result<Lookup, (StatusCode, String)> {
+    let bad = |e: spec::LookupError| (StatusCode::BAD_REQUEST, e.0);
+    let too_many =
+        |max: usize| (StatusCode::BAD_REQUEST, format!("too many path segments: at most {max} after the value"));
+    let strs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match strs.as_slice() {
+        ["rrset", "name", owner, rest @ ..] => {
+            if rest.len() > 2 {
+                return Err(too_many(2));
+            }
+            spec::rrset_name(owner, rest.first().copied(), rest.get(1).copied(), fence).map_err(bad)
+        }
+        ["rrset", "raw", hex, rest @ ..] if rest.len() <= 1 => {
+            spec::rrset_raw(hex, rest.first().copied(), fence).map_err(bad)
+        }
+        ["rdata", "name", name, rest @ ..] if rest.len() <= 1 => {
+            spec::rdata_name(name, rest.first().copied(), fence).map_err(bad)
+        }
+        ["rdata", "ip", ip, rest @ ..] if rest.len() <= 1 => {
+            spec::rdata_ip(ip, rest.first().copied(), fence).map_err(bad)
+        }
+        ["rdata", "raw", hex, rest @ ..] if rest.len() <= 1 => {
+            spec::rdata_raw(hex, rest.first().copied(), fence).map_err(bad)
+        }
+        ["rrset" | "rdata", "raw" | "name" | "ip", _, ..] => Err(too_many(1)),
+        _ => Err((
+            StatusCode::NOT_FOUND,
+            "unknown lookup: expected rrset/name/…, rrset/raw/…, rdata/name/…, rdata/ip/… or rdata/raw/…".to_string(),
+        )),
+    }
 }
 
 #[cfg(test)]

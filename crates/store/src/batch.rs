@@ -63,13 +63,10 @@ impl Batch {
         obs.write_key(&mut key);
         let hash = hasher().hash_one(&key[..]);
         match self.find(hash, &key) {
-            Some(i) => {
-                let agg = &mut self.aggs[i];
-                add_observation(agg, obs, sensor);
-            }
+            Some(i) => obs.add_to(&mut self.aggs[i], sensor),
             None => {
                 let mut agg = Aggregate::default();
-                add_observation(&mut agg, obs, sensor);
+                obs.add_to(&mut agg, sensor);
                 self.insert(hash, &key, agg);
             }
         }
@@ -297,21 +294,6 @@ pub fn sort_order<'a>(n: usize, key: impl Fn(usize) -> &'a [u8]) -> Vec<u32> {
     let mut v: Vec<(u128, u32)> = (0..n).map(|i| (prefix(key(i)), i as u32)).collect();
     v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1 as usize).cmp(key(b.1 as usize))));
     v.into_iter().map(|(_, i)| i).collect()
-}
-
-/// Adds what one observation contributes to an aggregate, without building a temporary one.
-fn add_observation(agg: &mut Aggregate, obs: &Observation, sensor: Option<u16>) {
-    if obs.zone {
-        agg.observe_zone(obs.time_first, obs.time_last, obs.count);
-    } else {
-        agg.observe_sensor(obs.time_first, obs.time_last, obs.count);
-    }
-    if let Some(ttl) = obs.ttl {
-        agg.observe_ttl(ttl);
-    }
-    if let Some(id) = sensor {
-        agg.sensors.insert(id);
-    }
 }
 
 #[cfg(test)]
