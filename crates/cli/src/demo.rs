@@ -17,6 +17,7 @@ pub fn load_if_empty(store: &dyn Store) -> anyhow::Result<u64> {
         types: dnsledger_model::TypeFilter::All,
         bailiwick: None,
         fence: Default::default(),
+        negative: Default::default(),
     };
     store
         .lookup_rrset(&everything, &mut |_| {

@@ -7,6 +7,7 @@
 //! a zone share the zone's reversed-name prefix.
 
 use crate::name::{Name, NameError};
+use crate::observation::Negative;
 use crate::rdata::{Rdata, RdataError};
 use crate::rrtype::RrType;
 
@@ -24,6 +25,9 @@ pub enum KeyError {
     Layout(&'static str),
 }
 
+/// The item tag that marks a negative-answer key (wire rdata is 0, text rdata 1).
+pub const TAG_NEGATIVE: u8 = 2;
+
 /// A decoded record key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordKey {
@@ -33,8 +37,10 @@ pub struct RecordKey {
     pub rrtype: RrType,
     /// Bailiwick, if known.
     pub bailiwick: Option<Name>,
-    /// The sorted rdata set.
+    /// The sorted rdata set (empty for a negative answer).
     pub rdata: Vec<Rdata>,
+    /// Set for a negative-answer key.
+    pub negative: Option<Negative>,
 }
 
 impl RecordKey {
@@ -48,9 +54,20 @@ impl RecordKey {
         }
     }
 
+    /// Appends the key of a negative answer for (`rrname`, `rrtype`).
+    pub fn write_negative(rrname: &Name, rrtype: RrType, bailiwick: Option<&Name>, n: Negative, out: &mut Vec<u8>) {
+        rrname.write_key(true, out);
+        out.extend_from_slice(&rrtype.0.to_be_bytes());
+        write_bailiwick(bailiwick, out);
+        out.extend_from_slice(&[TAG_NEGATIVE, 0, 1, n.code()]);
+    }
+
     /// Appends this key's encoding.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        RecordKey::write(&self.rrname, self.rrtype, self.bailiwick.as_ref(), &self.rdata, out);
+        match self.negative {
+            Some(n) => RecordKey::write_negative(&self.rrname, self.rrtype, self.bailiwick.as_ref(), n, out),
+            None => RecordKey::write(&self.rrname, self.rrtype, self.bailiwick.as_ref(), &self.rdata, out),
+        }
     }
 
     /// Decodes a full key.
@@ -61,13 +78,21 @@ impl RecordKey {
         pos += 2;
         let (bailiwick, used) = read_bailiwick(&key[pos..])?;
         pos += used;
+        if key.get(pos) == Some(&TAG_NEGATIVE) {
+            let n = match key.get(pos..) {
+                Some(&[TAG_NEGATIVE, 0, 1, code]) => Negative::from_code(code),
+                _ => None,
+            };
+            let n = n.ok_or(KeyError::Layout("bad negative-answer marker"))?;
+            return Ok(RecordKey { rrname, rrtype, bailiwick, rdata: Vec::new(), negative: Some(n) });
+        }
         let mut rdata = Vec::new();
         while pos < key.len() {
             let (r, used) = Rdata::decode(&key[pos..])?;
             rdata.push(r);
             pos += used;
         }
-        Ok(RecordKey { rrname, rrtype, bailiwick, rdata })
+        Ok(RecordKey { rrname, rrtype, bailiwick, rdata, negative: None })
     }
 }
 
@@ -105,6 +130,7 @@ mod tests {
             rrtype: RrType::A,
             bailiwick: Some(Name::from_presentation("example.com").unwrap()),
             rdata: vec![Rdata::Wire(vec![192, 0, 2, 1]), Rdata::Wire(vec![192, 0, 2, 2])],
+            negative: None,
         };
         let mut b = Vec::new();
         k.encode(&mut b);
@@ -119,5 +145,11 @@ mod tests {
                 assert_ne!(d, k2);
             }
         }
+        let k3 = RecordKey { rdata: vec![], negative: Some(Negative::NoData), ..k2 };
+        b.clear();
+        k3.encode(&mut b);
+        assert_eq!(RecordKey::decode(&b).unwrap(), k3);
+        b.push(0);
+        assert!(RecordKey::decode(&b).is_err());
     }
 }

@@ -17,7 +17,7 @@ pub mod time;
 pub use aggregate::{Aggregate, DayHistory, SensorSet};
 pub use key::RecordKey;
 pub use name::{Name, NameError};
-pub use observation::{Observation, Record};
+pub use observation::{Negative, Observation, Record};
 pub use rdata::{Rdata, RdataError};
 pub use rrtype::{RrType, TypeFilter};
 pub use time::TimeFence;

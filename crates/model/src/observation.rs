@@ -10,6 +10,55 @@ use crate::rdata::Rdata;
 use crate::rrtype::RrType;
 use crate::time::Timestamp;
 
+/// A negative answer kept as an observation: the queried name does not exist (NXDOMAIN), or it
+/// exists but has no data of the queried type (NODATA). Stored under the queried name and type,
+/// with no rdata, apart from positive RRsets (lookups return them only when asked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Negative {
+    /// RCODE 3: the name does not exist.
+    NxDomain,
+    /// NOERROR without data of the queried type (RFC 2308 §2.2).
+    NoData,
+}
+
+impl Negative {
+    /// The upper-case label used in outputs (`NXDOMAIN`, `NODATA`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Negative::NxDomain => "NXDOMAIN",
+            Negative::NoData => "NODATA",
+        }
+    }
+
+    /// Parses `NXDOMAIN` / `NODATA` (any case).
+    pub fn parse(s: &str) -> Option<Negative> {
+        if s.eq_ignore_ascii_case("NXDOMAIN") {
+            Some(Negative::NxDomain)
+        } else if s.eq_ignore_ascii_case("NODATA") {
+            Some(Negative::NoData)
+        } else {
+            None
+        }
+    }
+
+    /// The byte stored in record keys.
+    pub fn code(self) -> u8 {
+        match self {
+            Negative::NxDomain => 1,
+            Negative::NoData => 2,
+        }
+    }
+
+    /// The inverse of [`Negative::code`].
+    pub fn from_code(b: u8) -> Option<Negative> {
+        match b {
+            1 => Some(Negative::NxDomain),
+            2 => Some(Negative::NoData),
+            _ => None,
+        }
+    }
+}
+
 /// One sighting of an RRset (or, for per-RR sources such as passivedns logs, one RR).
 ///
 /// Sources fill these in; pipelines aggregate them by (rrname, rrtype, bailiwick, rdata set).
@@ -36,6 +85,8 @@ pub struct Observation {
     pub count: u64,
     /// Sensor or source id, if any.
     pub sensor: Option<String>,
+    /// Set for a negative answer (then `rdata` is empty and `rrtype` is the queried type).
+    pub negative: Option<Negative>,
 }
 
 impl Default for Observation {
@@ -51,6 +102,7 @@ impl Default for Observation {
             ttl: None,
             count: 1,
             sensor: None,
+            negative: None,
         }
     }
 }
@@ -81,7 +133,10 @@ impl Observation {
 
     /// Appends the record key (see [`RecordKey`]); call [`Observation::normalize_rdata`] first.
     pub fn write_key(&self, out: &mut Vec<u8>) {
-        RecordKey::write(&self.rrname, self.rrtype, self.bailiwick.as_ref(), &self.rdata, out);
+        match self.negative {
+            Some(n) => RecordKey::write_negative(&self.rrname, self.rrtype, self.bailiwick.as_ref(), n, out),
+            None => RecordKey::write(&self.rrname, self.rrtype, self.bailiwick.as_ref(), &self.rdata, out),
+        }
     }
 }
 
@@ -101,6 +156,8 @@ pub struct Record {
     pub agg: Aggregate,
     /// Names of the sensors in `agg.sensors`, resolved by the store.
     pub sensors: Vec<String>,
+    /// Set for a negative-answer record (its `rdata` is empty).
+    pub negative: Option<Negative>,
 }
 
 impl Record {

@@ -81,14 +81,26 @@ pub fn rrset_name(
         None | Some("") => None,
         Some(b) => Some(Name::from_presentation(b).map_err(|e| err(format!("bad bailiwick {b:?}: {e}")))?),
     };
-    Ok(Lookup::Rrset(RrsetQuery { name: parse_name_match(name)?, types: parse_types(types)?, bailiwick, fence }))
+    Ok(Lookup::Rrset(RrsetQuery {
+        name: parse_name_match(name)?,
+        types: parse_types(types)?,
+        bailiwick,
+        fence,
+        negative: Default::default(),
+    }))
 }
 
 /// RRsets by owner name given as wire-format hex.
 pub fn rrset_raw(hex: &str, types: Option<&str>, fence: TimeFence) -> Result<Lookup, LookupError> {
     let wire = parse_hex(hex)?;
     let name = Name::from_wire(&wire).map_err(|e| err(format!("bad raw name {hex:?}: {e}")))?;
-    Ok(Lookup::Rrset(RrsetQuery { name: NameMatch::Exact(name), types: parse_types(types)?, bailiwick: None, fence }))
+    Ok(Lookup::Rrset(RrsetQuery {
+        name: NameMatch::Exact(name),
+        types: parse_types(types)?,
+        bailiwick: None,
+        fence,
+        negative: Default::default(),
+    }))
 }
 
 /// Rdata records naming a domain (NS/CNAME/PTR targets, MX exchanges, …).

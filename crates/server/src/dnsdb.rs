@@ -505,7 +505,13 @@ async fn flex(
             store.lookup_rdata(&RdataQuery { target: RdataTarget::Any, types, fence }, &mut visit)
         } else {
             store.lookup_rrset(
-                &RrsetQuery { name: NameMatch::Below(Name::root()), types, bailiwick: None, fence },
+                &RrsetQuery {
+                    name: NameMatch::Below(Name::root()),
+                    types,
+                    bailiwick: None,
+                    fence,
+                    negative: Default::default(),
+                },
                 &mut visit,
             )
         };

@@ -150,6 +150,7 @@ mod tests {
             rrtype: RrType::MX,
             bailiwick: Some(Name::from_presentation("example").unwrap()),
             rdata: vec![Rdata::Wire(vec![0, 10, 1, b'x', 0]), Rdata::Text("y.".into())],
+            negative: None,
         };
         let mut b = Vec::new();
         k.encode(&mut b);

@@ -280,7 +280,7 @@ impl RocksStore {
                 Err(_) => Vec::new(),
             }
         };
-        Record { rrname, rrtype, bailiwick, rdata, agg, sensors }
+        Record { rrname, rrtype, bailiwick, rdata, agg, sensors, negative: None }
     }
 }
 

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 
-use dnsledger_model::key::KeyError;
-use dnsledger_model::{Aggregate, Name, Rdata, RrType, TypeFilter};
+use dnsledger_model::key::{KeyError, TAG_NEGATIVE};
+use dnsledger_model::{Aggregate, Name, Negative, Rdata, RrType, TypeFilter};
 use dnsledger_store::{IpRange, NameMatch, RdataQuery, RdataTarget, RrsetQuery, ScanStats, StoreError, Visitor};
 use rocksdb::ReadOptions;
 
@@ -152,6 +152,16 @@ impl RocksStore {
             if !q.types.matches(parts.rrtype) || bailiwick.is_some_and(|b| b != parts.bailiwick) {
                 return ControlFlow::Continue(());
             }
+            let negative = match parts.rdata.first() {
+                Some(&(TAG_NEGATIVE, octets, _)) => match octets {
+                    [code] => Negative::from_code(*code),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if !q.negative.matches(negative.is_some()) {
+                return ControlFlow::Continue(());
+            }
             let Ok(agg) = Aggregate::decode(v) else {
                 stats.corrupt += 1;
                 return ControlFlow::Continue(());
@@ -162,17 +172,23 @@ impl RocksStore {
             let decoded = (|| -> Result<_, KeyError> {
                 let (rrname, _) = Name::decode_key(parts.rname, true)?;
                 let (bw, _) = dnsledger_model::key::read_bailiwick(parts.bailiwick)?;
-                let rdata = parts
-                    .rdata
-                    .iter()
-                    .map(|&(tag, octets, _)| rdata_from_parts(tag, octets))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let rdata = if negative.is_some() {
+                    Vec::new()
+                } else {
+                    parts
+                        .rdata
+                        .iter()
+                        .map(|&(tag, octets, _)| rdata_from_parts(tag, octets))
+                        .collect::<Result<Vec<_>, _>>()?
+                };
                 Ok((rrname, bw, rdata))
             })();
             match decoded {
                 Ok((rrname, bw, rdata)) => {
                     stats.returned += 1;
-                    visit(self.record(rrname, parts.rrtype, bw, rdata, agg))
+                    let mut r = self.record(rrname, parts.rrtype, bw, rdata, agg);
+                    r.negative = negative;
+                    visit(r)
                 }
                 Err(_) => {
                     stats.corrupt += 1;

@@ -2,8 +2,8 @@
 
 use super::*;
 use dnsledger_model::TypeFilter;
-use dnsledger_model::{Observation, TimeFence};
-use dnsledger_store::{IpRange, NameMatch, RdataTarget};
+use dnsledger_model::{Negative, Observation, TimeFence};
+use dnsledger_store::{IpRange, NameMatch, NegativeFilter, RdataQuery, RdataTarget};
 use std::ops::ControlFlow;
 
 fn n(s: &str) -> Name {
@@ -87,6 +87,7 @@ fn q(name: &str) -> RrsetQuery {
         types: TypeFilter::All,
         bailiwick: None,
         fence: TimeFence::default(),
+        negative: NegativeFilter::Exclude,
     }
 }
 
@@ -444,4 +445,51 @@ fn any_rdata_scans_every_inverse_entry() {
     assert_eq!(names(&dnssec), ["mail.example.com. RRSIG"]);
     let a = rdatas(&store, RdataTarget::Any, TypeFilter::Only(RrType::A), TimeFence::default());
     assert_eq!(a.len(), 6);
+}
+
+#[test]
+fn negative_answers_are_kept_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut b = Batch::new();
+    b.add(&mut obs("www.example.com", RrType::A, vec![ipv4("192.0.2.1")], Some("example.com"), 100));
+    for t in [100, 200] {
+        let mut nx = obs("gone.example.com", RrType::A, vec![], Some("example.com"), t);
+        nx.negative = Some(Negative::NxDomain);
+        b.add(&mut nx);
+    }
+    let mut nodata = obs("www.example.com", RrType::AAAA, vec![], Some("example.com"), 150);
+    nodata.negative = Some(Negative::NoData);
+    b.add(&mut nodata);
+    store.write(&b).unwrap();
+
+    let get = |q: &RrsetQuery| {
+        let mut out = Vec::new();
+        store
+            .lookup_rrset(q, &mut |r| {
+                out.push(r);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        out
+    };
+    // DNSDB-style lookups never see them
+    assert_eq!(names(&get(&q("*.example.com"))), ["www.example.com. A"]);
+    let only = get(&RrsetQuery { negative: NegativeFilter::Only, ..q("*.example.com") });
+    assert_eq!(names(&only), ["gone.example.com. A", "www.example.com. AAAA"]);
+    assert_eq!(only[0].negative, Some(Negative::NxDomain));
+    assert_eq!(only[0].agg.count, 2);
+    assert!(only[0].rdata.is_empty());
+    assert_eq!(only[1].negative, Some(Negative::NoData));
+    assert_eq!(get(&RrsetQuery { negative: NegativeFilter::Include, ..q("*.example.com") }).len(), 3);
+    // no inverse-index entries: an rdata lookup of anything finds only the positive record
+    let mut all = Vec::new();
+    let any = RdataQuery { target: RdataTarget::Any, types: TypeFilter::All, fence: TimeFence::default() };
+    store
+        .lookup_rdata(&any, &mut |r| {
+            all.push(r);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(names(&all), ["www.example.com. A"]);
 }

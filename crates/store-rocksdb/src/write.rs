@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use dnsledger_model::key::TAG_NEGATIVE;
 use dnsledger_model::{Aggregate, Name, RrType};
 use dnsledger_store::{Batch, StoreError, WriteStats};
 use rocksdb::{IngestExternalFileOptions, Options, SstFileWriter, WriteBatch, WriteOptions, DB};
@@ -59,6 +60,9 @@ pub fn rdata_entries(
     kbuf: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
     for &(tag, octets, enc) in &parts.rdata {
+        if tag == TAG_NEGATIVE {
+            continue;
+        }
         kbuf.clear();
         let is_ip = tag == 0
             && ((parts.rrtype == RrType::A && octets.len() == 4)
@@ -105,6 +109,9 @@ pub fn target_name_entries(
         return Ok(());
     }
     for &(tag, octets, _) in &parts.rdata {
+        if tag == TAG_NEGATIVE {
+            continue;
+        }
         if let Some(target) = indexed_target(parts.rrtype, tag, octets)? {
             kbuf.clear();
             kbuf.push(P_NAMES);

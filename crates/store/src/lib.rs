@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 
 pub use batch::{sort_order, Batch};
 use dnsledger_model::Record;
-pub use query::{IpRange, NameMatch, RdataQuery, RdataTarget, RrsetQuery};
+pub use query::{IpRange, NameMatch, NegativeFilter, RdataQuery, RdataTarget, RrsetQuery};
 
 /// A storage failure; the message says what failed and where.
 #[derive(Debug, thiserror::Error)]

@@ -58,6 +58,40 @@ impl fmt::Display for NameMatch {
     }
 }
 
+/// Which records an RRset lookup returns with respect to negative answers (NXDOMAIN/NODATA
+/// observations, which only exist when a sensor was asked to keep them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NegativeFilter {
+    /// Positive RRsets only (the DNSDB-compatible default).
+    #[default]
+    Exclude,
+    /// Positive RRsets and negative answers.
+    Include,
+    /// Negative answers only.
+    Only,
+}
+
+impl NegativeFilter {
+    /// True if a record with this negativity is selected.
+    pub fn matches(self, negative: bool) -> bool {
+        match self {
+            NegativeFilter::Exclude => !negative,
+            NegativeFilter::Include => true,
+            NegativeFilter::Only => negative,
+        }
+    }
+
+    /// Parses `exclude`/`include`/`only` (also `no`/`yes`).
+    pub fn parse(s: &str) -> Option<NegativeFilter> {
+        match s {
+            "exclude" | "no" | "false" => Some(NegativeFilter::Exclude),
+            "include" | "yes" | "true" => Some(NegativeFilter::Include),
+            "only" => Some(NegativeFilter::Only),
+            _ => None,
+        }
+    }
+}
+
 /// An RRset lookup by owner name (DNSDB `rrset/name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RrsetQuery {
@@ -69,6 +103,8 @@ pub struct RrsetQuery {
     pub bailiwick: Option<Name>,
     /// Time fences.
     pub fence: TimeFence,
+    /// Negative answers excluded (default), included or alone.
+    pub negative: NegativeFilter,
 }
 
 /// An inclusive range of addresses of one family.
