@@ -4,7 +4,7 @@
 # when not root. Prints the ROCKSDB_LIB_DIR to export (also set in .cargo/config.toml for amd64).
 set -euo pipefail
 
-build_pkgs=(librocksdb-dev libclang-dev pkg-config python3)
+build_pkgs=(librocksdb-dev libclang-dev libpcap-dev pkg-config python3)
 test_pkgs=(dnsdbq)
 
 pkgs=("${build_pkgs[@]}")

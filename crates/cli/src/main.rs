@@ -1,12 +1,13 @@
 //! `dnsledger`: the command-line entry point. Each subcommand is a thin layer over the library
-//! crates: `serve` (server + store), `import` (ingest pipeline), `query` (query engine, local
-//! or against a running server), `key` (API keys).
+//! crates: `serve` (server + store), `sensor` (capture pipeline), `import` (ingest pipeline),
+//! `query` (query engine, local or against a running server), `key` (API keys).
 
 mod config;
 mod demo;
 mod import;
 mod key;
 mod query;
+mod sensor;
 mod serve;
 
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ struct Cli {
 enum Command {
     /// Run the query and collector server on an embedded store.
     Serve(serve::ServeArgs),
+    /// Turn DNS traffic (pcap/pcapng files, a live interface) into observations.
+    Sensor(Box<sensor::SensorArgs>),
     /// Import observation files (passivedns logs, dnsledger NDJSON) into the store.
     Import(import::ImportArgs),
     /// Look records up by name, address or rdata, in a store or on a running server.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     let result = match cli.command {
         Command::Serve(a) => serve::run(a),
+        Command::Sensor(a) => sensor::run(*a),
         Command::Import(a) => import::run(a),
         Command::Query(a) => query::run(*a),
         Command::Compact(a) => compact(a),

@@ -10,6 +10,7 @@ use dnsledger_model::time::{self, parse_time};
 use dnsledger_model::TimeFence;
 use dnsledger_query::output::{sink, OutputFormat};
 use dnsledger_query::{spec, Lookup, RecordView, Window};
+use dnsledger_store::NegativeFilter;
 use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
 
 use crate::StoreArgs;
@@ -61,6 +62,10 @@ pub struct QueryArgs {
     /// Only RRsets from this zone (with -r).
     #[arg(short = 'b', long = "bailiwick", value_name = "ZONE")]
     bailiwick: Option<String>,
+
+    /// Negative answers (NXDOMAIN/NODATA kept by `sensor --negative`): include them, or show only them (with -r).
+    #[arg(long = "negative", value_name = "include|only")]
+    negative: Option<String>,
 
     /// Seen on or after T (with -c: first seen on or after T).
     #[arg(short = 'A', long = "after", value_name = "T", allow_hyphen_values = true)]
@@ -227,7 +232,14 @@ pub fn run(a: QueryArgs) -> anyhow::Result<ExitCode> {
     let target = a.target()?;
     let fence = a.fence()?;
     // Validate locally first so a server is not asked nonsense.
-    let lookup = build_lookup(&target, fence).map_err(|e| anyhow!(e))?;
+    let mut lookup = build_lookup(&target, fence).map_err(|e| anyhow!(e))?;
+    if let Some(v) = &a.negative {
+        let f = NegativeFilter::parse(v).ok_or_else(|| anyhow!("--negative: expected include or only, got {v:?}"))?;
+        match &mut lookup {
+            Lookup::Rrset(q) => q.negative = f,
+            Lookup::Rdata(_) => bail!("--negative only applies to rrset lookups (-r)"),
+        }
+    }
     let window = Window { offset: a.offset, limit: (a.limit > 0).then_some(a.limit) };
     let stdout = std::io::stdout();
     let mut out = sink(a.format, Box::new(std::io::BufWriter::new(stdout.lock())));
@@ -285,6 +297,9 @@ fn remote(base: &str, t: &Target, fence: &TimeFence, a: &QueryArgs) -> anyhow::R
         (None, None) => {}
     }
     let mut params = vec![format!("limit={}", if a.limit == 0 { 0 } else { a.limit }), format!("offset={}", a.offset)];
+    if let Some(v) = &a.negative {
+        params.push(format!("negative={}", encode_segment(v)));
+    }
     for (k, v) in [
         ("time_first_after", fence.first_after),
         ("time_first_before", fence.first_before),

@@ -134,7 +134,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let store: Arc<dyn Store> = Arc::new(store);
     let config =
         ServerConfig { listen, max_body_bytes: max_body_mib << 20, max_limit: results_max, ..ServerConfig::default() };
-    let state = AppState { store: store.clone(), config: Arc::new(config), keys };
+    let state = AppState::new(store.clone(), config, keys);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -131,7 +131,7 @@ pub(crate) fn hex_encode(bytes: &[u8]) -> String {
 
 /// Hex (either case) to bytes; `None` unless an even number of hex digits.
 pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

@@ -117,6 +117,9 @@ pub struct RecordView {
     /// Days with activity, as inclusive `[first, last]` runs of `YYYY-MM-DD` dates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub active_days: Vec<[String; 2]>,
+    /// `NXDOMAIN` or `NODATA` for a negative-answer record (its `rdata` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative: Option<String>,
 }
 
 impl RecordView {
@@ -138,6 +141,7 @@ impl RecordView {
             sensor_id: r.sensors.first().cloned(),
             sensors: if r.sensors.len() > 1 { r.sensors.clone() } else { Vec::new() },
             active_days: r.agg.days.runs().iter().map(|&(a, b)| [day(a), day(b)]).collect(),
+            negative: r.negative.map(|n| n.as_str().to_string()),
         }
     }
 

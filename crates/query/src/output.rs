@@ -99,7 +99,7 @@ impl RecordSink for Csv<'_> {
         }
         let opt = |x: Option<u64>| x.map(|t| t.to_string()).unwrap_or_default();
         let sensors = if v.sensors.is_empty() { v.sensor_id.clone().unwrap_or_default() } else { v.sensors.join(" ") };
-        for rd in &v.rdata {
+        for rd in shown_rdata(v).iter() {
             let fields = [
                 csv_field(&v.rrname),
                 csv_field(&v.rrtype),
@@ -143,7 +143,7 @@ impl RecordSink for Table<'_> {
             (None, Some((a, b))) => (format!("{} (zone)", format_human(a)), format!("{} (zone)", format_human(b))),
             (None, None) => (String::new(), String::new()),
         };
-        for (i, rd) in v.rdata.iter().enumerate() {
+        for (i, rd) in shown_rdata(v).iter().enumerate() {
             if i == 0 {
                 self.rows.push([
                     v.rrname.clone(),
@@ -211,6 +211,14 @@ impl RecordSink for Table<'_> {
     }
 }
 
+/// The rdata column values of a record: its rdata, or `(NXDOMAIN)`/`(NODATA)` for a negative answer.
+fn shown_rdata(v: &RecordView) -> std::borrow::Cow<'_, [String]> {
+    match &v.negative {
+        Some(n) if v.rdata.is_empty() => std::borrow::Cow::Owned(vec![format!("({n})")]),
+        _ => std::borrow::Cow::Borrowed(&v.rdata),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +239,7 @@ mod tests {
             sensor_id: Some("s1".into()),
             sensors: vec![],
             active_days: vec![["2024-01-01".into(), "2024-01-01".into()]],
+            negative: None,
         }
     }
 

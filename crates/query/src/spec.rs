@@ -59,7 +59,7 @@ pub fn parse_name_match(s: &str) -> Result<NameMatch, LookupError> {
 /// Decodes an even-length hex string.
 pub fn parse_hex(s: &str) -> Result<Vec<u8>, LookupError> {
     let s = s.trim();
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return Err(err(format!("bad hex {s:?}: need an even number of hex digits")));
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

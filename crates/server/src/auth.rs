@@ -65,6 +65,11 @@ pub fn dnsdb_caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Respon
     keys.authenticate(presented).map(Caller::Key).ok_or_else(forbidden)
 }
 
+/// The caller of a native API request: `X-API-Key`, `Authorization: Bearer KEY`, or as for COF.
+pub fn native_caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+    cof_caller(st, headers)
+}
+
 /// The caller of a COF request: HTTP Basic with the key as password, or the bare key in
 /// `Authorization` (PyPDNS `auth_token`); `X-API-Key` works too.
 pub fn cof_caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
@@ -84,6 +89,7 @@ pub fn cof_caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Response
                 None => text,
             }
         }
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim().to_string(),
         _ => auth.to_string(),
     };
     keys.authenticate(&secret).map(Caller::Key).ok_or_else(unauthorized)

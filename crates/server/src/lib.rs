@@ -13,7 +13,8 @@
 //!   with `limit`, `offset`, `time_first_after`, `time_first_before`, `time_last_after`,
 //!   `time_last_before`, and `format=json` (default: one JSON document
 //!   `{"records":[…],"returned":N,"limited":bool}`) or `format=ndjson` (one record per line).
-//! - `POST /api/v1/observations?format=ndjson|passivedns&sensor=ID` — ingest; the response is
+//! - `POST /api/v1/observations?format=ndjson|passivedns|batch&sensor=ID` — ingest (gzip bodies
+//!   accepted; `batch` is a sensor's pre-aggregated batch, applied once per `X-Batch-Id`); the response is
 //!   sent after the batch is durable.
 //! - `GET /api/v1/stats`, `GET /healthz`, `GET /openapi.json`.
 //!
@@ -70,6 +71,15 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// API keys; `None` means open access (allowed on loopback only).
     pub keys: Option<Arc<dyn auth::KeyAuthority>>,
+    /// Serialises batch-id checks with their writes (exactly-once sensor batches).
+    pub batch_lock: Arc<std::sync::Mutex<()>>,
+}
+
+impl AppState {
+    /// State for `store` with `config` and optional keys.
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig, keys: Option<Arc<dyn auth::KeyAuthority>>) -> AppState {
+        AppState { store, config: Arc::new(config), keys, batch_lock: Arc::default() }
+    }
 }
 
 /// The OpenAPI 3.1 description of every route, served at `/openapi.json`.

@@ -8,11 +8,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use dnsledger_model::time;
 use dnsledger_model::Record;
-use dnsledger_query::{Outcome, RecordView};
+use dnsledger_query::{Lookup, Outcome, RecordView};
 use dnsledger_sources::{Format, SourceOptions};
-use dnsledger_store::StoreError;
+use dnsledger_store::{wire, NegativeFilter, StoreError};
 use serde_json::json;
 
+use crate::auth;
 use crate::paths::{self, param};
 use crate::stream::{records_body, Encoder};
 use crate::AppState;
@@ -38,7 +39,14 @@ pub fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
-async fn lookup(State(st): State<AppState>, uri: Uri) -> Response {
+async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let caller = match auth::native_caller(&st, &headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(r) = auth::charge(&st, &caller, time::now()) {
+        return r;
+    }
     let raw = uri.path().strip_prefix(LOOKUP_PREFIX).unwrap_or("");
     let segs = match paths::segments(raw) {
         Ok(s) => s,
@@ -60,10 +68,22 @@ async fn lookup(State(st): State<AppState>, uri: Uri) -> Response {
             return error(StatusCode::BAD_REQUEST, format!("format: expected json or ndjson, got {other:?}"))
         }
     };
-    let lookup = match paths::lookup_from_segments(&segs, fence) {
+    let mut lookup = match paths::lookup_from_segments(&segs, fence) {
         Ok(l) => l,
         Err((status, msg)) => return error(status, msg),
     };
+    if let Some(v) = param(&pairs, "negative") {
+        let Some(f) = NegativeFilter::parse(v) else {
+            return error(StatusCode::BAD_REQUEST, format!("negative: expected exclude, include or only, got {v:?}"));
+        };
+        match &mut lookup {
+            Lookup::Rrset(q) => q.negative = f,
+            Lookup::Rdata(_) if f != NegativeFilter::Exclude => {
+                return error(StatusCode::BAD_REQUEST, "negative: only rrset lookups hold negative answers")
+            }
+            Lookup::Rdata(_) => {}
+        }
+    }
     let content_type = if ndjson { "application/x-ndjson" } else { "application/json" };
     let body = records_body(st.store.clone(), lookup, window, NativeEncoder { ndjson, first: true });
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
@@ -111,7 +131,18 @@ impl Encoder for NativeEncoder {
 }
 
 async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = auth::native_caller(&st, &headers) {
+        return r;
+    }
+    let body = match decode_body(&headers, body, st.config.max_body_bytes) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let pairs = paths::query_pairs(uri.query());
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if param(&pairs, "format") == Some("batch") || content_type.starts_with(wire::MEDIA_TYPE) {
+        return ingest_batch(st, &headers, body).await;
+    }
     let format = match param(&pairs, "format") {
         Some(f) => match Format::parse(f) {
             Some(f) => f,
@@ -168,7 +199,93 @@ async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
     (status, Json(body)).into_response()
 }
 
-async fn stats(State(st): State<AppState>) -> Response {
+/// Undoes `Content-Encoding: gzip` (sensors compress their batches), refusing bodies that
+/// inflate beyond the body limit.
+fn decode_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, Response> {
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::trim);
+    match encoding {
+        None | Some("") | Some("identity") => Ok(body),
+        Some(e) if e.eq_ignore_ascii_case("gzip") => {
+            use std::io::Read;
+            let mut out = Vec::with_capacity(body.len() * 4);
+            let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit as u64 + 1);
+            if let Err(e) = dec.read_to_end(&mut out) {
+                return Err(error(StatusCode::BAD_REQUEST, format!("gzip body: {e}")));
+            }
+            if out.len() > limit {
+                return Err(error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("body inflates beyond the {limit}-byte limit; send smaller batches"),
+                ));
+            }
+            Ok(Bytes::from(out))
+        }
+        Some(e) => {
+            Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {e:?}: only gzip is accepted")))
+        }
+    }
+}
+
+/// Checkpoint source under which an acknowledged sensor batch id is remembered.
+fn batch_checkpoint(id: &str) -> String {
+    format!("batch/{id}")
+}
+
+/// `POST /api/v1/observations?format=batch`: a sensor's pre-aggregated batch
+/// (`dnsledger_store::wire`). With `X-Batch-Id`, a batch is applied at most once: its id is
+/// recorded atomically with its records, and a retry of an acknowledged batch is answered
+/// `"duplicate": true` without counting it again.
+async fn ingest_batch(st: AppState, headers: &HeaderMap, body: Bytes) -> Response {
+    let id = match headers.get("x-batch-id").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(s))
+            if !s.is_empty()
+                && s.len() <= 128
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b)) =>
+        {
+            Some(s.to_string())
+        }
+        Some(_) => return error(StatusCode::BAD_REQUEST, "X-Batch-Id: 1 to 128 characters of A-Z a-z 0-9 . _ : / -"),
+    };
+    let store = st.store.clone();
+    let lock = st.batch_lock.clone();
+    let job = tokio::task::spawn_blocking(move || -> Result<(u64, u64, bool), (StatusCode, String)> {
+        let mut batch = wire::decode(&body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+        let (records, observations) = (batch.len() as u64, batch.observations());
+        let unavailable = |e: StoreError| (StatusCode::SERVICE_UNAVAILABLE, format!("batch not stored: {e}"));
+        // one batch-id check-and-write at a time, so concurrent retries cannot both apply
+        let _guard = lock.lock().map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "batch lock poisoned".to_string()))?;
+        if let Some(id) = &id {
+            if store.checkpoint(&batch_checkpoint(id)).map_err(unavailable)?.is_some() {
+                return Ok((records, observations, true));
+            }
+            batch.set_checkpoint(&batch_checkpoint(id), vec![1]);
+        }
+        store.write(&batch).map_err(unavailable)?;
+        Ok((records, observations, false))
+    });
+    match job.await {
+        Ok(Ok((records, observations, duplicate))) => Json(json!({
+            "format": "batch",
+            "records": records,
+            "observations": observations,
+            "duplicate": duplicate,
+        }))
+        .into_response(),
+        Ok(Err((status, msg))) => {
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                tracing::error!(error = %msg, "batch ingest failed");
+            }
+            error(status, msg)
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("ingest task failed: {e}")),
+    }
+}
+
+async fn stats(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = auth::native_caller(&st, &headers) {
+        return r;
+    }
     let store = st.store.clone();
     match tokio::task::spawn_blocking(move || store.stats()).await {
         Ok(Ok(s)) => Json(json!({

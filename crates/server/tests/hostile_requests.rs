@@ -93,7 +93,7 @@ async fn random_paths_never_panic_or_fail_internally() {
     );
     b.absorb(r.batch);
     dnsledger_store::Store::write(&store, &b).expect("write");
-    let state = AppState { store: Arc::new(store), config: Arc::new(ServerConfig::default()), keys: None };
+    let state = AppState::new(Arc::new(store), ServerConfig::default(), None);
     let app = router(state);
     let mut x: u64 = 0x853c49e6748fea9b;
     let mut sent = 0;

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use dnsledger_model::{Name, Observation, Rdata, RrType};
+use dnsledger_model::{Name, Negative, Observation, Rdata, RrType};
 
 use crate::{LineOutcome, LineParser, ParseError, SourceOptions};
 
@@ -65,6 +65,8 @@ struct Line<'a> {
     #[serde(borrow)]
     bailiwick: Option<Cow<'a, str>>,
     #[serde(borrow)]
+    negative: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     time: Option<Num<'a>>,
     #[serde(borrow)]
     time_first: Option<Num<'a>>,
@@ -111,7 +113,7 @@ fn time(field: &'static str, v: &Num<'_>) -> Result<u64, ParseError> {
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let val = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
@@ -158,8 +160,16 @@ impl LineParser for NdjsonParser {
                 obs.rdata.push(rd);
             }
         }
-        if obs.rdata.is_empty() {
-            return Err(ParseError::new("missing field", "rdata (or raw_rdata)"));
+        obs.negative = match l.negative.as_deref() {
+            None => None,
+            Some(n) => Some(Negative::parse(n).ok_or_else(|| {
+                ParseError::new("bad field", format!("negative: expected NXDOMAIN or NODATA, got {n:?}"))
+            })?),
+        };
+        match (obs.negative.is_some(), obs.rdata.is_empty()) {
+            (false, true) => return Err(ParseError::new("missing field", "rdata (or raw_rdata)")),
+            (true, false) => return Err(ParseError::new("bad field", "negative: a negative answer has no rdata")),
+            _ => {}
         }
         obs.ttl = match &l.ttl {
             Some(t) => {
@@ -288,6 +298,14 @@ mod tests {
         assert_eq!(reason(r#"{"rrname":"a.","rrtype":"A","rdata":"1.2.3.4","time":-5}"#), "bad time");
         assert_eq!(reason(r#"{"rrname":"a.","rrtype":"A","rdata":"1.2.3.4","time":1,"count":0}"#), "bad field");
         assert_eq!(reason(r#"{"rrname":"a.","rrtype":"A","raw_rdata":"zz","time":1}"#), "bad rdata");
+        assert_eq!(reason(r#"{"rrname":"a.","rrtype":"A","negative":"MAYBE","time":1}"#), "bad field");
+        assert_eq!(
+            reason(r#"{"rrname":"a.","rrtype":"A","negative":"NXDOMAIN","rdata":"1.2.3.4","time":1}"#),
+            "bad field"
+        );
+        let v = parse(r#"{"rrname":"gone.example","rrtype":"AAAA","negative":"NODATA","time":5}"#).unwrap();
+        assert_eq!(v[0].negative, Some(dnsledger_model::Negative::NoData));
+        assert!(v[0].rdata.is_empty());
         assert_eq!(reason(r#"[1,2]"#), "bad json");
     }
 }

@@ -153,10 +153,7 @@ impl RocksStore {
                 return ControlFlow::Continue(());
             }
             let negative = match parts.rdata.first() {
-                Some(&(TAG_NEGATIVE, octets, _)) => match octets {
-                    [code] => Negative::from_code(*code),
-                    _ => None,
-                },
+                Some(&(TAG_NEGATIVE, [code], _)) => Negative::from_code(*code),
                 _ => None,
             };
             if !q.negative.matches(negative.is_some()) {

@@ -56,10 +56,20 @@ impl Batch {
 
     /// Adds one observation (its rdata set is sorted in place to form the key).
     pub fn add(&mut self, obs: &mut Observation) {
-        obs.normalize_rdata();
         let sensor = obs.sensor.as_deref().map(|s| self.local_sensor(s));
+        self.add_keyed(&[], obs, sensor);
+    }
+
+    /// Adds one observation under an already resolved local sensor id (see
+    /// [`Batch::local_sensor`]), its record key preceded by `prefix`. The sensor pipeline uses
+    /// this to skip the per-observation sensor-name lookup; a non-empty prefix makes keys that
+    /// only file outputs understand (the client addresses of `sensor --record-clients`), never
+    /// a store.
+    pub fn add_keyed(&mut self, prefix: &[u8], obs: &mut Observation, sensor: Option<u16>) {
+        obs.normalize_rdata();
         let mut key = std::mem::take(&mut self.scratch);
         key.clear();
+        key.extend_from_slice(prefix);
         obs.write_key(&mut key);
         let hash = hasher().hash_one(&key[..]);
         match self.find(hash, &key) {
@@ -164,6 +174,11 @@ impl Batch {
     /// Number of observations added.
     pub fn observations(&self) -> u64 {
         self.observations
+    }
+
+    /// Sets the number of observations the batch stands for (when it was built from aggregates).
+    pub fn set_observations(&mut self, n: u64) {
+        self.observations = n;
     }
 
     /// Approximate memory held, in bytes.

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod query;
+pub mod wire;
 
 use std::ops::ControlFlow;
 

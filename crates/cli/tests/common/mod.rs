@@ -43,8 +43,13 @@ pub struct Server {
 impl Server {
     /// Starts `dnsledger serve` on a free loopback port with extra args and waits until it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_at(data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// Starts `dnsledger serve` listening on `listen` and waits until it listens.
+    pub fn start_at(data_dir: &Path, listen: &str, extra: &[&str]) -> Server {
         let mut child = bin()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .stderr(Stdio::piped())

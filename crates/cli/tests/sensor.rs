@@ -1,0 +1,569 @@
+//! End-to-end: `dnsledger sensor` on captures built here byte by byte (an independent writer,
+//! not the capture crate's), into a store, files and a collector, and live on the loopback
+//! interface.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bin, ok, run, Server};
+
+// ---------------------------------------------------------------- DNS messages
+
+const A: u16 = 1;
+const NS: u16 = 2;
+const CNAME: u16 = 5;
+const SOA: u16 = 6;
+const AAAA: u16 = 28;
+
+fn name(out: &mut Vec<u8>, n: &str) {
+    for l in n.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        out.push(l.len() as u8);
+        out.extend_from_slice(l.as_bytes());
+    }
+    out.push(0);
+}
+
+/// One resource record: owner, type, TTL, rdata.
+type Rr = (String, u16, u32, Vec<u8>);
+
+/// A DNS message: header, one question, and the records of its three sections.
+struct Msg {
+    id: u16,
+    flags: u16,
+    qname: String,
+    qtype: u16,
+    rrs: [Vec<Rr>; 3],
+}
+
+impl Msg {
+    fn query(id: u16, qname: &str, qtype: u16) -> Msg {
+        Msg { id, flags: 0x0100, qname: qname.into(), qtype, rrs: Default::default() }
+    }
+    /// An authoritative response (QR, AA) with `rcode`.
+    fn auth(id: u16, qname: &str, qtype: u16, rcode: u16) -> Msg {
+        Msg { id, flags: 0x8400 | rcode, qname: qname.into(), qtype, rrs: Default::default() }
+    }
+    fn rr(mut self, section: usize, owner: &str, t: u16, ttl: u32, rdata: Vec<u8>) -> Msg {
+        self.rrs[section].push((owner.into(), t, ttl, rdata));
+        self
+    }
+    fn bytes(&self) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&self.id.to_be_bytes());
+        m.extend_from_slice(&self.flags.to_be_bytes());
+        m.extend_from_slice(&1u16.to_be_bytes());
+        for s in &self.rrs {
+            m.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        }
+        name(&mut m, &self.qname);
+        m.extend_from_slice(&self.qtype.to_be_bytes());
+        m.extend_from_slice(&1u16.to_be_bytes());
+        for s in &self.rrs {
+            for (owner, t, ttl, rd) in s {
+                if owner.eq_ignore_ascii_case(&self.qname) {
+                    m.extend_from_slice(&[0xc0, 12]); // compression pointer to the question
+                } else {
+                    name(&mut m, owner);
+                }
+                m.extend_from_slice(&t.to_be_bytes());
+                m.extend_from_slice(&1u16.to_be_bytes());
+                m.extend_from_slice(&ttl.to_be_bytes());
+                m.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+                m.extend_from_slice(rd);
+            }
+        }
+        m
+    }
+}
+
+fn ip4(s: &str) -> Vec<u8> {
+    s.parse::<std::net::Ipv4Addr>().expect("ipv4").octets().to_vec()
+}
+
+fn dname(n: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    name(&mut v, n);
+    v
+}
+
+fn soa(zone: &str) -> Vec<u8> {
+    let mut v = dname(&format!("ns1.{zone}"));
+    v.extend(dname(&format!("hostmaster.{zone}")));
+    for x in [2024010101u32, 3600, 600, 86400, 300] {
+        v.extend_from_slice(&x.to_be_bytes());
+    }
+    v
+}
+
+// ---------------------------------------------------------------- frames and pcap files
+
+const CLIENT: [u8; 4] = [10, 0, 0, 7];
+const RESOLVER: [u8; 4] = [10, 0, 0, 53];
+
+fn csum(data: &[u8]) -> u16 {
+    let mut s: u32 = 0;
+    for c in data.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0];
+    h[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    let c = csum(&h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+fn ethernet(ip: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+    f.extend_from_slice(ip);
+    f
+}
+
+fn udp(src: ([u8; 4], u16), dst: ([u8; 4], u16), dns: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&src.1.to_be_bytes());
+    u.extend_from_slice(&dst.1.to_be_bytes());
+    u.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(dns);
+    ethernet(&ipv4(src.0, dst.0, 17, &u))
+}
+
+fn tcp(src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32, flags: u8, data: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&src.1.to_be_bytes());
+    t.extend_from_slice(&dst.1.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&0u32.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(data);
+    ethernet(&ipv4(src.0, dst.0, 6, &t))
+}
+
+/// A legacy pcap file (microseconds, little-endian, Ethernet).
+struct Pcap(Vec<u8>);
+
+impl Pcap {
+    fn new() -> Pcap {
+        let mut h = Vec::new();
+        h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&4u16.to_le_bytes());
+        h.extend_from_slice(&[0; 8]);
+        h.extend_from_slice(&65535u32.to_le_bytes());
+        h.extend_from_slice(&1u32.to_le_bytes());
+        Pcap(h)
+    }
+    fn frame(&mut self, ts: f64, f: &[u8]) -> &mut Pcap {
+        self.0.extend_from_slice(&(ts as u32).to_le_bytes());
+        self.0.extend_from_slice(&(((ts.fract()) * 1e6) as u32).to_le_bytes());
+        self.0.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(f);
+        self
+    }
+    fn write(&self, p: &Path) {
+        std::fs::write(p, &self.0).expect("writing pcap");
+    }
+}
+
+const T0: f64 = 1_704_067_200.0; // 2024-01-01
+
+/// The main capture: a client with 20 queries in flight on ONE socket, answered in reverse order
+/// (passivedns would keep one of them), a CNAME chain, an unsolicited answer, an NXDOMAIN, a
+/// NODATA, a SERVFAIL, a malformed response, and a DNS-over-TCP answer split over segments.
+fn capture() -> Pcap {
+    let c = (CLIENT, 40000);
+    let r = (RESOLVER, 53);
+    let mut p = Pcap::new();
+    for i in 0..20u16 {
+        p.frame(T0 + f64::from(i) * 0.001, &udp(c, r, &Msg::query(100 + i, &format!("h{i}.example.com"), A).bytes()));
+    }
+    for i in (0..20u16).rev() {
+        let q = format!("h{i}.example.com");
+        let m = Msg::auth(100 + i, &q, A, 0)
+            .rr(0, &q, A, 300, ip4(&format!("192.0.2.{i}")))
+            .rr(1, "example.com", NS, 3600, dname("ns1.example.com"))
+            .rr(2, "ns1.example.com", A, 3600, ip4("192.0.2.53"))
+            .rr(2, "ns.elsewhere.net", A, 3600, ip4("198.51.100.1")); // out of bailiwick
+        p.frame(T0 + 1.0 + f64::from(20 - i) * 0.001, &udp(r, c, &m.bytes()));
+    }
+    // CNAME chain inside the zone, plus an unsolicited record not on the chain
+    p.frame(T0 + 2.0, &udp(c, r, &Msg::query(7, "www.example.com", A).bytes()));
+    let m = Msg::auth(7, "www.example.com", A, 0)
+        .rr(0, "www.example.com", CNAME, 300, dname("web.example.com"))
+        .rr(0, "web.example.com", A, 300, ip4("192.0.2.80"))
+        .rr(0, "web.example.com", A, 300, ip4("192.0.2.81"))
+        .rr(0, "evil.example.com", A, 300, ip4("203.0.113.66"))
+        .rr(1, "example.com", SOA, 3600, soa("example.com"));
+    p.frame(T0 + 2.01, &udp(r, c, &m.bytes()));
+    // the same answer again later: counted, not a new record
+    p.frame(T0 + 3600.0, &udp(c, (RESOLVER, 53), &Msg::query(8, "www.example.com", A).bytes()));
+    let m2 = Msg { id: 8, ..Msg::auth(7, "www.example.com", A, 0) }
+        .rr(0, "www.example.com", CNAME, 300, dname("web.example.com"))
+        .rr(0, "web.example.com", A, 300, ip4("192.0.2.81"))
+        .rr(0, "web.example.com", A, 300, ip4("192.0.2.80"))
+        .rr(1, "example.com", SOA, 3600, soa("example.com"));
+    p.frame(T0 + 3600.01, &udp(r, c, &m2.bytes()));
+    // NXDOMAIN and NODATA
+    p.frame(T0 + 4.0, &udp(c, r, &Msg::query(9, "gone.example.com", A).bytes()));
+    p.frame(
+        T0 + 4.01,
+        &udp(r, c, &Msg::auth(9, "gone.example.com", A, 3).rr(1, "example.com", SOA, 3600, soa("example.com")).bytes()),
+    );
+    p.frame(T0 + 5.0, &udp(c, r, &Msg::query(10, "web.example.com", AAAA).bytes()));
+    p.frame(
+        T0 + 5.01,
+        &udp(
+            r,
+            c,
+            &Msg::auth(10, "web.example.com", AAAA, 0).rr(1, "example.com", SOA, 3600, soa("example.com")).bytes(),
+        ),
+    );
+    // SERVFAIL: nothing to keep
+    p.frame(T0 + 6.0, &udp(r, c, &Msg::auth(11, "broken.example.com", A, 2).bytes()));
+    // malformed: a compression pointer loop in the answer
+    let mut bad = Msg::auth(12, "loop.example.com", A, 0).bytes();
+    bad[7] = 1; // ancount = 1
+    bad.extend_from_slice(&[0xc0, (bad.len() & 0xff) as u8, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4]);
+    p.frame(T0 + 7.0, &udp(r, c, &bad));
+    // DNS over TCP: the response's length prefix and body split over three segments, the
+    // middle one retransmitted
+    let tc = (CLIENT, 40001);
+    let q = Msg::query(13, "tcp.example.com", A).bytes();
+    let mut qs = (q.len() as u16).to_be_bytes().to_vec();
+    qs.extend_from_slice(&q);
+    p.frame(T0 + 8.0, &tcp(tc, r, 1000, 0x02, &[])); // SYN
+    p.frame(T0 + 8.001, &tcp(r, tc, 5000, 0x12, &[])); // SYN-ACK
+    p.frame(T0 + 8.002, &tcp(tc, r, 1001, 0x18, &qs));
+    let resp = Msg::auth(13, "tcp.example.com", A, 0).rr(0, "tcp.example.com", A, 300, ip4("192.0.2.113")).bytes();
+    let mut rs = (resp.len() as u16).to_be_bytes().to_vec();
+    rs.extend_from_slice(&resp);
+    p.frame(T0 + 8.01, &tcp(r, tc, 5001, 0x18, &rs[..1]));
+    p.frame(T0 + 8.011, &tcp(r, tc, 5002, 0x18, &rs[1..20]));
+    p.frame(T0 + 8.012, &tcp(r, tc, 5002, 0x18, &rs[1..20]));
+    p.frame(T0 + 8.013, &tcp(r, tc, 5021, 0x18, &rs[20..]));
+    p.frame(T0 + 8.02, &tcp(r, tc, 5001 + rs.len() as u32, 0x11, &[])); // FIN
+                                                                        // not DNS
+    p.frame(T0 + 9.0, &udp(c, (RESOLVER, 123), b"ntp?"));
+    p
+}
+
+fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("json line")).collect()
+}
+
+fn query_json(data: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut a = vec!["query", "--data-dir", data, "-f", "json", "-l", "0"];
+    a.extend_from_slice(args);
+    json_lines(&ok(&a))
+}
+
+#[test]
+fn pcap_into_store_every_response_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("dns.pcap");
+    capture().write(&pcap);
+    let data = dir.path().join("store");
+    let summary = dir.path().join("summary.json");
+    let out = run(&[
+        "sensor",
+        "-r",
+        pcap.to_str().expect("utf-8"),
+        "--negative",
+        "--sensor",
+        "lab-1",
+        "--data-dir",
+        data.to_str().expect("utf-8"),
+        "--summary-json",
+        summary.to_str().expect("utf-8"),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).expect("summary")).expect("json");
+    assert_eq!(s["responses"], 27, "{s}");
+    assert_eq!(s["matched"], 25, "{s}");
+    assert!(
+        s["errors"].as_object().is_some_and(|e| e.values().map(|v| v.as_u64().unwrap_or(0)).sum::<u64>() == 1),
+        "{s}"
+    );
+    assert!(err.contains("malformed DNS message"), "{err}");
+    let data = data.to_str().expect("utf-8");
+
+    // all 20 in-flight answers on one socket were used
+    let hosts = query_json(data, &["-r", "*.example.com", "-t", "A"]);
+    let h: Vec<&serde_json::Value> =
+        hosts.iter().filter(|r| r["rrname"].as_str().is_some_and(|n| n.starts_with('h'))).collect();
+    assert_eq!(h.len(), 20, "{hosts:?}");
+    assert!(h.iter().all(|r| r["bailiwick"] == "example.com." && r["sensor_id"] == "lab-1"), "{h:?}");
+    // glue in bailiwick kept (seen with each of the 20 answers), out of bailiwick dropped
+    let glue = query_json(data, &["-r", "ns1.example.com/A"]);
+    assert_eq!(glue.len(), 1);
+    assert_eq!(glue[0]["count"], 20);
+    assert!(query_json(data, &["-r", "ns.elsewhere.net"]).is_empty());
+    // the CNAME chain, one RRset of two addresses, seen twice an hour apart
+    let web = query_json(data, &["-r", "web.example.com/A"]);
+    assert_eq!(web.len(), 1, "{web:?}");
+    assert_eq!(web[0]["rdata"], serde_json::json!(["192.0.2.80", "192.0.2.81"]));
+    assert_eq!(web[0]["count"], 2);
+    assert_eq!(web[0]["time_first"], 1704067202u64);
+    assert_eq!(web[0]["time_last"], 1704070800u64);
+    assert_eq!(query_json(data, &["-r", "www.example.com/CNAME"])[0]["rdata"][0], "web.example.com.");
+    // the unsolicited record is not stored
+    assert!(query_json(data, &["-r", "evil.example.com"]).is_empty());
+    assert!(query_json(data, &["-i", "203.0.113.66"]).is_empty());
+    // DNS over TCP, reassembled across segments with a retransmission
+    assert_eq!(query_json(data, &["-r", "tcp.example.com"])[0]["rdata"][0], "192.0.2.113");
+    // negative answers: only when asked for
+    assert!(query_json(data, &["-r", "gone.example.com"]).is_empty());
+    let neg = query_json(data, &["-r", "*.example.com", "--negative", "only"]);
+    let kinds: Vec<(String, String)> = neg
+        .iter()
+        .map(|r| (r["rrname"].as_str().unwrap_or("").to_string(), r["negative"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert!(kinds.contains(&("gone.example.com.".into(), "NXDOMAIN".into())), "{kinds:?}");
+    assert!(kinds.contains(&("web.example.com.".into(), "NODATA".into())), "{kinds:?}");
+}
+
+#[test]
+fn file_outputs_and_reimport() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("dns.pcap");
+    capture().write(&pcap);
+    let p = pcap.to_str().expect("utf-8");
+    // NDJSON to stdout, re-importable as it is
+    let nd = ok(&["sensor", "-r", p, "--negative", "-o", "-", "-q"]);
+    let lines = json_lines(&nd);
+    assert!(lines.iter().all(|l| l.get("client").is_none()), "clients recorded without --record-clients");
+    assert!(lines.iter().any(|l| l["negative"] == "NXDOMAIN"));
+    let ndfile = dir.path().join("obs.ndjson");
+    std::fs::write(&ndfile, &nd).expect("write");
+    let data = dir.path().join("store");
+    let d = data.to_str().expect("utf-8");
+    ok(&["import", ndfile.to_str().expect("utf-8"), "--data-dir", d, "-q"]);
+    assert_eq!(query_json(d, &["-r", "web.example.com/A"])[0]["count"], 2);
+    assert_eq!(query_json(d, &["-r", "gone.example.com", "--negative", "only"]).len(), 1);
+    // passivedns lines, with clients when asked
+    let pd = ok(&["sensor", "-r", p, "-o", "-", "--output-format", "passivedns", "--record-clients", "-q"]);
+    assert!(
+        pd.lines().any(|l| l.contains("||10.0.0.7||10.0.0.53||IN||web.example.com.||A||192.0.2.80||300||2")),
+        "{pd}"
+    );
+    // and the passivedns output imports too
+    let pdfile = dir.path().join("pdns.log");
+    std::fs::write(&pdfile, &pd).expect("write");
+    ok(&[
+        "import",
+        pdfile.to_str().expect("utf-8"),
+        "--data-dir",
+        dir.path().join("s2").to_str().expect("utf-8"),
+        "-q",
+    ]);
+    // --record-clients is refused where clients cannot be kept
+    let out = run(&["sensor", "-r", p, "--record-clients", "--data-dir", d]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--record-clients needs --output"));
+}
+
+#[test]
+fn damaged_capture_keeps_what_came_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("cut.pcap");
+    let full = capture();
+    // cut inside the last frames' record
+    let cut = full.0.len() - 10;
+    std::fs::write(&pcap, &full.0[..cut]).expect("write");
+    let data = dir.path().join("store");
+    let d = data.to_str().expect("utf-8");
+    let out = run(&["sensor", "-r", pcap.to_str().expect("utf-8"), "--data-dir", d]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cut.pcap") && err.contains("frame"), "{err}");
+    assert_eq!(query_json(d, &["-r", "web.example.com/A"])[0]["count"], 2);
+    // not a capture at all
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"this is not a capture file").expect("write");
+    let out = run(&["sensor", "-r", junk.to_str().expect("utf-8"), "-o", "-"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.pcap"));
+}
+
+#[test]
+fn threads_give_the_same_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("dns.pcap");
+    capture().write(&pcap);
+    let p = pcap.to_str().expect("utf-8");
+    let sorted = |s: String| {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let one = sorted(ok(&["sensor", "-r", p, "--negative", "-o", "-", "-q"]));
+    let three = sorted(ok(&["sensor", "-r", p, "--negative", "-o", "-", "-q", "--threads", "3"]));
+    assert_eq!(one, three);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+#[test]
+fn collector_with_key_spool_and_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("dns.pcap");
+    capture().write(&pcap);
+    let p = pcap.to_str().expect("utf-8");
+    let keys = dir.path().join("keys.toml");
+    let k = keys.to_str().expect("utf-8");
+    let out = run(&["key", "add", "sensor-1", "--keys-file", k]);
+    assert!(out.status.success());
+    let secret = String::from_utf8(out.stdout).expect("utf-8").trim().to_string();
+    let spool = dir.path().join("spool");
+    let sp = spool.to_str().expect("utf-8");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let data = dir.path().join("store");
+
+    // collector down: the batch is spooled, nothing is lost
+    let out = run(&["sensor", "-r", p, "--server", &url, "--key", &secret, "--spool-dir", sp, "--sensor", "edge"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("wait in"), "{err}");
+    let spooled: Vec<_> = std::fs::read_dir(&spool).expect("spool").filter_map(Result::ok).collect();
+    assert_eq!(spooled.len(), 1, "{err}");
+    let kept = dir.path().join("kept.dlb.gz");
+    std::fs::copy(spooled[0].path(), &kept).expect("copy");
+
+    // collector up with keys: a wrong key is refused (and the batch stays spooled)
+    let server = Server::start_at(&data, &format!("127.0.0.1:{port}"), &["--keys-file", k]);
+    let out = run(&["sensor", "-r", p, "--server", &url, "--key", "dnsl_wrong", "--spool-dir", sp, "-q"]);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_dir(&spool).expect("spool").filter(|e| e.as_ref().is_ok_and(|e| e.path().is_file())).count(),
+        2
+    );
+    // the right key sends both spooled batches, then the new one
+    let out = run(&["sensor", "-r", p, "--server", &url, "--key", &secret, "--spool-dir", sp, "--sensor", "edge"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("3 batches sent"), "{err}");
+    // a batch sent again (a lost acknowledgement) is not counted twice
+    std::fs::copy(&kept, spool.join(spooled[0].file_name())).expect("copy back");
+    let out = run(&[
+        "sensor",
+        "-r",
+        pcap.to_str().expect("utf-8"),
+        "--types",
+        "TXT",
+        "--server",
+        &url,
+        "--key",
+        &secret,
+        "--spool-dir",
+        sp,
+    ]);
+    assert!(out.status.success());
+    let get = |path: &str| {
+        let resp = common::agent()
+            .get(format!("{url}/api/v1/lookup/{path}"))
+            .header("X-API-Key", &secret)
+            .call()
+            .expect("lookup");
+        let mut resp = resp;
+        let body = resp.body_mut().read_to_string().expect("body");
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")
+    };
+    let web = get("rrset/name/web.example.com/A");
+    // three sensor runs reached the store once each: 3 x 2 sightings
+    assert_eq!(web["records"][0]["count"], 6, "{web}");
+    assert_eq!(web["records"][0]["sensor_id"], "edge");
+    // without a key the native API refuses
+    let (status, _) = common::get(&format!("{url}/api/v1/lookup/rrset/name/web.example.com"));
+    assert_eq!(status, 401);
+    assert!(server.terminate());
+}
+
+/// Live capture on `lo` needs CAP_NET_RAW: the test suite runs as root (CI too); without it this
+/// test fails loudly rather than being skipped.
+#[test]
+fn live_capture_on_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_file = dir.path().join("live.ndjson");
+    let server_sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = server_sock.local_addr().expect("addr").port();
+    let summary = dir.path().join("summary.json");
+    let mut child = bin()
+        .args(["sensor", "-i", "lo", "--port", &port.to_string(), "--stats-secs", "1", "-o"])
+        .arg(&out_file)
+        .arg("--summary-json")
+        .arg(&summary)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the sensor");
+    // wait until the capture runs
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut err = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "capture did not start: {err}");
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(l) => {
+                err.push_str(&l);
+                err.push('\n');
+                if l.contains("capturing on lo") {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => panic!("sensor exited (it needs root / CAP_NET_RAW): {err}"),
+        }
+    }
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    server_sock.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    for id in 1..=5u16 {
+        client.send_to(&Msg::query(id, "live.example.org", A).bytes(), ("127.0.0.1", port)).expect("send");
+        let mut buf = [0u8; 512];
+        let (_, from) = server_sock.recv_from(&mut buf).expect("query arrives");
+        let r = Msg::auth(id, "live.example.org", A, 0).rr(0, "live.example.org", A, 60, ip4("192.0.2.99"));
+        server_sock.send_to(&r.bytes(), from).expect("reply");
+        client.recv_from(&mut buf).expect("response arrives");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().expect("wait");
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+        err.push_str(&l);
+        err.push('\n');
+    }
+    assert!(status.success(), "live sensor failed (it needs root / CAP_NET_RAW): {err}");
+    let text = std::fs::read_to_string(&out_file).expect("output");
+    let lines = json_lines(&text);
+    let rec = lines.iter().find(|l| l["rrname"] == "live.example.org.").unwrap_or_else(|| panic!("{text}\n{err}"));
+    assert_eq!(rec["rdata"][0], "192.0.2.99");
+    assert_eq!(rec["count"], 5);
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).expect("summary")).expect("json");
+    assert!(s["live"]["received"].as_u64().unwrap_or(0) >= 10, "{s}");
+    assert_eq!(s["matched"], 5, "{s}");
+}

@@ -1,0 +1,477 @@
+//! Where deduplicated observations go: a local store, a remote `dnsledger serve` (batched,
+//! gzip-compressed, authenticated, spooled to disk when the collector cannot be reached), or a
+//! file/stdout as NDJSON or passivedns `||` lines.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dnsledger_model::{Aggregate, RecordKey};
+use dnsledger_store::{wire, Batch, Store};
+use serde_json::json;
+
+/// Why an output failed; the message says what and where.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// Writing a file or the spool failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being written.
+        what: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The store refused the batch.
+    #[error("store: {0}")]
+    Store(#[from] dnsledger_store::StoreError),
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> OutputError {
+    let what = what.into();
+    move |source| OutputError::Io { what, source }
+}
+
+/// A destination for batches. Called from the single output thread.
+pub trait Sink: Send {
+    /// Takes a batch; when this returns Ok the batch is durable (stored, acknowledged by the
+    /// collector, spooled, or written to the file).
+    fn write(&mut self, batch: &Batch) -> Result<(), OutputError>;
+    /// Periodic work while idle (retrying the spool).
+    fn tick(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+    /// End of input: flush everything that can be flushed; returns a line for the summary.
+    fn finish(&mut self) -> Result<Option<String>, OutputError>;
+}
+
+/// Writes batches into a local store.
+pub struct StoreSink {
+    store: Arc<dyn Store>,
+}
+
+impl StoreSink {
+    /// A sink writing into `store`.
+    pub fn new(store: Arc<dyn Store>) -> StoreSink {
+        StoreSink { store }
+    }
+}
+
+impl Sink for StoreSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), OutputError> {
+        self.store.write(batch)?;
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<Option<String>, OutputError> {
+        self.store.flush()?;
+        Ok(None)
+    }
+}
+
+/// Text format of a file output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// dnsledger NDJSON (docs/formats.md), one line per RRset; re-importable.
+    Ndjson,
+    /// gamelinux/passivedns `||` lines (`-f SMcsCQTAtn`), one line per rdata item.
+    Passivedns,
+}
+
+/// The addresses that prefix record keys under `--record-clients`: family byte, client, server.
+pub fn client_prefix(client: IpAddr, server: IpAddr, out: &mut Vec<u8>) {
+    out.clear();
+    match (client, server) {
+        (IpAddr::V4(c), IpAddr::V4(s)) => {
+            out.push(4);
+            out.extend_from_slice(&c.octets());
+            out.extend_from_slice(&s.octets());
+        }
+        (c, s) => {
+            out.push(6);
+            out.extend_from_slice(&to_v6(c).octets());
+            out.extend_from_slice(&to_v6(s).octets());
+        }
+    }
+}
+
+fn to_v6(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
+    }
+}
+
+fn split_client_prefix(key: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
+    match key.first()? {
+        4 => {
+            let b = key.get(1..9)?;
+            let c = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+            let s = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+            Some((c.into(), s.into(), &key[9..]))
+        }
+        6 => {
+            let b = key.get(1..33)?;
+            let mut c = [0u8; 16];
+            let mut s = [0u8; 16];
+            c.copy_from_slice(&b[..16]);
+            s.copy_from_slice(&b[16..]);
+            Some((Ipv6Addr::from(c).into(), Ipv6Addr::from(s).into(), &key[33..]))
+        }
+        _ => None,
+    }
+}
+
+/// Writes batches as text lines to a file or stdout.
+pub struct FileSink {
+    out: BufWriter<Box<dyn Write + Send>>,
+    name: String,
+    format: FileFormat,
+    clients: bool,
+    lines: u64,
+}
+
+impl FileSink {
+    /// A sink writing `format` to `path` (`-` is stdout); `clients` when keys carry
+    /// [`client_prefix`]es.
+    pub fn create(path: &str, format: FileFormat, clients: bool) -> Result<FileSink, OutputError> {
+        let (w, name): (Box<dyn Write + Send>, String) = if path == "-" {
+            (Box::new(io::stdout()), "<stdout>".into())
+        } else {
+            let f = File::create(path).map_err(io_err(format!("creating {path}")))?;
+            (Box::new(f), path.to_string())
+        };
+        Ok(FileSink { out: BufWriter::with_capacity(1 << 20, w), name, format, clients, lines: 0 })
+    }
+
+    fn record(&mut self, key: &[u8], agg: &Aggregate, sensors: &[String]) -> io::Result<()> {
+        let (addrs, rkey) = if self.clients {
+            match split_client_prefix(key) {
+                Some((c, s, rest)) => (Some((c, s)), rest),
+                None => return Ok(()),
+            }
+        } else {
+            (None, key)
+        };
+        let Ok(k) = RecordKey::decode(rkey) else { return Ok(()) };
+        let (first, last) = agg.seen.unwrap_or((0, 0));
+        let sensor = agg.sensors.ids().first().and_then(|&i| sensors.get(i as usize));
+        match self.format {
+            FileFormat::Ndjson => {
+                let mut v = json!({
+                    "rrname": k.rrname.to_presentation(),
+                    "rrtype": k.rrtype.to_string(),
+                });
+                let o = v.as_object_mut().ok_or_else(|| io::Error::other("json object"))?;
+                match k.negative {
+                    Some(n) => {
+                        o.insert("negative".into(), n.as_str().into());
+                    }
+                    None => {
+                        let rd: Vec<String> = k.rdata.iter().map(|r| r.to_presentation(k.rrtype)).collect();
+                        o.insert("rdata".into(), rd.into());
+                    }
+                }
+                if let Some(b) = &k.bailiwick {
+                    o.insert("bailiwick".into(), b.to_presentation().into());
+                }
+                o.insert("time_first".into(), first.into());
+                o.insert("time_last".into(), last.into());
+                o.insert("count".into(), agg.count.into());
+                if let Some((_, hi)) = agg.ttl {
+                    o.insert("ttl".into(), hi.into());
+                }
+                if let Some(s) = sensor {
+                    o.insert("sensor".into(), s.as_str().into());
+                }
+                if let Some((c, s)) = addrs {
+                    o.insert("client".into(), c.to_string().into());
+                    o.insert("server".into(), s.to_string().into());
+                }
+                serde_json::to_writer(&mut self.out, &v)?;
+                self.out.write_all(b"\n")?;
+                self.lines += 1;
+            }
+            FileFormat::Passivedns => {
+                let (c, s) = match addrs {
+                    Some((c, s)) => (c.to_string(), s.to_string()),
+                    None => ("0.0.0.0".to_string(), "0.0.0.0".to_string()),
+                };
+                let ttl = agg.ttl.map(|t| t.1).unwrap_or(0);
+                let name = k.rrname.to_presentation();
+                let answers: Vec<String> = match k.negative {
+                    Some(n) => vec![n.as_str().to_string()],
+                    None => k.rdata.iter().map(|r| r.to_presentation(k.rrtype)).collect(),
+                };
+                for a in answers {
+                    writeln!(self.out, "{last}.000000||{c}||{s}||IN||{name}||{}||{a}||{ttl}||{}", k.rrtype, agg.count)?;
+                    self.lines += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Sink for FileSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), OutputError> {
+        let sensors = batch.sensor_names().to_vec();
+        for (key, agg) in batch.sorted_records() {
+            self.record(key, agg, &sensors).map_err(io_err(format!("writing {}", self.name)))?;
+        }
+        self.out.flush().map_err(io_err(format!("writing {}", self.name)))
+    }
+    fn finish(&mut self) -> Result<Option<String>, OutputError> {
+        self.out.flush().map_err(io_err(format!("writing {}", self.name)))?;
+        Ok(Some(format!("{} lines written to {}", self.lines, self.name)))
+    }
+}
+
+/// Settings of the HTTP output.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Base URL of the collector (`http://host:port`).
+    pub url: String,
+    /// API key sent as `X-API-Key`, if the collector requires one.
+    pub key: Option<String>,
+    /// Directory where batches wait while the collector cannot be reached.
+    pub spool_dir: PathBuf,
+    /// Name used in batch ids (the sensor name).
+    pub sensor: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// What the collector said about one batch.
+enum Sent {
+    /// Stored (or already stored: a retry of an acknowledged batch).
+    Acked,
+    /// Try again later (network error, 429, 5xx, authentication not accepted yet).
+    Retry(String),
+    /// Refused for good (malformed, too large); kept aside for an operator.
+    Refused(String),
+}
+
+/// Ships batches to a `dnsledger serve` collector.
+///
+/// Each batch gets an id (`sensor-boot-seq`) sent as `X-Batch-Id`; the collector records it
+/// with the batch, so a resend after a lost acknowledgement is not counted twice. When a send
+/// fails, the gzip body is written to the spool directory (fsynced, then renamed into place)
+/// and sent again, in order, before newer batches, at every later write, every few seconds
+/// while idle, and at the next start. Nothing acknowledged by this sink is ever lost: it is
+/// acknowledged only once the collector stored it or it sits in the spool.
+pub struct HttpSink {
+    opts: HttpOptions,
+    agent: ureq::Agent,
+    boot: u64,
+    seq: u64,
+    sent: u64,
+    spooled: u64,
+    refused: u64,
+    next_retry: Instant,
+    backoff: Duration,
+    last_error: Option<String>,
+}
+
+const SPOOL_SUFFIX: &str = ".dlb.gz";
+
+impl HttpSink {
+    /// Opens the spool directory (creating it) and prepares the client.
+    pub fn new(opts: HttpOptions) -> Result<HttpSink, OutputError> {
+        fs::create_dir_all(&opts.spool_dir).map_err(io_err(format!("creating spool {}", opts.spool_dir.display())))?;
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(opts.timeout)).build().into();
+        let boot = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Ok(HttpSink {
+            opts,
+            agent,
+            boot,
+            seq: 0,
+            sent: 0,
+            spooled: 0,
+            refused: 0,
+            next_retry: Instant::now(),
+            backoff: Duration::from_millis(500),
+            last_error: None,
+        })
+    }
+
+    fn batch_id(&mut self) -> String {
+        self.seq += 1;
+        let sensor: String = self
+            .opts
+            .sensor
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .take(64)
+            .collect();
+        format!("{sensor}-{:016x}-{:010}", self.boot, self.seq)
+    }
+
+    fn post(&self, id: &str, body: &[u8]) -> Sent {
+        let url = format!("{}/api/v1/observations?format=batch", self.opts.url.trim_end_matches('/'));
+        let mut req = self
+            .agent
+            .post(&url)
+            .header("Content-Type", wire::MEDIA_TYPE)
+            .header("Content-Encoding", "gzip")
+            .header("X-Batch-Id", id);
+        if let Some(k) = &self.opts.key {
+            req = req.header("X-API-Key", k);
+        }
+        match req.send(body) {
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                let text = resp.body_mut().read_to_string().unwrap_or_default();
+                match status {
+                    200..=299 => Sent::Acked,
+                    400 | 413 | 415 | 422 => Sent::Refused(format!("HTTP {status}: {}", text.trim())),
+                    _ => Sent::Retry(format!("HTTP {status}: {}", text.trim())),
+                }
+            }
+            Err(e) => Sent::Retry(format!("{url}: {e}")),
+        }
+    }
+
+    fn spool_files(&self) -> Result<Vec<PathBuf>, OutputError> {
+        let dir = &self.opts.spool_dir;
+        let mut files: Vec<PathBuf> = fs::read_dir(dir)
+            .map_err(io_err(format!("reading spool {}", dir.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(SPOOL_SUFFIX)))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    fn spool(&mut self, id: &str, body: &[u8]) -> Result<(), OutputError> {
+        // file names sort in send order: time of spooling, then the id
+        let stamp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
+        let name = format!("{stamp:020}_{id}{SPOOL_SUFFIX}");
+        let path = self.opts.spool_dir.join(&name);
+        let tmp = self.opts.spool_dir.join(format!(".{name}.tmp"));
+        let write = || -> io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(body)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(&self.opts.spool_dir)?.sync_all()
+        };
+        write().map_err(io_err(format!("spooling to {}", path.display())))?;
+        self.spooled += 1;
+        Ok(())
+    }
+
+    /// Sends spooled batches in order; stops at the first that cannot be sent yet.
+    /// Returns true when the spool is empty.
+    fn drain(&mut self) -> Result<bool, OutputError> {
+        for path in self.spool_files()? {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let id = name
+                .strip_suffix(SPOOL_SUFFIX)
+                .and_then(|n| n.split_once('_'))
+                .map(|(_, id)| id.to_string())
+                .unwrap_or_default();
+            let body = fs::read(&path).map_err(io_err(format!("reading spooled {}", path.display())))?;
+            match self.post(&id, &body) {
+                Sent::Acked => {
+                    fs::remove_file(&path).map_err(io_err(format!("removing sent {}", path.display())))?;
+                    self.sent += 1;
+                    self.backoff = Duration::from_millis(500);
+                    if self.last_error.take().is_some() {
+                        tracing::info!(collector = %self.opts.url, "collector reachable again; sending the spool");
+                    }
+                }
+                Sent::Retry(e) => {
+                    self.note_retry(e);
+                    return Ok(false);
+                }
+                Sent::Refused(e) => self.set_aside(&path, &name, &e)?,
+            }
+        }
+        Ok(true)
+    }
+
+    fn set_aside(&mut self, path: &Path, name: &str, why: &str) -> Result<(), OutputError> {
+        let dir = self.opts.spool_dir.join("refused");
+        fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        fs::rename(path, dir.join(name)).map_err(io_err(format!("moving {} aside", path.display())))?;
+        self.refused += 1;
+        tracing::error!(batch = %name, reason = %why, dir = %dir.display(), "collector refused a batch; kept aside");
+        Ok(())
+    }
+
+    fn note_retry(&mut self, e: String) {
+        if self.last_error.as_deref() != Some(e.as_str()) {
+            tracing::warn!(error = %e, spool = %self.opts.spool_dir.display(), "collector unreachable; spooling batches");
+        }
+        self.last_error = Some(e);
+        self.next_retry = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+impl Sink for HttpSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), OutputError> {
+        let mut raw = Vec::with_capacity(batch.approx_bytes() / 2 + 64);
+        wire::encode(batch, &mut raw);
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 3), flate2::Compression::fast());
+        gz.write_all(&raw).map_err(io_err("compressing a batch"))?;
+        let body = gz.finish().map_err(io_err("compressing a batch"))?;
+        let id = self.batch_id();
+        let spool_empty = Instant::now() >= self.next_retry && self.drain()?;
+        if !spool_empty {
+            return self.spool(&id, &body);
+        }
+        match self.post(&id, &body) {
+            Sent::Acked => {
+                self.sent += 1;
+                Ok(())
+            }
+            Sent::Retry(e) => {
+                self.note_retry(e);
+                self.spool(&id, &body)
+            }
+            Sent::Refused(e) => {
+                self.spool(&id, &body)?;
+                if let Some(p) = self.spool_files()?.into_iter().find(|p| p.to_string_lossy().contains(&id)) {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                    self.set_aside(&p, &name, &e)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn tick(&mut self) -> Result<(), OutputError> {
+        if Instant::now() >= self.next_retry {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Option<String>, OutputError> {
+        self.drain()?;
+        let left = self.spool_files()?.len();
+        let mut line = format!("{} batches sent to {}", self.sent, self.opts.url);
+        if left > 0 {
+            line.push_str(&format!(
+                "; {left} batches wait in {} and are sent at the next start",
+                self.opts.spool_dir.display()
+            ));
+        }
+        if self.refused > 0 {
+            line.push_str(&format!(
+                "; {} refused batches kept in {}/refused",
+                self.refused,
+                self.opts.spool_dir.display()
+            ));
+        }
+        Ok(Some(line))
+    }
+}

@@ -1,0 +1,288 @@
+//! One packet-processing thread: frames → DNS payloads (capture) → query/response matching →
+//! RRsets (wire) → the deduplication cache (a [`Batch`]), handed to the output when full or
+//! due.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use dnsledger_capture::{Decoder, DnsPayload, Packet, Transport};
+use dnsledger_model::Observation;
+use dnsledger_store::Batch;
+use dnsledger_wire::{Extractor, MessageMeta};
+
+use crate::matcher::{Matched, Matcher, Transaction};
+use crate::output::client_prefix;
+use crate::SensorOptions;
+
+/// Malformed messages logged per reason (all are counted).
+const LOGGED_PER_REASON: u64 = 5;
+
+/// Counters of one worker (added up over workers for the summary).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerStats {
+    /// DNS messages seen (queries and responses).
+    pub dns_messages: u64,
+    /// Responses seen.
+    pub responses: u64,
+    /// Responses used (extracted).
+    pub responses_used: u64,
+    /// Responses not used because their query was not seen (`--require-query` only).
+    pub responses_without_query: u64,
+    /// RRsets (and negative answers) added to the cache.
+    pub rrsets: u64,
+    /// Negative answers added.
+    pub negative: u64,
+    /// RRsets dropped by the bailiwick rule.
+    pub out_of_bailiwick: u64,
+    /// Answer RRsets dropped because they were not on the question's CNAME chain.
+    pub off_chain: u64,
+    /// Authority/additional RRsets dropped because no zone vouches for them (resolver answers).
+    pub unvouched: u64,
+    /// Responses that carry nothing to store, by reason (TC set, SERVFAIL, …).
+    pub skipped: BTreeMap<String, u64>,
+    /// Malformed messages, by reason.
+    pub errors: BTreeMap<String, u64>,
+    /// Batches handed to the output.
+    pub batches: u64,
+}
+
+impl WorkerStats {
+    /// Adds another worker's counters.
+    pub fn merge(&mut self, o: &WorkerStats) {
+        self.dns_messages += o.dns_messages;
+        self.responses += o.responses;
+        self.responses_used += o.responses_used;
+        self.responses_without_query += o.responses_without_query;
+        self.rrsets += o.rrsets;
+        self.negative += o.negative;
+        self.out_of_bailiwick += o.out_of_bailiwick;
+        self.off_chain += o.off_chain;
+        self.unvouched += o.unvouched;
+        for (k, v) in &o.skipped {
+            *self.skipped.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+        self.batches += o.batches;
+    }
+}
+
+/// The per-message half of a worker (everything but the decoder, which lends it payloads).
+struct State {
+    matcher: Matcher,
+    extractor: Extractor,
+    batch: Batch,
+    sensor_id: Option<u16>,
+    sensor: Option<String>,
+    record_clients: bool,
+    require_query: bool,
+    prefix: Vec<u8>,
+    frame: u64,
+    origin: String,
+    stats: WorkerStats,
+}
+
+impl State {
+    fn new_batch(&mut self) -> Batch {
+        let old = std::mem::take(&mut self.batch);
+        self.sensor_id = self.sensor.as_deref().map(|s| self.batch.local_sensor(s));
+        old
+    }
+
+    fn payload(&mut self, p: &DnsPayload<'_>) {
+        let Some(h) = dnsledger_wire::peek_header(p.data) else {
+            self.error("short_header", "message shorter than a DNS header".into(), p);
+            return;
+        };
+        self.stats.dns_messages += 1;
+        let question = dnsledger_wire::question_key(p.data).unwrap_or(0);
+        let tcp = matches!(p.transport, Transport::Tcp);
+        if !h.qr {
+            let t = Transaction { client: (p.src, p.sport), server: (p.dst, p.dport), tcp, id: h.id, question };
+            self.matcher.query(&t, p.ts);
+            return;
+        }
+        self.stats.responses += 1;
+        let t = Transaction { client: (p.dst, p.dport), server: (p.src, p.sport), tcp, id: h.id, question };
+        if self.matcher.response(&t, p.ts) == Matched::Unmatched && self.require_query {
+            self.stats.responses_without_query += 1;
+            return;
+        }
+        let time = u64::try_from(p.ts / 1_000_000).unwrap_or(0);
+        let meta = MessageMeta { time, zone_hint: None };
+        if self.record_clients {
+            client_prefix(p.dst, p.src, &mut self.prefix);
+        }
+        let batch = &mut self.batch;
+        let prefix = &self.prefix;
+        let sensor = self.sensor_id;
+        let mut added = 0u64;
+        let mut negative = 0u64;
+        let r = self.extractor.extract(p.data, &meta, &mut |obs: &mut Observation| {
+            added += 1;
+            negative += u64::from(obs.negative.is_some());
+            batch.add_keyed(prefix, obs, sensor);
+        });
+        match r {
+            Ok(Ok(x)) => {
+                self.stats.responses_used += 1;
+                self.stats.rrsets += added;
+                self.stats.negative += negative;
+                self.stats.out_of_bailiwick += u64::from(x.dropped_out_of_bailiwick);
+                self.stats.off_chain += u64::from(x.dropped_off_chain);
+                self.stats.unvouched += u64::from(x.dropped_unvouched);
+            }
+            Ok(Err(skip)) => {
+                let reason = match skip {
+                    dnsledger_wire::Skip::Rcode(r) => rcode_name(r),
+                    other => other.as_str(),
+                };
+                *self.stats.skipped.entry(reason.to_string()).or_default() += 1;
+            }
+            Err(e) => self.error(e.reason, e.detail, p),
+        }
+    }
+
+    fn error(&mut self, reason: &str, detail: String, p: &DnsPayload<'_>) {
+        let n = self.stats.errors.entry(reason.to_string()).or_default();
+        *n += 1;
+        if *n <= LOGGED_PER_REASON {
+            tracing::warn!(
+                "{}: frame {}: {} {}:{} -> {}:{}: malformed DNS message ({reason}): {detail}{}",
+                self.origin,
+                self.frame,
+                if matches!(p.transport, Transport::Tcp) { "tcp" } else { "udp" },
+                fmt_ip(p.src),
+                p.sport,
+                fmt_ip(p.dst),
+                p.dport,
+                if *n == LOGGED_PER_REASON { " (further ones of this reason only counted)" } else { "" }
+            );
+        }
+    }
+}
+
+fn rcode_name(r: u8) -> &'static str {
+    match r {
+        1 => "rcode_formerr",
+        2 => "rcode_servfail",
+        4 => "rcode_notimp",
+        5 => "rcode_refused",
+        6 => "rcode_yxdomain",
+        7 => "rcode_yxrrset",
+        8 => "rcode_nxrrset",
+        9 => "rcode_notauth",
+        10 => "rcode_notzone",
+        _ => "rcode_other",
+    }
+}
+
+fn fmt_ip(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(a) => format!("[{a}]"),
+        IpAddr::V4(a) => a.to_string(),
+    }
+}
+
+/// A worker: its decoder, matcher, extractor and cache, and where full caches go.
+pub struct Worker<'s> {
+    decoder: Decoder,
+    state: State,
+    cache_bytes: usize,
+    flush_every: Duration,
+    last_flush: Instant,
+    last_expire: i64,
+    since_check: u32,
+    send: &'s mut dyn FnMut(Batch),
+}
+
+impl<'s> Worker<'s> {
+    /// A worker for shard `shard` (index, count) that hands batches to `send`.
+    pub fn new(opts: &SensorOptions, shard: Option<(u32, u32)>, send: &'s mut dyn FnMut(Batch)) -> Worker<'s> {
+        let mut cfg = opts.decoder.clone();
+        cfg.shard = shard;
+        let workers = shard.map(|s| s.1).unwrap_or(1).max(1) as usize;
+        let mut state = State {
+            matcher: Matcher::new(opts.max_pending_queries, opts.query_timeout_us),
+            extractor: Extractor::new(opts.extract),
+            batch: Batch::new(),
+            sensor_id: None,
+            sensor: opts.sensor.clone(),
+            record_clients: opts.record_clients,
+            require_query: opts.require_query,
+            prefix: Vec::new(),
+            frame: 0,
+            origin: String::new(),
+            stats: WorkerStats::default(),
+        };
+        state.new_batch();
+        Worker {
+            decoder: Decoder::new(cfg),
+            state,
+            cache_bytes: (opts.cache_bytes / workers).max(1 << 20),
+            flush_every: opts.flush_every,
+            last_flush: Instant::now(),
+            last_expire: i64::MIN,
+            since_check: 0,
+            send,
+        }
+    }
+
+    /// Sets the input name used in messages.
+    pub fn set_origin(&mut self, origin: &str) {
+        self.state.origin = origin.to_string();
+    }
+
+    /// Processes one frame.
+    pub fn frame(&mut self, p: &Packet<'_>) {
+        self.state.frame = p.index;
+        let state = &mut self.state;
+        self.decoder.packet(p, &mut |pl| state.payload(pl));
+        if p.ts.saturating_sub(self.last_expire) >= 1_000_000 {
+            self.last_expire = p.ts;
+            let state = &mut self.state;
+            self.decoder.expire(p.ts, &mut |pl| state.payload(pl));
+        }
+        self.since_check += 1;
+        if self.since_check >= 1024 {
+            self.since_check = 0;
+            self.maybe_flush();
+        }
+    }
+
+    /// Hands the cache to the output if it is full or due (also called while idle).
+    pub fn maybe_flush(&mut self) {
+        if self.state.batch.approx_bytes() >= self.cache_bytes
+            || (self.last_flush.elapsed() >= self.flush_every && !self.state.batch.is_empty())
+        {
+            self.flush();
+        }
+    }
+
+    /// Hands the cache to the output now.
+    pub fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if self.state.batch.is_empty() {
+            return;
+        }
+        let b = self.state.new_batch();
+        self.state.stats.batches += 1;
+        (self.send)(b);
+    }
+
+    /// End of input: drains the decoder and matcher, flushes, returns the counters.
+    pub fn finish(mut self) -> (WorkerStats, dnsledger_capture::DecodeStats, crate::matcher::MatchStats) {
+        let state = &mut self.state;
+        self.decoder.finish(&mut |pl| state.payload(pl));
+        self.state.matcher.finish();
+        self.flush();
+        (self.state.stats.clone(), self.decoder.stats().clone(), self.state.matcher.stats())
+    }
+
+    /// Current counters (for periodic reports).
+    pub fn stats(&self) -> (&WorkerStats, &dnsledger_capture::DecodeStats, crate::matcher::MatchStats) {
+        (&self.state.stats, self.decoder.stats(), self.state.matcher.stats())
+    }
+}
