@@ -104,7 +104,10 @@ impl FileSource {
         let mut parser = Parser::new(self.name.clone());
         match &mut self.input {
             Input::Empty | Input::Consumed => Ok(FileSummary::default()),
-            Input::Mapped(map) => run_slice(&mut parser, map, f),
+            Input::Mapped(map) => {
+                let map: &Mmap = map;
+                run_slice(&mut parser, map, &mut |done| release(map, done), f)
+            }
             Input::Stream(_) => {
                 let Input::Stream(mut r) = std::mem::replace(&mut self.input, Input::Consumed) else {
                     return Ok(FileSummary::default());
@@ -115,9 +118,40 @@ impl FileSource {
     }
 }
 
-fn run_slice(parser: &mut Parser, data: &[u8], f: &mut dyn FnMut(&Packet<'_>)) -> Result<FileSummary, CaptureError> {
+/// Bytes of a mapped file read between two releases of the pages already read.
+const RELEASE_EVERY: usize = 32 << 20;
+
+/// Drops the pages of `map` before `done` from this process's resident set (the page cache
+/// keeps them), so reading a multi-gigabyte capture costs no more resident memory than a
+/// small one. Frames are only lent to the callback while it runs, so no reference into the
+/// released range can outlive this.
+fn release(map: &Mmap, done: usize) {
+    #[cfg(unix)]
+    {
+        let len = done & !(4096 - 1);
+        if len > 0 {
+            // SAFETY: the mapping is private and read-only, so MADV_DONTNEED discards nothing that
+            // cannot be faulted in again from the file, and no borrow of the range is alive here.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (map, done);
+}
+
+fn run_slice(
+    parser: &mut Parser,
+    data: &[u8],
+    release: &mut dyn FnMut(usize),
+    f: &mut dyn FnMut(&Packet<'_>),
+) -> Result<FileSummary, CaptureError> {
     let mut pos = 0usize;
+    let mut released = 0usize;
     loop {
+        if pos - released >= RELEASE_EVERY {
+            release(pos);
+            released = pos;
+        }
         let rest = data.get(pos..).unwrap_or(&[]);
         if rest.is_empty() {
             return Ok(parser.summary());

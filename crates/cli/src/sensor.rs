@@ -113,8 +113,9 @@ pub struct SensorArgs {
     #[arg(long, env = "DNSLEDGER_SENSOR")]
     sensor: Option<String>,
 
-    /// Deduplication cache size, in MiB, before a batch is written.
-    #[arg(long, default_value_t = 64)]
+    /// Deduplication cache size, in MiB, before a batch is written (peak memory is about
+    /// four times this: the batch being filled, the one being written, and their indexes).
+    #[arg(long, default_value_t = 32)]
     cache_mib: usize,
 
     /// Longest time, in seconds, a sighting waits in the cache before it is written.
@@ -246,7 +247,13 @@ impl SensorArgs {
         }
         let store = RocksStore::open(
             &self.store.data_dir,
-            RocksStoreOptions { sync_writes: !self.no_sync, ..Default::default() },
+            // a sensor only writes: a small block cache and write buffer keep its memory bounded
+            RocksStoreOptions {
+                sync_writes: !self.no_sync,
+                cache_bytes: 16 << 20,
+                write_buffer_bytes: 32 << 20,
+                ..Default::default()
+            },
         )
         .with_context(|| format!("opening store {}", self.store.data_dir.display()))?;
         Ok(Box::new(StoreSink::new(Arc::new(store))))

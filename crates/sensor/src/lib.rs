@@ -76,7 +76,7 @@ impl Default for SensorOptions {
             sensor: None,
             record_clients: false,
             require_query: false,
-            cache_bytes: 64 << 20,
+            cache_bytes: 32 << 20,
             flush_every: Duration::from_secs(10),
             max_pending_queries: 1 << 20,
             query_timeout_us: 10_000_000,
@@ -158,6 +158,7 @@ impl Summary {
             "queries": m.queries,
             "responses": w.responses,
             "responses_used": w.responses_used,
+            "responses_replayed": w.replayed,
             "matched": m.matched,
             "unmatched_responses": m.unmatched,
             "unanswered_queries": m.unanswered,
@@ -239,7 +240,7 @@ pub fn run_files(inputs: &[Input], opts: &SensorOptions, sink: Box<dyn Sink>) ->
     let t0 = Instant::now();
     let threads = if inputs.contains(&Input::Stdin) { 1 } else { opts.threads.max(1) };
     let failed = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = sync_channel::<Batch>(threads * 2);
+    let (tx, rx) = sync_channel::<Batch>(0);
     let out = output_thread(sink, rx, failed.clone());
     let input_errors = Mutex::new(Vec::new());
     let results: Vec<_> = std::thread::scope(|s| {
@@ -343,7 +344,7 @@ pub fn run_live(
         live.capture.bpf
     );
     let failed = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = sync_channel::<Batch>(threads * 2);
+    let (tx, rx) = sync_channel::<Batch>(0);
     let out = output_thread(sink, rx, failed.clone());
     let origin = format!("interface {}", live.capture.interface);
     let results: Vec<_> = std::thread::scope(|s| {

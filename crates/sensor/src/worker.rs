@@ -2,7 +2,7 @@
 //! RRsets (wire) → the deduplication cache (a [`Batch`]), handed to the output when full or
 //! due.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,8 @@ pub struct WorkerStats {
     pub responses: u64,
     /// Responses used (extracted).
     pub responses_used: u64,
+    /// Responses counted by replaying an identical earlier response's RRsets.
+    pub replayed: u64,
     /// Responses not used because their query was not seen (`--require-query` only).
     pub responses_without_query: u64,
     /// RRsets (and negative answers) added to the cache.
@@ -53,6 +55,7 @@ impl WorkerStats {
         self.dns_messages += o.dns_messages;
         self.responses += o.responses;
         self.responses_used += o.responses_used;
+        self.replayed += o.replayed;
         self.responses_without_query += o.responses_without_query;
         self.rrsets += o.rrsets;
         self.negative += o.negative;
@@ -69,10 +72,53 @@ impl WorkerStats {
     }
 }
 
+/// What one extracted response contributed to the current batch.
+struct Replayed {
+    /// (record index in the batch, TTL) per RRset emitted.
+    records: Vec<(u32, Option<u32>)>,
+    /// Negative answers among them.
+    negative: u32,
+    /// RRsets dropped: outside the bailiwick, off the chain, unvouched.
+    dropped: (u32, u32, u32),
+}
+
+/// Responses already extracted into the current batch, by a 128-bit hash of their bytes after
+/// the message id (and of the client prefix under `--record-clients`). Extraction depends on
+/// nothing else, so a repeat gives the same RRsets; the sensor only adds the sighting. Cleared
+/// with every batch handed on, and when it holds `REPLAY_MAX` responses.
+#[derive(Default)]
+struct Replay {
+    map: HashMap<u128, Replayed>,
+}
+
+/// Distinct responses remembered for replay per batch.
+const REPLAY_MAX: usize = 1 << 18;
+
+impl Replay {
+    fn fingerprint(&self, msg: &[u8], prefix: &[u8]) -> Option<u128> {
+        let body = msg.get(2..)?;
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(prefix);
+        h.update(&(body.len() as u32).to_le_bytes());
+        h.update(body);
+        Some(h.digest128())
+    }
+    fn get(&self, f: u128) -> Option<&Replayed> {
+        self.map.get(&f)
+    }
+    fn insert(&mut self, f: u128, r: Replayed) {
+        if self.map.len() >= REPLAY_MAX {
+            self.map.clear();
+        }
+        self.map.insert(f, r);
+    }
+}
+
 /// The per-message half of a worker (everything but the decoder, which lends it payloads).
 struct State {
     matcher: Matcher,
     extractor: Extractor,
+    replay: Replay,
     batch: Batch,
     sensor_id: Option<u16>,
     sensor: Option<String>,
@@ -87,6 +133,7 @@ struct State {
 impl State {
     fn new_batch(&mut self) -> Batch {
         let old = std::mem::take(&mut self.batch);
+        self.replay.map.clear();
         self.sensor_id = self.sensor.as_deref().map(|s| self.batch.local_sensor(s));
         old
     }
@@ -115,24 +162,44 @@ impl State {
         if self.record_clients {
             client_prefix(p.dst, p.src, &mut self.prefix);
         }
+        // A response whose bytes (all but the id) repeat one extracted before gives the same
+        // RRsets: count it against them without extracting again.
+        let fingerprint = self.replay.fingerprint(p.data, &self.prefix);
+        if let Some(e) = fingerprint.and_then(|f| self.replay.get(f)) {
+            for &(index, ttl) in &e.records {
+                self.batch.repeat(index, time, ttl);
+            }
+            self.stats.responses_used += 1;
+            self.stats.replayed += 1;
+            self.stats.rrsets += e.records.len() as u64;
+            self.stats.negative += u64::from(e.negative);
+            self.stats.out_of_bailiwick += u64::from(e.dropped.0);
+            self.stats.off_chain += u64::from(e.dropped.1);
+            self.stats.unvouched += u64::from(e.dropped.2);
+            return;
+        }
         let batch = &mut self.batch;
         let prefix = &self.prefix;
         let sensor = self.sensor_id;
-        let mut added = 0u64;
-        let mut negative = 0u64;
+        let mut records = Vec::new();
+        let mut negative = 0u32;
         let r = self.extractor.extract(p.data, &meta, &mut |obs: &mut Observation| {
-            added += 1;
-            negative += u64::from(obs.negative.is_some());
-            batch.add_keyed(prefix, obs, sensor);
+            negative += u32::from(obs.negative.is_some());
+            let ttl = obs.ttl;
+            records.push((batch.add_keyed(prefix, obs, sensor), ttl));
         });
         match r {
             Ok(Ok(x)) => {
                 self.stats.responses_used += 1;
-                self.stats.rrsets += added;
-                self.stats.negative += negative;
+                self.stats.rrsets += records.len() as u64;
+                self.stats.negative += u64::from(negative);
                 self.stats.out_of_bailiwick += u64::from(x.dropped_out_of_bailiwick);
                 self.stats.off_chain += u64::from(x.dropped_off_chain);
                 self.stats.unvouched += u64::from(x.dropped_unvouched);
+                if let Some(f) = fingerprint {
+                    let dropped = (x.dropped_out_of_bailiwick, x.dropped_off_chain, x.dropped_unvouched);
+                    self.replay.insert(f, Replayed { records, negative, dropped });
+                }
             }
             Ok(Err(skip)) => {
                 let reason = match skip {
@@ -207,6 +274,7 @@ impl<'s> Worker<'s> {
         let mut state = State {
             matcher: Matcher::new(opts.max_pending_queries, opts.query_timeout_us),
             extractor: Extractor::new(opts.extract),
+            replay: Replay::default(),
             batch: Batch::new(),
             sensor_id: None,
             sensor: opts.sensor.clone(),

@@ -9,6 +9,7 @@
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
+use dnsledger_model::time::Timestamp;
 use dnsledger_model::{Aggregate, Observation};
 use hashbrown::HashTable;
 
@@ -65,23 +66,44 @@ impl Batch {
     /// this to skip the per-observation sensor-name lookup; a non-empty prefix makes keys that
     /// only file outputs understand (the client addresses of `sensor --record-clients`), never
     /// a store.
-    pub fn add_keyed(&mut self, prefix: &[u8], obs: &mut Observation, sensor: Option<u16>) {
+    /// Returns the record's index for [`Batch::repeat`].
+    pub fn add_keyed(&mut self, prefix: &[u8], obs: &mut Observation, sensor: Option<u16>) -> u32 {
         obs.normalize_rdata();
         let mut key = std::mem::take(&mut self.scratch);
         key.clear();
         key.extend_from_slice(prefix);
         obs.write_key(&mut key);
         let hash = hasher().hash_one(&key[..]);
-        match self.find(hash, &key) {
-            Some(i) => obs.add_to(&mut self.aggs[i], sensor),
+        let index = match self.find(hash, &key) {
+            Some(i) => {
+                obs.add_to(&mut self.aggs[i], sensor);
+                i as u32
+            }
             None => {
                 let mut agg = Aggregate::default();
                 obs.add_to(&mut agg, sensor);
+                let i = self.aggs.len() as u32;
                 self.insert(hash, &key, agg);
+                i
             }
-        }
+        };
         self.scratch = key;
         self.observations += 1;
+        index
+    }
+
+    /// Adds one more sensor sighting at `time` (with `ttl`) to the record at `index`, as
+    /// returned by [`Batch::add_keyed`] for this batch: how the sensor counts a response whose
+    /// bytes repeat one it already extracted, without extracting it again. Out-of-range
+    /// indexes are ignored.
+    pub fn repeat(&mut self, index: u32, time: Timestamp, ttl: Option<u32>) {
+        if let Some(agg) = self.aggs.get_mut(index as usize) {
+            agg.observe_sensor(time, time, 1);
+            if let Some(t) = ttl {
+                agg.observe_ttl(t);
+            }
+            self.observations += 1;
+        }
     }
 
     fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
