@@ -115,7 +115,7 @@ pub struct SensorArgs {
 
     /// Deduplication cache size, in MiB, before a batch is written (peak memory is about
     /// four times this: the batch being filled, the one being written, and their indexes).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 24)]
     cache_mib: usize,
 
     /// Longest time, in seconds, a sighting waits in the cache before it is written.
@@ -250,8 +250,8 @@ impl SensorArgs {
             // a sensor only writes: a small block cache and write buffer keep its memory bounded
             RocksStoreOptions {
                 sync_writes: !self.no_sync,
-                cache_bytes: 16 << 20,
-                write_buffer_bytes: 32 << 20,
+                cache_bytes: 8 << 20,
+                write_buffer_bytes: 16 << 20,
                 ..Default::default()
             },
         )

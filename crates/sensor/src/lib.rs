@@ -76,7 +76,7 @@ impl Default for SensorOptions {
             sensor: None,
             record_clients: false,
             require_query: false,
-            cache_bytes: 32 << 20,
+            cache_bytes: 24 << 20,
             flush_every: Duration::from_secs(10),
             max_pending_queries: 1 << 20,
             query_timeout_us: 10_000_000,
@@ -294,22 +294,13 @@ pub fn run_files(inputs: &[Input], opts: &SensorOptions, sink: Box<dyn Sink>) ->
         bytes = bytes.max(d.bytes);
         summary.work.merge(&w);
         summary.decode.merge(&d);
-        add_match(&mut summary.matching, &m);
+        summary.matching.merge(&m);
     }
     summary.decode.frames = frames;
     summary.decode.bytes = bytes;
     summary.input_errors = input_errors.into_inner().unwrap_or_default();
     summary.elapsed = t0.elapsed();
     Ok(summary)
-}
-
-fn add_match(a: &mut MatchStats, b: &MatchStats) {
-    a.queries += b.queries;
-    a.query_retransmits += b.query_retransmits;
-    a.matched += b.matched;
-    a.unmatched += b.unmatched;
-    a.unanswered += b.unanswered;
-    a.untracked += b.untracked;
 }
 
 /// Live capture settings beyond the packet pipeline's.
@@ -410,7 +401,7 @@ pub fn run_live(
             Ok((w, d, m, (rcv, drop, ifd))) => {
                 summary.work.merge(&w);
                 summary.decode.merge(&d);
-                add_match(&mut summary.matching, &m);
+                summary.matching.merge(&m);
                 if let Some(l) = &mut summary.live {
                     l.0 += rcv;
                     l.1 += drop;

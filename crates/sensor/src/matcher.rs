@@ -75,6 +75,23 @@ pub struct MatchStats {
     pub untracked: u64,
 }
 
+impl MatchStats {
+    /// Adds another matcher's counters.
+    pub fn merge(&mut self, o: &MatchStats) {
+        let fields = [
+            (&mut self.queries, o.queries),
+            (&mut self.query_retransmits, o.query_retransmits),
+            (&mut self.matched, o.matched),
+            (&mut self.unmatched, o.unmatched),
+            (&mut self.unanswered, o.unanswered),
+            (&mut self.untracked, o.untracked),
+        ];
+        for (a, b) in fields {
+            *a += b;
+        }
+    }
+}
+
 /// The table of queries in flight: bounded, expired by packet time.
 pub struct Matcher {
     pending: HashMap<u64, i64, BuildHasherDefault<PassThrough>>,

@@ -92,7 +92,7 @@ struct Replay {
 }
 
 /// Distinct responses remembered for replay per batch.
-const REPLAY_MAX: usize = 1 << 18;
+const REPLAY_MAX: usize = 1 << 16;
 
 impl Replay {
     fn fingerprint(&self, msg: &[u8], prefix: &[u8]) -> Option<u128> {
