@@ -16,7 +16,8 @@
 //!
 //! The deduplication cache is bounded: when it holds `cache_bytes`, or every `flush_every`,
 //! it is handed to the output as one batch; counts, first/last seen and TTL ranges are
-//! aggregated in it, so a name seen a million times costs one record. Batches pass to the
+//! aggregated in it, so a name seen a million times costs one record. A response that repeats an
+//! earlier one but for its id and aged TTLs is counted without being parsed again (`replay`). Batches pass to the
 //! output through a bounded channel: a slow output slows reading (files) or is absorbed by the
 //! capture buffer (live), rather than growing memory.
 //!
@@ -25,6 +26,7 @@
 
 pub mod matcher;
 pub mod output;
+pub mod replay;
 pub mod worker;
 
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! RRsets (wire) → the deduplication cache (a [`Batch`]), handed to the output when full or
 //! due.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use dnsledger_wire::{Extractor, MessageMeta};
 
 use crate::matcher::{Matched, Matcher, Transaction};
 use crate::output::client_prefix;
+use crate::replay::{Replay, Replayed};
 use crate::SensorOptions;
 
 /// Malformed messages logged per reason (all are counted).
@@ -72,48 +73,6 @@ impl WorkerStats {
     }
 }
 
-/// What one extracted response contributed to the current batch.
-struct Replayed {
-    /// (record index in the batch, TTL) per RRset emitted.
-    records: Vec<(u32, Option<u32>)>,
-    /// Negative answers among them.
-    negative: u32,
-    /// RRsets dropped: outside the bailiwick, off the chain, unvouched.
-    dropped: (u32, u32, u32),
-}
-
-/// Responses already extracted into the current batch, by a 128-bit hash of their bytes after
-/// the message id (and of the client prefix under `--record-clients`). Extraction depends on
-/// nothing else, so a repeat gives the same RRsets; the sensor only adds the sighting. Cleared
-/// with every batch handed on, and when it holds `REPLAY_MAX` responses.
-#[derive(Default)]
-struct Replay {
-    map: HashMap<u128, Replayed>,
-}
-
-/// Distinct responses remembered for replay per batch.
-const REPLAY_MAX: usize = 1 << 16;
-
-impl Replay {
-    fn fingerprint(&self, msg: &[u8], prefix: &[u8]) -> Option<u128> {
-        let body = msg.get(2..)?;
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(prefix);
-        h.update(&(body.len() as u32).to_le_bytes());
-        h.update(body);
-        Some(h.digest128())
-    }
-    fn get(&self, f: u128) -> Option<&Replayed> {
-        self.map.get(&f)
-    }
-    fn insert(&mut self, f: u128, r: Replayed) {
-        if self.map.len() >= REPLAY_MAX {
-            self.map.clear();
-        }
-        self.map.insert(f, r);
-    }
-}
-
 /// The per-message half of a worker (everything but the decoder, which lends it payloads).
 struct State {
     matcher: Matcher,
@@ -133,7 +92,7 @@ struct State {
 impl State {
     fn new_batch(&mut self) -> Batch {
         let old = std::mem::take(&mut self.batch);
-        self.replay.map.clear();
+        self.replay.clear();
         self.sensor_id = self.sensor.as_deref().map(|s| self.batch.local_sensor(s));
         old
     }
@@ -165,9 +124,9 @@ impl State {
         // A response whose bytes (all but the id) repeat one extracted before gives the same
         // RRsets: count it against them without extracting again.
         let fingerprint = self.replay.fingerprint(p.data, &self.prefix);
-        if let Some(e) = fingerprint.and_then(|f| self.replay.get(f)) {
+        if let Some((e, shift)) = fingerprint.as_ref().and_then(|f| self.replay.replay(f)) {
             for &(index, ttl) in &e.records {
-                self.batch.repeat(index, time, ttl);
+                self.batch.repeat(index, time, ttl.map(|t| t - shift));
             }
             self.stats.responses_used += 1;
             self.stats.replayed += 1;
@@ -198,7 +157,7 @@ impl State {
                 self.stats.unvouched += u64::from(x.dropped_unvouched);
                 if let Some(f) = fingerprint {
                     let dropped = (x.dropped_out_of_bailiwick, x.dropped_off_chain, x.dropped_unvouched);
-                    self.replay.insert(f, Replayed { records, negative, dropped });
+                    self.replay.insert(f, Replayed { records, negative, dropped, ..Replayed::default() });
                 }
             }
             Ok(Err(skip)) => {
