@@ -77,7 +77,8 @@ pub struct SensorArgs {
     #[arg(long = "port", value_name = "PORT", default_values_t = [53])]
     ports: Vec<u16>,
 
-    /// Also decode mDNS (5353).
+    /// Also decode mDNS (5353). mDNS responses carry no question section, which the
+    /// extraction needs: they are counted (`no_question`) but not stored yet.
     #[arg(long)]
     mdns: bool,
 

@@ -288,18 +288,21 @@ pub fn run_files(inputs: &[Input], opts: &SensorOptions, sink: Box<dyn Sink>) ->
     drop(tx);
     let output = out.join().map_err(|_| SensorError::Panicked)??;
     let mut summary = Summary { output, ..Summary::default() };
-    let (mut frames, mut bytes) = (0, 0);
+    let (mut frames, mut bytes, mut fragments) = (0, 0, 0);
     for r in results {
         let (w, d, m) = r.map_err(|_| SensorError::Panicked)?;
-        // every shard reads every frame: count them once
+        // every shard reads every frame (and sees every fragment before it knows its shard):
+        // count them once
         frames = frames.max(d.frames);
         bytes = bytes.max(d.bytes);
+        fragments = fragments.max(d.ip_fragments);
         summary.work.merge(&w);
         summary.decode.merge(&d);
         summary.matching.merge(&m);
     }
     summary.decode.frames = frames;
     summary.decode.bytes = bytes;
+    summary.decode.ip_fragments = fragments;
     summary.input_errors = input_errors.into_inner().unwrap_or_default();
     summary.elapsed = t0.elapsed();
     Ok(summary)

@@ -190,7 +190,7 @@ impl State {
     }
 }
 
-fn rcode_name(r: u8) -> &'static str {
+fn rcode_name(r: u16) -> &'static str {
     match r {
         1 => "rcode_formerr",
         2 => "rcode_servfail",
@@ -201,6 +201,14 @@ fn rcode_name(r: u8) -> &'static str {
         8 => "rcode_nxrrset",
         9 => "rcode_notauth",
         10 => "rcode_notzone",
+        16 => "rcode_badvers",
+        17 => "rcode_badkey",
+        18 => "rcode_badtime",
+        19 => "rcode_badmode",
+        20 => "rcode_badname",
+        21 => "rcode_badalg",
+        22 => "rcode_badtrunc",
+        23 => "rcode_badcookie",
         _ => "rcode_other",
     }
 }

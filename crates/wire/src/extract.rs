@@ -81,6 +81,8 @@ pub struct Extractor {
     spare: Vec<Vec<u8>>,
     obs: Observation,
     zone: Option<Name>,
+    /// Upper eight bits of the RCODE from the OPT record of the message being read.
+    ext_rcode: u8,
 }
 
 impl Extractor {
@@ -100,6 +102,7 @@ impl Extractor {
             cache: NameCache::new(),
             obs: Observation::default(),
             zone: None,
+            ext_rcode: 0,
         }
     }
 
@@ -142,7 +145,7 @@ impl Extractor {
             return Ok(Err(Skip::Truncated));
         }
         if h.rcode != 0 && h.rcode != 3 {
-            return Ok(Err(Skip::Rcode(h.rcode)));
+            return Ok(Err(Skip::Rcode(u16::from(h.rcode))));
         }
         match h.qdcount {
             0 => return Ok(Err(Skip::NoQuestion)),
@@ -174,7 +177,13 @@ impl Extractor {
             return Ok(Err(Skip::ZoneTransfer));
         }
 
+        self.ext_rcode = 0;
         self.parse_records(msg, qend + 4, [h.ancount, h.nscount, h.arcount])?;
+        if self.ext_rcode != 0 {
+            // RFC 6891: the OPT TTL's high byte extends the header RCODE (BADVERS = 16, …);
+            // the header's 0 or 3 then means something else entirely.
+            return Ok(Err(Skip::Rcode((u16::from(self.ext_rcode) << 4) | u16::from(h.rcode))));
+        }
         self.group();
         self.walk_chain(qname, qtype);
 
@@ -365,6 +374,9 @@ impl Extractor {
                     ));
                 }
                 pos = rd_end;
+                if rtype == RrType::OPT && section == 2 {
+                    self.ext_rcode = (ttl >> 24) as u8;
+                }
                 if class != 1 || rtype.0 == 0 || (128..=255).contains(&rtype.0) {
                     // Ignored. The owner stays in the arena: the name cache may refer to it.
                     continue;

@@ -200,8 +200,9 @@ pub enum Skip {
     Opcode(u8),
     /// TC=1: the sections may be incomplete.
     Truncated,
-    /// An RCODE other than NOERROR/NXDOMAIN (SERVFAIL, REFUSED, FORMERR, …).
-    Rcode(u8),
+    /// An RCODE other than NOERROR/NXDOMAIN (SERVFAIL, REFUSED, FORMERR, …), including the
+    /// extended RCODEs of EDNS (BADVERS, BADCOOKIE, …: the OPT record's high bits, RFC 6891).
+    Rcode(u16),
     /// QDCOUNT=0.
     NoQuestion,
     /// QDCOUNT>1.

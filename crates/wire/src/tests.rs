@@ -695,6 +695,24 @@ fn skipped_messages() {
     assert_eq!(skip_of(&m.finish()), Skip::MultipleQuestions);
     assert_eq!(skip_of(&Msg::response(AA, "example.com", RrType::AXFR).finish()), Skip::ZoneTransfer);
     assert_eq!(Skip::Rcode(2).as_str(), "rcode");
+    // EDNS extended RCODE: header NOERROR + OPT high bits 1 = BADVERS (16), header NXDOMAIN +
+    // 1 = 19: neither is a NODATA nor an NXDOMAIN
+    for (header, ext, full) in [(0u16, 1u32, 16u16), (3, 1, 19), (0, 2, 32)] {
+        let mut m = Msg::new(QR | AA | header);
+        m.question(&w("www.example.com"), RrType::A, 1);
+        m.rr_class(AR, &[0], RrType::OPT, 1232, ext << 24, &[]);
+        let mut ex = Extractor::new(ExtractOptions { negative: true, ..ExtractOptions::default() });
+        let r = ex.extract(&m.finish(), &MessageMeta::default(), &mut |o| panic!("emitted {o:?}"));
+        assert_eq!(r.expect("well-formed"), Err(Skip::Rcode(full)));
+    }
+    // an OPT without extended bits changes nothing
+    let mut m = Msg::response(AA, "www.example.com", RrType::A);
+    m.rr(AN, Q, RrType::A, 300, &ipv4("192.0.2.1"));
+    m.rr_class(AR, &[0], RrType::OPT, 1232, 0x0000_8000, &[]);
+    assert!(matches!(
+        Extractor::new(ExtractOptions::default()).extract(&m.finish(), &MessageMeta::default(), &mut |_| {}),
+        Ok(Ok(_))
+    ));
 }
 
 #[test]
