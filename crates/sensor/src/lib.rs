@@ -29,7 +29,6 @@ pub mod output;
 pub mod replay;
 pub mod worker;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -37,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use dnsledger_capture::live::{LiveOptions, LiveSource};
 use dnsledger_capture::{DecodeStats, DecoderConfig, FileSource};
+pub use dnsledger_ingest::Input;
 use dnsledger_store::Batch;
 use dnsledger_wire::ExtractOptions;
 use serde_json::{json, Value};
@@ -83,34 +83,6 @@ impl Default for SensorOptions {
             max_pending_queries: 1 << 20,
             query_timeout_us: 10_000_000,
             threads: 1,
-        }
-    }
-}
-
-/// Where frames come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// A pcap or pcapng file.
-    File(PathBuf),
-    /// pcap or pcapng on standard input.
-    Stdin,
-}
-
-impl Input {
-    /// `-` is stdin, anything else a file.
-    pub fn from_arg(s: &str) -> Input {
-        if s == "-" {
-            Input::Stdin
-        } else {
-            Input::File(PathBuf::from(s))
-        }
-    }
-
-    /// Name used in messages.
-    pub fn origin(&self) -> String {
-        match self {
-            Input::File(p) => p.display().to_string(),
-            Input::Stdin => "<stdin>".into(),
         }
     }
 }

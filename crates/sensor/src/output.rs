@@ -348,7 +348,8 @@ impl HttpSink {
         Ok(files)
     }
 
-    fn spool(&mut self, id: &str, body: &[u8]) -> Result<(), OutputError> {
+    /// Writes a batch into the spool; returns its path and file name.
+    fn spool(&mut self, id: &str, body: &[u8]) -> Result<(PathBuf, String), OutputError> {
         // file names sort in send order: time of spooling, then the id
         let stamp =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
@@ -364,7 +365,7 @@ impl HttpSink {
         };
         write().map_err(io_err(format!("spooling to {}", path.display())))?;
         self.spooled += 1;
-        Ok(())
+        Ok((path, name))
     }
 
     /// Sends spooled batches in order; stops at the first that cannot be sent yet.
@@ -426,7 +427,7 @@ impl Sink for HttpSink {
         let id = self.batch_id();
         let spool_empty = Instant::now() >= self.next_retry && self.drain()?;
         if !spool_empty {
-            return self.spool(&id, &body);
+            return self.spool(&id, &body).map(drop);
         }
         match self.post(&id, &body) {
             Sent::Acked => {
@@ -435,14 +436,11 @@ impl Sink for HttpSink {
             }
             Sent::Retry(e) => {
                 self.note_retry(e);
-                self.spool(&id, &body)
+                self.spool(&id, &body).map(drop)
             }
             Sent::Refused(e) => {
-                self.spool(&id, &body)?;
-                if let Some(p) = self.spool_files()?.into_iter().find(|p| p.to_string_lossy().contains(&id)) {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-                    self.set_aside(&p, &name, &e)?;
-                }
+                let (path, name) = self.spool(&id, &body)?;
+                self.set_aside(&path, &name, &e)?;
                 Ok(())
             }
         }
