@@ -183,7 +183,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("opening store {}", a.store.data_dir.display()))?;
     let mut opts = ImportOptions {
         format: a.format,
-        source: SourceOptions { sensor: a.sensor.clone() },
+        source: SourceOptions { sensor: a.sensor.clone(), ..Default::default() },
         force: a.force,
         max_batch_bytes: a.batch_mib.max(1) << 20,
         ..ImportOptions::default()

@@ -167,7 +167,7 @@ async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
         .filter(|s| !s.is_empty());
     let store = st.store.clone();
     let job = tokio::task::spawn_blocking(move || {
-        let mut parser = format.parser(&SourceOptions { sensor });
+        let mut parser = format.parser(&SourceOptions { sensor, ..Default::default() });
         let r = dnsledger_ingest::parse_chunk(parser.as_mut(), &body, 1, "request");
         let written = if r.batch.is_empty() { Ok(Default::default()) } else { store.write(&r.batch) };
         (r, written)

@@ -6,11 +6,25 @@
 //! it was not asked to keep) or *rejected* with a [`ParseError`] that names the field and the
 //! reason; the pipeline adds file and line. Parsers never panic on input.
 //!
-//! Formats: [`passivedns`] (gamelinux/passivedns `||` lines and its `-j` JSON lines) and
-//! [`ndjson`] (dnsledger's own observation format, documented in `docs/formats.md`).
+//! Formats, one module each (`docs/formats.md` describes what each carries and how it maps):
+//! sensor logs — [`passivedns`], [`zeek`], [`suricata`], [`gopassivedns`], [`packetbeat`];
+//! resolver streams — [`dnstap`] (one Frame Streams data frame per "line"); cloud DNS logs —
+//! [`route53`], [`gcp`], [`azure`]; feeds — [`ndjson`] (dnsledger's own format, a COF
+//! superset) and [`dnsdb`] (SAF and NDJSON exports); zone files — [`zonefile`] (sequential: its
+//! lines depend on `$ORIGIN`/`$TTL`). [`Format`] names them, guesses them and builds parsers.
 
+pub mod azure;
+pub mod dnsdb;
+pub mod dnstap;
+pub mod gcp;
+pub mod gopassivedns;
 pub mod ndjson;
+pub mod packetbeat;
 pub mod passivedns;
+pub mod route53;
+pub mod suricata;
+pub mod zeek;
+pub mod zonefile;
 
 use std::fmt;
 
@@ -53,17 +67,36 @@ pub enum LineOutcome {
     Skipped(&'static str),
 }
 
-/// Options every parser honours.
+/// Options every parser honours (each format uses the ones that apply to it).
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
     /// Sensor/source id recorded with every observation that does not name its own.
     pub sensor: Option<String>,
+    /// Keep negative answers (NXDOMAIN, NODATA) as negative observations instead of skipping them.
+    pub negative: bool,
+    /// Zone files: the time recorded as zone_time_first/last (default: the parser's current time).
+    pub zone_time: Option<dnsledger_model::time::Timestamp>,
+    /// Zone files: the origin before any `$ORIGIN` line.
+    pub origin: Option<dnsledger_model::Name>,
+    /// Zone files: `$INCLUDE` is refused unless this directory is given; included files must lie inside it.
+    pub include_dir: Option<std::path::PathBuf>,
 }
 
 /// A parser for one line-oriented input format.
 pub trait LineParser: Send {
     /// Parses one line (no trailing newline) and calls `emit` for each observation.
     fn parse_line(&mut self, line: &[u8], emit: &mut dyn FnMut(&mut Observation)) -> Result<LineOutcome, ParseError>;
+
+    /// Reads what the input's first bytes say about all of it (e.g. a Zeek `#fields` header)
+    /// before any line is parsed; every parser thread gets the same head. Default: nothing.
+    fn prime(&mut self, _head: &[u8]) {}
+
+    /// Emits what the parser still holds (e.g. a zone file's RRset whose records ended with the
+    /// last line). Called after the last line of every chunk of lines the parser is given
+    /// (chunks end at line boundaries; a sequential format gets them all, in order). Default: nothing.
+    fn finish(&mut self, _emit: &mut dyn FnMut(&mut Observation)) -> Result<LineOutcome, ParseError> {
+        Ok(LineOutcome::Observations(0))
+    }
 }
 
 /// The input formats `dnsledger import --format` accepts.
@@ -71,36 +104,121 @@ pub trait LineParser: Send {
 pub enum Format {
     /// gamelinux/passivedns log lines (`||` text or `-j` JSON).
     PassiveDns,
-    /// dnsledger NDJSON observations.
+    /// dnsledger NDJSON observations (a superset of COF).
     Ndjson,
+    /// DNSDB exports: SAF streams and plain NDJSON rrset/rdata objects.
+    Dnsdb,
+    /// Zeek `dns.log`, TSV or JSON.
+    Zeek,
+    /// Suricata EVE `dns` events (v1, v2 detailed, v2 grouped, v3).
+    Suricata,
+    /// gopassivedns JSON lines.
+    GoPassiveDns,
+    /// packetbeat DNS events.
+    Packetbeat,
+    /// AWS Route 53 Resolver query logs.
+    Route53,
+    /// Google Cloud DNS query logs (Cloud Logging JSON).
+    Gcp,
+    /// Azure Firewall DNS proxy logs and Azure DNS security policy / Private Resolver query logs.
+    Azure,
+    /// RFC 1035 zone (master) files.
+    Zone,
+    /// dnstap Frame Streams (each "line" is one frame's payload).
+    Dnstap,
 }
 
 impl Format {
     /// All formats with their command-line names.
-    pub const ALL: [(Format, &'static str); 2] = [(Format::PassiveDns, "passivedns"), (Format::Ndjson, "ndjson")];
+    pub const ALL: [(Format, &'static str); 12] = [
+        (Format::PassiveDns, "passivedns"),
+        (Format::Ndjson, "ndjson"),
+        (Format::Dnsdb, "dnsdb"),
+        (Format::Zeek, "zeek"),
+        (Format::Suricata, "suricata"),
+        (Format::GoPassiveDns, "gopassivedns"),
+        (Format::Packetbeat, "packetbeat"),
+        (Format::Route53, "route53"),
+        (Format::Gcp, "gcp"),
+        (Format::Azure, "azure"),
+        (Format::Zone, "zone"),
+        (Format::Dnstap, "dnstap"),
+    ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
         Format::ALL.iter().find(|(f, _)| *f == self).map(|(_, n)| *n).unwrap_or("?")
     }
 
-    /// Parses a command-line name (`gamelinux` is accepted for passivedns, balboa's name).
+    /// Parses a command-line name (with a few aliases: `gamelinux` is balboa's name for passivedns).
     pub fn parse(s: &str) -> Option<Format> {
-        match s.to_ascii_lowercase().as_str() {
-            "passivedns" | "gamelinux" => Some(Format::PassiveDns),
-            "ndjson" | "json" | "dnsledger" => Some(Format::Ndjson),
+        let s = s.to_ascii_lowercase();
+        if let Some((f, _)) = Format::ALL.iter().find(|(_, n)| *n == s) {
+            return Some(*f);
+        }
+        match s.as_str() {
+            "gamelinux" => Some(Format::PassiveDns),
+            "json" | "dnsledger" | "cof" => Some(Format::Ndjson),
+            "saf" => Some(Format::Dnsdb),
+            "eve" => Some(Format::Suricata),
+            "google" | "cloud-dns" => Some(Format::Gcp),
+            "zonefile" | "master" => Some(Format::Zone),
+            "fstrm" => Some(Format::Dnstap),
             _ => None,
         }
     }
 
-    /// Guesses the format from a sample of the input's first lines.
+    /// True for formats whose lines depend on the lines before them (they are parsed in order by one thread).
+    pub fn sequential(self) -> bool {
+        matches!(self, Format::Zone)
+    }
+
+    /// True if an interrupted import can resume mid-file (false when lines depend on state such
+    /// as a zone file's `$ORIGIN`: such a file is re-read from its start and checkpointed only when done).
+    pub fn resumable(self) -> bool {
+        !self.sequential()
+    }
+
+    /// True for binary formats read as Frame Streams frames rather than lines.
+    pub fn framed(self) -> bool {
+        matches!(self, Format::Dnstap)
+    }
+
+    /// Guesses the format from a sample of the input's first bytes.
     pub fn sniff(sample: &[u8]) -> Option<Format> {
+        if dnstap::sniff(sample) {
+            return Some(Format::Dnstap);
+        }
+        if zonefile::sniff(sample) {
+            return Some(Format::Zone);
+        }
+        if zeek::sniff(sample) {
+            return Some(Format::Zeek);
+        }
         for line in sample.split(|&b| b == b'\n') {
             let l = line.trim_ascii();
             if l.is_empty() || l.starts_with(b"#") {
                 continue;
             }
+            if l.starts_with(b"[") && gcp::sniff(l) {
+                return Some(Format::Gcp);
+            }
             if l.starts_with(b"{") {
+                // the first JSON line decides; formats with distinctive keys first
+                for (format, sniff) in [
+                    (Format::Suricata, suricata::sniff as fn(&[u8]) -> bool),
+                    (Format::Packetbeat, packetbeat::sniff),
+                    (Format::GoPassiveDns, gopassivedns::sniff),
+                    (Format::Route53, route53::sniff),
+                    (Format::Gcp, gcp::sniff),
+                    (Format::Azure, azure::sniff),
+                    (Format::Zeek, zeek::sniff_json),
+                    (Format::Dnsdb, dnsdb::sniff),
+                ] {
+                    if sniff(l) {
+                        return Some(format);
+                    }
+                }
                 // passivedns -j lines carry these keys; NDJSON observations do not
                 if memchr::memmem::find(l, b"\"timestamp_s\"").is_some() {
                     return Some(Format::PassiveDns);
@@ -109,6 +227,13 @@ impl Format {
             }
             if memchr::memmem::find(l, b"||").is_some() {
                 return Some(Format::PassiveDns);
+            }
+            // `dnsdbq -ff` batch output opens with `++ query` and ends answers with `--`
+            if l.starts_with(b"++ ") || l == b"--" || l.starts_with(b"-- ") {
+                return Some(Format::Dnsdb);
+            }
+            if route53::sniff(l) || azure::sniff(l) {
+                return Some(if route53::sniff(l) { Format::Route53 } else { Format::Azure });
             }
             return None;
         }
@@ -120,6 +245,16 @@ impl Format {
         match self {
             Format::PassiveDns => Box::new(passivedns::PassiveDnsParser::new(opts)),
             Format::Ndjson => Box::new(ndjson::NdjsonParser::new(opts)),
+            Format::Dnsdb => Box::new(dnsdb::DnsdbParser::new(opts)),
+            Format::Zeek => Box::new(zeek::ZeekParser::new(opts)),
+            Format::Suricata => Box::new(suricata::SuricataParser::new(opts)),
+            Format::GoPassiveDns => Box::new(gopassivedns::GoPassiveDnsParser::new(opts)),
+            Format::Packetbeat => Box::new(packetbeat::PacketbeatParser::new(opts)),
+            Format::Route53 => Box::new(route53::Route53Parser::new(opts)),
+            Format::Gcp => Box::new(gcp::GcpParser::new(opts)),
+            Format::Azure => Box::new(azure::AzureParser::new(opts)),
+            Format::Zone => Box::new(zonefile::ZoneParser::new(opts)),
+            Format::Dnstap => Box::new(dnstap::DnstapParser::new(opts)),
         }
     }
 }

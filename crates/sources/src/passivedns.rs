@@ -272,7 +272,7 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> Result<(LineOutcome, Vec<Observation>), ParseError> {
-        let mut p = PassiveDnsParser::new(&SourceOptions { sensor: Some("s1".into()) });
+        let mut p = PassiveDnsParser::new(&SourceOptions { sensor: Some("s1".into()), ..Default::default() });
         let mut out = Vec::new();
         let r = p.parse_line(line.as_bytes(), &mut |o| out.push(o.clone()))?;
         Ok((r, out))
