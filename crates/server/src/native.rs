@@ -147,19 +147,20 @@ async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
         Some(f) => match Format::parse(f) {
             Some(f) => f,
             None => {
-                return error(StatusCode::BAD_REQUEST, format!("format: unknown format {f:?} (ndjson, passivedns)"))
+                let names: Vec<&str> = Format::ALL.iter().map(|(_, n)| *n).chain(["batch"]).collect();
+                return error(StatusCode::BAD_REQUEST, format!("format: unknown format {f:?} ({})", names.join(", ")));
             }
         },
-        None => match Format::sniff(&body[..body.len().min(64 << 10)]) {
-            Some(f) => f,
-            None if body.is_empty() => Format::Ndjson,
-            None => {
-                return error(
+        None => {
+            match Format::sniff(&body[..body.len().min(64 << 10)]) {
+                Some(f) => f,
+                None if body.is_empty() => Format::Ndjson,
+                None => return error(
                     StatusCode::BAD_REQUEST,
-                    "cannot tell the body's format; pass ?format=ndjson or ?format=passivedns",
-                )
+                    "cannot tell the body's format; pass ?format= (ndjson, passivedns, zeek, suricata, dnstap, ...)",
+                ),
             }
-        },
+        }
     };
     let sensor = param(&pairs, "sensor")
         .map(str::to_string)
@@ -168,7 +169,7 @@ async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
     let store = st.store.clone();
     let job = tokio::task::spawn_blocking(move || {
         let mut parser = format.parser(&SourceOptions { sensor, ..Default::default() });
-        let r = dnsledger_ingest::parse_chunk(parser.as_mut(), &body, 1, "request");
+        let r = dnsledger_ingest::parse_input(format, parser.as_mut(), &body, "request");
         let written = if r.batch.is_empty() { Ok(Default::default()) } else { store.write(&r.batch) };
         (r, written)
     });
