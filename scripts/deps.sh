@@ -5,7 +5,8 @@
 set -euo pipefail
 
 build_pkgs=(librocksdb-dev libclang-dev libpcap-dev pkg-config python3)
-test_pkgs=(dnsdbq)
+# dnsdbq: the DNSDB client; unbound, nsd, bind9, knot: real dnstap senders; dnstap-ldns, fstrm-bin: interop.
+test_pkgs=(dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
@@ -24,9 +25,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   echo "deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # the DNS servers the tests start themselves must not be started as services on port 53
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  rc=0
   if ! $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
     $sudo apt-get update -q >&2
-    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || rc=$?
+  fi
+  [ "$own_policy" = 0 ] || $sudo rm -f /usr/sbin/policy-rc.d
+  [ "$rc" = 0 ] || exit "$rc"
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now --quiet named.service knot.service nsd.service unbound.service 2>/dev/null || true
   fi
 fi
 

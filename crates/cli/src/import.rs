@@ -2,10 +2,12 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use dnsledger_ingest::{import, ImportOptions, Input, LineError, Progress, Reporter, Summary};
+use dnsledger_ingest::{import, ImportError, ImportOptions, Input, LineError, Progress, Reporter, Summary};
 use dnsledger_sources::{Format, SourceOptions};
 use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
 
@@ -18,16 +20,33 @@ const ERRORS_SHOWN: u64 = 50;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
-FORMATS:
-  passivedns  gamelinux/passivedns logs: `ts||client||server||class||query||type||answer||ttl||count`
-              (the default -f SMcsCQTAtn layout) and its -j JSON lines. Alias: gamelinux.
-  ndjson      dnsledger NDJSON observations (docs/formats.md); COF records import as they are.
-  Without --format the format is guessed from the first lines.
+FORMATS (docs/collectors.md describes each):
+  passivedns    gamelinux/passivedns `||` logs (-f SMcsCQTAtn) and -j JSON lines. Alias: gamelinux.
+  ndjson        dnsledger NDJSON observations; COF (passive DNS Common Output Format). Alias: cof.
+  dnsdb         DNSDB exports: SAF streams and NDJSON rrset/rdata objects. Alias: saf.
+  zeek          Zeek dns.log, TSV (header-driven) or JSON.
+  suricata      Suricata EVE dns events (v1, v2 detailed and grouped, v3). Alias: eve.
+  gopassivedns  gopassivedns JSON lines.
+  packetbeat    packetbeat DNS events.
+  route53       AWS Route 53 Resolver query logs (public hosted zone logs carry no answers).
+  gcp           Google Cloud DNS query logs (Cloud Logging JSON).
+  azure         Azure Firewall DNS proxy and Azure DNS query logs (see the docs for which carry answers).
+  zone          RFC 1035 zone files (zone times; --zone-time, --origin, --allow-include).
+  dnstap        dnstap Frame Streams files (as written by Unbound, BIND, Knot, NSD, fstrm_capture).
+  batch         dnsledger sensor batches (files a sensor spooled, `*.dlb.gz`).
+  Without --format the format is guessed from the first bytes. gzip-compressed input is read as is.
 
 RESUMING:
   A file's progress is stored with the data it completes. If an import is interrupted, running it
   again continues after the last stored batch; a fully imported file is skipped (use --force to
   import it again); a file that grew since is imported from where the last import ended.
+  Zone files have no usable mid-file checkpoint and are re-read from the start.
+
+FOLLOWING:
+  --follow keeps reading files as they grow (like tail -F): new complete lines are stored every
+  --flush-secs, a file replaced by log rotation is finished and the new one read from its start,
+  a truncated file is read again from its start. SIGINT/SIGTERM stop after storing what was read.
+  From standard input, lines are stored at least every --flush-secs while the stream stays open.
 
 EXIT STATUS:
   0 success, 1 error (nothing after the failing batch was stored), 3 lines rejected with --strict.")]
@@ -36,9 +55,33 @@ pub struct ImportArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
 
-    /// Input format: passivedns or ndjson (default: guessed).
+    /// Input format (see FORMATS; default: guessed from the first bytes).
     #[arg(long, short = 'F', value_parser = parse_format)]
-    format: Option<Format>,
+    format: Option<InputFormat>,
+
+    /// Keep negative answers (NXDOMAIN, NODATA) where the source logs them.
+    #[arg(long)]
+    negative: bool,
+
+    /// Zone files: the time recorded as zone first/last seen (default: now).
+    #[arg(long, value_name = "TIME")]
+    zone_time: Option<String>,
+
+    /// Zone files: the origin before any $ORIGIN line.
+    #[arg(long, value_name = "NAME")]
+    origin: Option<String>,
+
+    /// Zone files: allow $INCLUDE of files inside this directory (refused otherwise).
+    #[arg(long, value_name = "DIR")]
+    allow_include: Option<std::path::PathBuf>,
+
+    /// Keep reading files as they grow, across rotation, until SIGINT/SIGTERM.
+    #[arg(long, short = 'f')]
+    follow: bool,
+
+    /// With --follow or a stdin stream: store what was read at least this often.
+    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    flush_secs: u64,
 
     /// Sensor/source id recorded with observations that do not carry one.
     #[arg(long)]
@@ -72,8 +115,23 @@ pub struct ImportArgs {
     store: StoreArgs,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
-    Format::parse(s).ok_or_else(|| format!("unknown format {s:?}: expected passivedns or ndjson"))
+/// A `--format` value: a line/frame format, or sensor batch files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputFormat {
+    /// One of the parsed formats.
+    Parsed(Format),
+    /// dnsledger sensor batch files.
+    Batch,
+}
+
+fn parse_format(s: &str) -> Result<InputFormat, String> {
+    if s.eq_ignore_ascii_case("batch") {
+        return Ok(InputFormat::Batch);
+    }
+    Format::parse(s).map(InputFormat::Parsed).ok_or_else(|| {
+        let names: Vec<&str> = Format::ALL.iter().map(|(_, n)| *n).chain(["batch"]).collect();
+        format!("unknown format {s:?}: expected one of {}", names.join(", "))
+    })
 }
 
 /// Progress on a terminal (a bar) or as periodic lines, and rejected lines with file:line.
@@ -150,6 +208,9 @@ fn print_summary(s: &Summary) {
     if let Some((off, lines)) = s.resumed_from {
         eprintln!("  resumed after byte {off} (line {lines}) of an earlier import");
     }
+    if s.interrupted {
+        eprintln!("  interrupted: what was read is stored; run the import again to continue");
+    }
     eprintln!("  lines read            {}", s.lines);
     eprintln!("  observations accepted {}", s.observations);
     eprintln!("  lines rejected        {}", s.rejected_total());
@@ -181,11 +242,37 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let store =
         RocksStore::open(&a.store.data_dir, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })
             .with_context(|| format!("opening store {}", a.store.data_dir.display()))?;
+    let now = dnsledger_model::time::now();
+    let zone_time = match &a.zone_time {
+        Some(t) => {
+            Some(dnsledger_model::time::parse_time(t, now).map_err(|e| anyhow::anyhow!("--zone-time {t:?}: {e}"))?)
+        }
+        None => None,
+    };
+    let origin = match &a.origin {
+        Some(o) => {
+            Some(dnsledger_model::Name::from_presentation(o).map_err(|e| anyhow::anyhow!("--origin {o:?}: {e}"))?)
+        }
+        None => None,
+    };
+    let include_dir = match &a.allow_include {
+        Some(d) => Some(std::fs::canonicalize(d).with_context(|| format!("--allow-include {}", d.display()))?),
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
     let mut opts = ImportOptions {
-        format: a.format,
-        source: SourceOptions { sensor: a.sensor.clone(), ..Default::default() },
+        format: match a.format {
+            Some(InputFormat::Parsed(f)) => Some(f),
+            _ => None,
+        },
+        source: SourceOptions { sensor: a.sensor.clone(), negative: a.negative, zone_time, origin, include_dir },
         force: a.force,
         max_batch_bytes: a.batch_mib.max(1) << 20,
+        flush_every: Duration::from_secs(a.flush_secs.max(1)),
+        stop: Some(stop.clone()),
         ..ImportOptions::default()
     };
     if let Some(t) = a.threads {
@@ -194,27 +281,167 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         opts.threads = t;
     }
-    let mut rejected = 0;
+    if a.follow {
+        if a.files.iter().any(|f| f == "-") {
+            bail!("--follow tails files; standard input is read until it closes without it");
+        }
+        if a.format == Some(InputFormat::Batch) {
+            bail!("--follow tails growing logs; batch files are whole files");
+        }
+        return follow(&store, &a, opts, &stop);
+    }
+    let mut tally = Tally::default();
     for f in &a.files {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         let input = Input::from_arg(f);
-        let total = match &input {
-            Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Input::Stdin => None,
+        let batch = match (&input, a.format) {
+            (_, Some(InputFormat::Batch)) => true,
+            (Input::File(p), None) => head_of(p).is_some_and(|h| dnsledger_ingest::is_batch_file(&h)),
+            _ => false,
         };
-        let mut console = Console::new(a.quiet, total);
-        let result = import(&store, &input, &opts, &mut console);
-        if let Some(bar) = &console.bar {
-            bar.finish_and_clear();
-        }
-        let summary = result.with_context(|| format!("importing {f}"))?;
-        if !a.quiet {
-            print_summary(&summary);
-        }
-        rejected += summary.rejected_total();
+        let result = match &input {
+            Input::File(p) if batch => dnsledger_ingest::import_batch_file(&store, p, a.force),
+            _ => {
+                let total = match &input {
+                    Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+                    Input::Stdin => None,
+                };
+                let mut console = Console::new(a.quiet, total);
+                let r = import(&store, &input, &opts, &mut console);
+                if let Some(bar) = &console.bar {
+                    bar.finish_and_clear();
+                }
+                r
+            }
+        };
+        tally.add(f, result, a.quiet)?;
     }
-    if a.strict && rejected > 0 {
-        eprintln!("dnsledger: {rejected} line(s) rejected (--strict)");
-        return Ok(ExitCode::from(EXIT_REJECTED));
+    Ok(tally.exit(a.strict))
+}
+
+/// What a run of several imports amounted to.
+#[derive(Default)]
+struct Tally {
+    rejected: u64,
+    damaged: u64,
+}
+
+impl Tally {
+    /// Reports one import's result; a damaged input is reported and counted, other errors stop the run.
+    fn add(&mut self, f: &str, result: Result<Summary, ImportError>, quiet: bool) -> anyhow::Result<()> {
+        match result {
+            Ok(summary) => {
+                if !quiet {
+                    print_summary(&summary);
+                }
+                self.rejected += summary.rejected_total();
+            }
+            Err(ImportError::Damaged { origin, offset, reason, summary }) => {
+                if !quiet {
+                    print_summary(&summary);
+                }
+                eprintln!("dnsledger: {origin}: damaged at byte {offset}: {reason} (everything before it was stored)");
+                self.rejected += summary.rejected_total();
+                self.damaged += 1;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("importing {f}"))),
+        }
+        Ok(())
     }
-    Ok(ExitCode::SUCCESS)
+
+    fn exit(&self, strict: bool) -> ExitCode {
+        if self.damaged > 0 {
+            eprintln!("dnsledger: {} damaged input(s)", self.damaged);
+            return ExitCode::from(EXIT_REJECTED);
+        }
+        if strict && self.rejected > 0 {
+            eprintln!("dnsledger: {} line(s) rejected (--strict)", self.rejected);
+            return ExitCode::from(EXIT_REJECTED);
+        }
+        ExitCode::SUCCESS
+    }
+}
+
+/// The first bytes of a file, for telling batch files from logs.
+fn head_of(p: &std::path::Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(p).ok()?.take(512).read_to_end(&mut head).ok()?;
+    Some(head)
+}
+
+/// One file being tailed: the handle opened last and the inode it refers to.
+struct Tailed {
+    path: std::path::PathBuf,
+    file: Option<(std::fs::File, u64)>,
+}
+
+/// `--follow`: imports what was appended to each file every `--flush-secs`, across rotation.
+fn follow(store: &RocksStore, a: &ImportArgs, mut opts: ImportOptions, stop: &AtomicBool) -> anyhow::Result<ExitCode> {
+    use std::os::unix::fs::MetadataExt;
+    opts.hold_partial = true;
+    let poll = opts.flush_every;
+    let mut tailed: Vec<Tailed> =
+        a.files.iter().map(|f| Tailed { path: std::path::PathBuf::from(f), file: None }).collect();
+    let mut tally = Tally::default();
+    let mut total = (0u64, 0u64);
+    if !a.quiet {
+        eprintln!("following {} file(s); SIGINT or SIGTERM stops", tailed.len());
+    }
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        for t in &mut tailed {
+            let current = std::fs::metadata(&t.path).ok().map(|m| m.ino());
+            if t.file.is_none() {
+                // not there yet (or gone): open when it appears
+                match (current, std::fs::File::open(&t.path)) {
+                    (Some(ino), Ok(f)) => t.file = Some((f, ino)),
+                    _ => continue,
+                }
+            }
+            let Some((handle, ino)) = &t.file else { continue };
+            let rotated = current != Some(*ino);
+            // a rotated file is complete: its last line is read even without a newline
+            let o = ImportOptions { hold_partial: !rotated, ..opts.clone() };
+            let handle = handle.try_clone().with_context(|| format!("{}", t.path.display()))?;
+            let mut console = Console::new(true, None);
+            match dnsledger_ingest::import_file(store, &t.path, handle, &o, &mut console) {
+                Ok(s) if s.lines > 0 || s.rejected_total() > 0 => {
+                    total.0 += s.lines;
+                    total.1 += s.observations;
+                    if !a.quiet {
+                        eprintln!(
+                            "{}: +{} lines, +{} observations, {} rejected (total {} lines, {} observations)",
+                            s.origin,
+                            s.lines,
+                            s.observations,
+                            s.rejected_total(),
+                            total.0,
+                            total.1
+                        );
+                    }
+                    tally.rejected += s.rejected_total();
+                }
+                Ok(_) => {}
+                Err(e @ ImportError::Damaged { .. }) => tally.add(&t.path.display().to_string(), Err(e), true)?,
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("following {}", t.path.display()))),
+            }
+            if rotated {
+                if !a.quiet {
+                    eprintln!("{}: rotated; reading the new file from its start", t.path.display());
+                }
+                t.file = None;
+            }
+        }
+        if stopping {
+            break;
+        }
+        let until = Instant::now() + poll;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(tally.exit(a.strict))
 }

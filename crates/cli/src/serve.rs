@@ -2,7 +2,12 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use dnsledger_ingest::stream::StreamCollector;
+use dnsledger_sources::{Format, SourceOptions};
 
 use anyhow::Context;
 use dnsledger_server::{AppState, ServerConfig};
@@ -14,15 +19,20 @@ use std::path::PathBuf;
 use dnsledger_keys::KeyStore;
 use dnsledger_server::auth::{Denied, KeyAuthority, KeyLimits};
 
-use crate::config::Config;
+use crate::config::{Config, ListenerSection};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 ROUTES (native JSON API):
   GET  /api/v1/lookup/rrset/name/{owner}[/{rrtype}[/{bailiwick}]]   also rrset/raw, rdata/name, rdata/ip, rdata/raw
        ?limit=N&offset=N&time_first_after=T&time_first_before=T&time_last_after=T&time_last_before=T&format=json|ndjson
-  POST /api/v1/observations?format=ndjson|passivedns&sensor=ID     ingest; answered once durable
+  POST /api/v1/observations?format=F&sensor=ID     ingest any import format (or batch); answered once durable
   GET  /api/v1/stats   GET /healthz
+
+STREAMS:
+  --dnstap-unix PATH / --dnstap-tcp ADDR accept dnstap from resolvers and authoritative servers
+  (Unbound, BIND, Knot, PowerDNS, NSD); [[listener]] sections in the config file do the same with
+  more settings (docs/collectors.md). What arrives is stored at least every second.
 
 EXAMPLE:
   dnsledger serve --demo &
@@ -61,6 +71,93 @@ pub struct ServeArgs {
     /// Directory of the embedded store [default: ./dnsledger-data].
     #[arg(long, env = "DNSLEDGER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Accept dnstap (Frame Streams, bidirectional) on this unix socket; repeatable.
+    #[arg(long, value_name = "PATH")]
+    dnstap_unix: Vec<PathBuf>,
+
+    /// Accept dnstap on this TCP address (loopback unless the config allows remote); repeatable.
+    #[arg(long, value_name = "ADDR")]
+    dnstap_tcp: Vec<SocketAddr>,
+
+    /// Sensor id for observations from --dnstap-* listeners [default: the sender's dnstap identity].
+    #[arg(long, value_name = "ID")]
+    dnstap_sensor: Option<String>,
+}
+
+/// A running stream listener: its socket server, the collector behind it, and its flusher.
+struct RunningListener {
+    name: String,
+    handle: dnsledger_dnstap::ListenerHandle,
+    collector: Arc<StreamCollector>,
+    flusher: std::thread::JoinHandle<()>,
+}
+
+/// Binds every configured listener and starts it; fails if any cannot start.
+fn start_listeners(
+    specs: &[ListenerSection],
+    store: &Arc<dyn Store>,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Vec<RunningListener>> {
+    let mut running = Vec::new();
+    for spec in specs {
+        if spec.kind != "dnstap" {
+            anyhow::bail!("listener kind {:?}: only \"dnstap\" is supported", spec.kind);
+        }
+        let endpoint = match (&spec.unix, spec.tcp) {
+            (Some(p), None) => dnsledger_dnstap::Endpoint::Unix(p.clone()),
+            (None, Some(a)) => {
+                if !a.ip().is_loopback() && !spec.allow_remote {
+                    anyhow::bail!(
+                        "dnstap listener tcp {a}: dnstap has no authentication; listening off loopback needs \
+                         allow_remote = true in the [[listener]] section (and a firewall)"
+                    );
+                }
+                dnsledger_dnstap::Endpoint::Tcp(a)
+            }
+            _ => anyhow::bail!("a [[listener]] needs exactly one of unix = PATH or tcp = ADDR"),
+        };
+        let listener = dnsledger_dnstap::Listener::bind(&endpoint, dnsledger_dnstap::ListenerConfig::default())
+            .with_context(|| format!("dnstap listener {endpoint}"))?;
+        let name = format!("dnstap {}", listener.endpoint());
+        let opts = SourceOptions { sensor: spec.sensor.clone(), negative: spec.negative, ..Default::default() };
+        let flush = Duration::from_secs(spec.flush_secs.unwrap_or(1).max(1));
+        let collector = StreamCollector::new(name.clone(), store.clone(), Format::Dnstap, &opts, flush, 64 << 20);
+        let c = collector.clone();
+        let handle =
+            listener.spawn(move |payload, _conn| c.record(payload)).with_context(|| format!("starting {name}"))?;
+        eprintln!("dnsledger: {name} (dnstap, Frame Streams)");
+        let (c, stop) = (collector.clone(), stop.clone());
+        let flusher = std::thread::Builder::new()
+            .name("dnstap-flush".into())
+            .spawn(move || c.run_flusher(&stop))
+            .context("starting the listener flusher")?;
+        running.push(RunningListener { name, handle, collector, flusher });
+    }
+    Ok(running)
+}
+
+/// Stops the listeners, stores what they still hold, and logs their counters.
+fn stop_listeners(running: Vec<RunningListener>, stop: &AtomicBool) {
+    let mut stopped = Vec::new();
+    for l in running {
+        let net = l.handle.stop();
+        stopped.push((l.name, net, l.collector, l.flusher));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for (name, net, collector, flusher) in stopped {
+        let _ = flusher.join();
+        let s = collector.stats();
+        eprintln!(
+            "dnsledger: {name}: {} connection(s), {} frames, {} observations, {} rejected, {} skipped, {} connection error(s)",
+            net.accepted,
+            s.records,
+            s.observations,
+            s.rejected.values().sum::<u64>(),
+            s.skipped.values().sum::<u64>(),
+            net.error_total()
+        );
+    }
 }
 
 /// `dnsledger-keys` as the server's key authority.
@@ -132,6 +229,25 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let store: Arc<dyn Store> = Arc::new(store);
+    let mut listeners = file.listener.clone();
+    for p in &a.dnstap_unix {
+        listeners.push(ListenerSection {
+            kind: "dnstap".into(),
+            unix: Some(p.clone()),
+            sensor: a.dnstap_sensor.clone(),
+            ..Default::default()
+        });
+    }
+    for t in &a.dnstap_tcp {
+        listeners.push(ListenerSection {
+            kind: "dnstap".into(),
+            tcp: Some(*t),
+            sensor: a.dnstap_sensor.clone(),
+            ..Default::default()
+        });
+    }
+    let listener_stop = Arc::new(AtomicBool::new(false));
+    let running = start_listeners(&listeners, &store, &listener_stop)?;
     let config =
         ServerConfig { listen, max_body_bytes: max_body_mib << 20, max_limit: results_max, ..ServerConfig::default() };
     let state = AppState::new(store.clone(), config, keys);
@@ -147,6 +263,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("dnsledger: try: curl http://{local}/api/v1/lookup/rrset/name/www.example.com");
         dnsledger_server::serve(listener, state, shutdown_signal()).await
     });
+    stop_listeners(running, &listener_stop);
     store.flush().context("flushing store at shutdown")?;
     result?;
     eprintln!("dnsledger: stopped");

@@ -567,3 +567,50 @@ fn live_capture_on_loopback() {
     assert!(s["live"]["received"].as_u64().unwrap_or(0) >= 10, "{s}");
     assert_eq!(s["matched"], 5, "{s}");
 }
+
+#[test]
+fn spooled_batches_import_once_whichever_way_they_arrive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("dns.pcap");
+    capture().write(&pcap);
+    let p = pcap.to_str().expect("utf-8");
+    let spool = dir.path().join("spool");
+    let sp = spool.to_str().expect("utf-8");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let data = dir.path().join("store");
+    let d = data.to_str().expect("utf-8");
+    // collector down: one batch spooled
+    let out = run(&["sensor", "-r", p, "--server", &url, "--spool-dir", sp, "--sensor", "edge", "-q"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let files: Vec<_> = std::fs::read_dir(&spool)
+        .expect("spool")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let f = files[0].to_str().expect("utf-8");
+    // carried over and imported (format detected)
+    let out = run(&["import", f, "--data-dir", d]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let web = query_json(d, &["-r", "web.example.com/A"]);
+    assert_eq!(web[0]["count"], 2, "{web:?}");
+    // again: already there
+    let err = String::from_utf8(run(&["import", f, "--data-dir", d]).stderr).expect("utf-8");
+    assert!(err.contains("already imported"), "{err}");
+    // the sensor now reaches the collector on the same store and sends the spooled batch: not counted again
+    let server = Server::start_at(&data, &format!("127.0.0.1:{port}"), &[]);
+    let out = run(&["sensor", "-r", p, "--types", "TXT", "--server", &url, "--spool-dir", sp, "-q"]);
+    assert!(out.status.success());
+    assert!(server.terminate());
+    let web = query_json(d, &["-r", "web.example.com/A"]);
+    assert_eq!(web[0]["count"], 2, "{web:?}");
+    // a file that is not a batch is refused with its name
+    let junk = dir.path().join("junk.dlb.gz");
+    std::fs::write(&junk, b"\x1f\x8b\x08\x00junk").expect("write");
+    let out = run(&["import", "--format", "batch", junk.to_str().expect("utf-8"), "--data-dir", d]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.dlb.gz"));
+}
