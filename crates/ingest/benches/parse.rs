@@ -42,7 +42,7 @@ fn main() {
     let format = args.get(1).and_then(|f| Format::parse(f)).or_else(|| Format::sniff(&data)).expect("format");
     let mut parser = format.parser(&SourceOptions::default());
     let t = Instant::now();
-    let r = dnsledger_ingest::parse_chunk(parser.as_mut(), &data, 1, "bench");
+    let r = dnsledger_ingest::parse_input(format, parser.as_mut(), &data, "bench");
     let secs = t.elapsed().as_secs_f64();
     println!(
         "parse+aggregate ({}, 1 thread): {} lines in {:.3} s = {:.0} lines/s, {:.0} ns/line, {} distinct records, {} rejected",

@@ -319,17 +319,36 @@ impl Batch {
 
 /// The order (indexes) that sorts `n` byte strings, given by `key`, ascending.
 ///
-/// Sorts on a 16-byte big-endian prefix of each key first and compares whole keys only on
+/// Sorts on a 32-byte big-endian prefix of each key (after the head all keys share) first and compares whole keys only on
 /// prefix ties: far fewer `memcmp` calls than sorting slices directly.
 pub fn sort_order<'a>(n: usize, key: impl Fn(usize) -> &'a [u8]) -> Vec<u32> {
-    let prefix = |k: &[u8]| {
-        let mut b = [0u8; 16];
-        let l = k.len().min(16);
-        b[..l].copy_from_slice(&k[..l]);
-        u128::from_be_bytes(b)
+    // Keys of one batch often share a long head (reversed names under one zone: `com.example.`),
+    // which would make every 16-byte prefix equal and every comparison a whole-key memcmp. The
+    // head all keys share cannot change their order, so the prefixes start after it.
+    let skip = match n {
+        0 => 0,
+        _ => {
+            let first = key(0);
+            (1..n).fold(first.len(), |lcp, i| {
+                let k = key(i);
+                let lim = lcp.min(k.len());
+                first[..lim].iter().zip(&k[..lim]).position(|(a, b)| a != b).unwrap_or(lim)
+            })
+        }
     };
-    let mut v: Vec<(u128, u32)> = (0..n).map(|i| (prefix(key(i)), i as u32)).collect();
-    v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1 as usize).cmp(key(b.1 as usize))));
+    // 32 bytes of prefix decide most comparisons (reversed names under a popular zone share
+    // their first 16 bytes); only longer ties compare whole keys
+    let prefix = |k: &[u8]| {
+        let k = &k[skip..];
+        let mut b = [0u8; 32];
+        let l = k.len().min(32);
+        b[..l].copy_from_slice(&k[..l]);
+        let (hi, lo) = b.split_at(16);
+        let word = |x: &[u8]| u128::from_be_bytes(x.try_into().unwrap_or([0u8; 16]));
+        (word(hi), word(lo))
+    };
+    let mut v: Vec<((u128, u128), u32)> = (0..n).map(|i| (prefix(key(i)), i as u32)).collect();
+    v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(a.1 as usize)[skip..].cmp(&key(b.1 as usize)[skip..])));
     v.into_iter().map(|(_, i)| i).collect()
 }
 
@@ -445,11 +464,21 @@ mod tests {
             b"abcdefghijklmnopa".to_vec(),
             b"\xff".to_vec(),
         ];
-        let order = sort_order(keys.len(), |i| &keys[i]);
-        let got: Vec<&Vec<u8>> = order.iter().map(|&i| &keys[i as usize]).collect();
-        let mut want: Vec<&Vec<u8>> = keys.iter().collect();
-        want.sort();
-        assert_eq!(got, want);
+        let check = |keys: &[Vec<u8>]| {
+            let order = sort_order(keys.len(), |i| &keys[i]);
+            let got: Vec<&Vec<u8>> = order.iter().map(|&i| &keys[i as usize]).collect();
+            let mut want: Vec<&Vec<u8>> = keys.iter().collect();
+            want.sort();
+            assert_eq!(got, want);
+        };
+        check(&keys);
+        // keys sharing a long head (the prefixes start after it), one of them the head itself
+        let head = b"com\x07example\x06domain".to_vec();
+        let mut shared: Vec<Vec<u8>> = keys.iter().map(|k| [head.clone(), k.clone()].concat()).collect();
+        shared.push(head.clone());
+        check(&shared);
+        check(&shared[..1]);
+        check(&[]);
     }
 
     #[test]
