@@ -92,7 +92,7 @@ def gopassivedns(out, count):
 
 def packetbeat(out, count):
     for i, (t, q, qt, rc, ans) in enumerate(responses(count)):
-        dns = {"id": i % 65536, "op_code": "QUERY", "response_code": rc, "question": {"name": q, "type": qt, "class": "IN"},
+        dns = {"type": "answer", "id": i % 65536, "op_code": "QUERY", "response_code": rc, "question": {"name": q, "type": qt, "class": "IN"},
                "flags": {"authoritative": False, "recursion_available": True, "recursion_desired": True},
                "answers_count": len(ans)}
         if ans:
