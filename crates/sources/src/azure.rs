@@ -354,7 +354,7 @@ mod tests {
     use dnsledger_model::{Name, Negative, Rdata, RrType};
 
     use super::*;
-    use crate::route53::{mutations, per_line_cpu_ns};
+    use crate::route53::per_line_cpu_ns;
 
     fn run(p: &mut AzureParser, line: &str) -> (Result<LineOutcome, ParseError>, Vec<Observation>) {
         let mut out = Vec::new();
@@ -542,7 +542,7 @@ mod tests {
         let blob = format!(r#"{{"records":[{s},{nx}]}}"#);
         let fw = r#"{"category":"AZFWDnsQuery","properties":{"QueryName":"a.example.","ResponseCode":"NOERROR"}}"#;
         let mut p = AzureParser::new(&SourceOptions { negative: true, ..Default::default() });
-        mutations(&[&s, &a, &nx, &blob, fw], 5000, |l| {
+        crate::testing::mutate_all(&[&s, &a, &nx, &blob, fw], 5000, |l| {
             let _ = p.parse_line(l, &mut |_| {});
             let _ = sniff(l);
         });

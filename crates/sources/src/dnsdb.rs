@@ -337,7 +337,7 @@ mod tests {
         samples.push(r#"{"obj":{"count":105,"num_results":2,"time_first":1,"time_last":2}}"#);
         samples.push(r#"{"cond":"limited","msg":"Result limit reached"}"#);
         let mut p = parser();
-        crate::ndjson::tests::mutate_all(&samples, 6000, |l| {
+        crate::testing::mutate_all(&samples, 6000, |l| {
             let _ = p.parse_line(l, &mut |_| {});
             let _ = sniff(l);
         });

@@ -321,7 +321,7 @@ mod tests {
     use dnsledger_model::{Name, Negative, Rdata};
 
     use super::*;
-    use crate::route53::{mutations, per_line_cpu_ns};
+    use crate::route53::per_line_cpu_ns;
 
     fn run(p: &mut GcpParser, line: &str) -> (Result<LineOutcome, ParseError>, Vec<Observation>) {
         let mut out = Vec::new();
@@ -525,7 +525,7 @@ mod tests {
         let cut = entry("e.org.", "TXT", "NOERROR", "e.org.\t300\tIN\ttxt\t\"one\"\ne.org.\t300\tIN\ttxt...", "");
         let arr = format!("[{c},{nx}]");
         let mut p = GcpParser::new(&SourceOptions { negative: true, ..Default::default() });
-        mutations(&[&c, &nx, &cut, &arr], 5000, |l| {
+        crate::testing::mutate_all(&[&c, &nx, &cut, &arr], 5000, |l| {
             let _ = p.parse_line(l, &mut |_| {});
             let _ = sniff(l);
         });

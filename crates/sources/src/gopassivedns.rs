@@ -463,32 +463,17 @@ mod tests {
             line(4, "t.example.org", "TXT", "\\u000bv=spf1 -all", "TXT", 300, T),
             line(1, "example.org", "SOA", "ns1.example.org h.example.org 1 2 3 4 5", "SOA", 300, T),
         ];
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let alphabet = b"{}[]\":,.\\u0123456789abcdefAZ -+\xff";
+        let samples: Vec<&str> = samples.iter().map(String::as_str).collect();
         for negative in [false, true] {
             let mut p = parser(negative);
-            for i in 0..3000 {
-                let mut line = samples[i % samples.len()].clone().into_bytes();
-                match next() % 3 {
-                    0 => line.truncate((next() % (line.len() as u64 + 1)) as usize),
-                    _ => {
-                        for _ in 0..1 + next() % 4 {
-                            let at = (next() % line.len() as u64) as usize;
-                            line[at] = alphabet[(next() % alphabet.len() as u64) as usize];
-                        }
-                    }
-                }
-                let _ = p.parse_line(&line, &mut |_| {});
+            let mut i = 0;
+            crate::testing::mutate_all(&samples, 3000, |line| {
+                let _ = p.parse_line(line, &mut |_| {});
+                i += 1;
                 if i % 100 == 0 {
                     let _ = p.finish(&mut |_| {});
                 }
-            }
+            });
         }
     }
 

@@ -681,41 +681,6 @@ pub(crate) mod tests {
         assert_eq!(n, 0);
     }
 
-    /// Deterministic xorshift mutations of valid lines; only checks that nothing panics.
-    pub(crate) fn mutate_all(samples: &[&str], iterations: usize, mut run: impl FnMut(&[u8])) {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        const BYTES: &[u8] = b"{}[]\":,.\\ 0123456789-eE+aAzZ\x00\xff\xc3()#;@$\t\n";
-        for i in 0..iterations {
-            let Some(base) = samples.get(i % samples.len().max(1)) else { return };
-            let mut b = base.as_bytes().to_vec();
-            for _ in 0..(next() % 4 + 1) {
-                let len = b.len().max(1);
-                let at = (next() as usize) % len;
-                match next() % 4 {
-                    0 => b.truncate(at),
-                    1 => {
-                        if at < b.len() {
-                            b.remove(at);
-                        }
-                    }
-                    2 => b.insert(at.min(b.len()), BYTES[(next() as usize) % BYTES.len()]),
-                    _ => {
-                        if let Some(c) = b.get_mut(at) {
-                            *c = BYTES[(next() as usize) % BYTES.len()];
-                        }
-                    }
-                }
-            }
-            run(&b);
-        }
-    }
-
     #[test]
     fn mutated_lines_never_panic() {
         let samples = [
@@ -725,7 +690,7 @@ pub(crate) mod tests {
             r#"{"rrname":"x.example","rrtype":"TYPE65280","raw_rdata":"0a0b","time_first_ms":1704067200123}"#,
         ];
         let mut p = NdjsonParser::new(&SourceOptions::default());
-        mutate_all(&samples, 5000, |l| {
+        crate::testing::mutate_all(&samples, 5000, |l| {
             let _ = p.parse_line(l, &mut |_| {});
         });
     }

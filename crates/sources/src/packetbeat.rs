@@ -594,29 +594,12 @@ mod tests {
                 "\"type\":\"TXT\",\"class\":\"IN\",\"ttl\":\"60\",\"data\":\"a\\\\0 b\\\\\"",
             ),
         ];
-        let mut seed = 0x0f0f_1234_5678_9abcu64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let alphabet = b"{}[]\":,.\\0123456789abcdefAZ \xff";
+        let samples: Vec<&str> = samples.iter().map(String::as_str).collect();
         for negative in [false, true] {
             let mut p = parser(negative);
-            for i in 0..3000 {
-                let mut line = samples[i % samples.len()].clone().into_bytes();
-                match next() % 3 {
-                    0 => line.truncate((next() % (line.len() as u64 + 1)) as usize),
-                    _ => {
-                        for _ in 0..1 + next() % 4 {
-                            let at = (next() % line.len() as u64) as usize;
-                            line[at] = alphabet[(next() % alphabet.len() as u64) as usize];
-                        }
-                    }
-                }
-                let _ = p.parse_line(&line, &mut |_| {});
-            }
+            crate::testing::mutate_all(&samples, 3000, |line| {
+                let _ = p.parse_line(line, &mut |_| {});
+            });
         }
         let mut out = Vec::new();
         unescape_text(b"\\", &mut out);

@@ -1043,45 +1043,6 @@ impl Tally {
     }
 }
 
-/// A deterministic xorshift generator for the robustness tests of the cloud formats.
-#[cfg(test)]
-pub(crate) fn mutations(samples: &[&str], rounds: usize, mut check: impl FnMut(&[u8])) {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let alphabet = b"{}[]\":,.\\ \t\n0123456789aZ-_e+\xff\x00";
-    for i in 0..rounds {
-        let Some(base) = samples.get(i % samples.len().max(1)) else { return };
-        let mut line = base.as_bytes().to_vec();
-        match next() % 4 {
-            0 => line.truncate((next() as usize) % (line.len() + 1)),
-            1 => {
-                for _ in 0..1 + next() % 4 {
-                    let len = line.len().max(1);
-                    if let Some(b) = line.get_mut((next() as usize) % len) {
-                        *b = alphabet[(next() as usize) % alphabet.len()];
-                    }
-                }
-            }
-            2 => {
-                let at = (next() as usize) % (line.len() + 1);
-                let to = (at + (next() as usize) % 16).min(line.len());
-                line.drain(at..to);
-            }
-            _ => {
-                let at = (next() as usize) % (line.len() + 1);
-                let what = alphabet[(next() as usize) % alphabet.len()];
-                line.insert(at, what);
-            }
-        }
-        check(&line);
-    }
-}
-
 /// CPU time (this thread's user + system time, from /proc) per call of `f` over `lines`,
 /// cycled for about two seconds: wall time misleads on a machine shared with other jobs.
 #[cfg(test)]
@@ -1365,7 +1326,7 @@ mod tests {
         );
         let samples = [CNAME_CHAIN, NXDOMAIN, NODATA, BLOCKED, ALERT, PUBLIC, PUBLIC_ECS, &env];
         let mut p = Route53Parser::new(&opts(true));
-        mutations(&samples, 5000, |l| {
+        crate::testing::mutate_all(&samples, 5000, |l| {
             let _ = p.parse_line(l, &mut |_| {});
             let _ = sniff(l);
         });

@@ -1582,28 +1582,12 @@ pub(crate) mod tests {
             r#"{"timestamp":"2024-01-15T10:00:00+0000","event_type":"dns","dns":{"version":2,"type":"answer","id":1,"rrname":"a.example","rrtype":"A","rcode":"NOERROR","grouped":{"A":["192.0.2.1"],"CNAME":["b.example"],"SOA":[{"mname":"a","rname":"b","serial":1,"refresh":2,"retry":3,"expire":4,"minimum":5}]}}}"#.to_string(),
             r#"{"timestamp":"2017-05-01T12:00:00+0000","event_type":"dns","dns":{"type":"answer","id":2,"rcode":"NOERROR","rrname":"x.example","rrtype":"TXT","ttl":5,"rdata":"caf\\xe9"}}"#.to_string(),
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let alphabet = b"{}[]\":,.\\x0123456789abcdefAZ \xff";
-        for p in [&mut parser(false), &mut parser(true)] {
-            for i in 0..3000 {
-                let mut line = samples[i % samples.len()].clone().into_bytes();
-                match next() % 3 {
-                    0 => line.truncate((next() % (line.len() as u64 + 1)) as usize),
-                    _ => {
-                        for _ in 0..1 + next() % 4 {
-                            let at = (next() % line.len() as u64) as usize;
-                            line[at] = alphabet[(next() % alphabet.len() as u64) as usize];
-                        }
-                    }
-                }
-                let _ = p.parse_line(&line, &mut |_| {});
-            }
+        let samples: Vec<&str> = samples.iter().map(String::as_str).collect();
+        for negative in [false, true] {
+            let mut p = parser(negative);
+            crate::testing::mutate_all(&samples, 3000, |line| {
+                let _ = p.parse_line(line, &mut |_| {});
+            });
         }
     }
 

@@ -966,30 +966,13 @@ mod tests {
             rec("10.2.0.192.in-addr.arpa\t1\tC_INTERNET\t12\tPTR\t3\tNXDOMAIN\tF\tF\tT\tT\t0\t10.0-25.2.0.192.in-addr.arpa,h\\x5c.example\t600.000000,600.000000"),
             r#"{"ts":1705312800.78917,"uid":"C","id.orig_h":"192.0.2.7","query":"a.example","qtype":16,"rcode":0,"AA":true,"answers":["b.example","TXT 2 hi SPF 1 x"],"TTLs":[60.0,30.0]}"#.to_string(),
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let alphabet = b"\t,\\x0123456789abcdefTXSP -:.{}\"[]\xff";
+        let samples: Vec<&str> = samples.iter().map(String::as_str).collect();
         for negative in [false, true] {
             let mut p = parser(negative);
-            for i in 0..3000 {
-                let mut line = samples[i % samples.len()].clone().into_bytes();
-                match next() % 3 {
-                    0 => line.truncate((next() % (line.len() as u64 + 1)) as usize),
-                    _ => {
-                        for _ in 0..1 + next() % 4 {
-                            let at = (next() % line.len() as u64) as usize;
-                            line[at] = alphabet[(next() % alphabet.len() as u64) as usize];
-                        }
-                    }
-                }
-                let _ = p.parse_line(&line, &mut |_| {});
-                p.prime(&line);
-            }
+            crate::testing::mutate_all(&samples, 3000, |line| {
+                let _ = p.parse_line(line, &mut |_| {});
+                p.prime(line);
+            });
         }
     }
 

@@ -1293,7 +1293,7 @@ j RRSIG A 8 3 300 1706745600 1704067200 1 signer.o.example. AQID
     fn mutated_lines_never_panic() {
         let samples: Vec<&str> = BIND_ZONE.lines().chain(SIGNED_ZONE.lines()).collect();
         let mut p = ZoneParser::new(&opts());
-        crate::ndjson::tests::mutate_all(&samples, 8000, |l| {
+        crate::testing::mutate_all(&samples, 8000, |l| {
             let _ = p.parse_line(l, &mut |_| {});
             if l.len() % 7 == 0 {
                 let _ = p.finish(&mut |_| {});
