@@ -4,6 +4,10 @@
 # Usage: bench/import_formats.sh [COUNT] [FORMAT...]   (default: 1000000, every format)
 #   OUT=bench/out   where inputs and stores go (inputs are kept and reused)
 #   RUNS=3          runs per format; the median is reported
+#   BALBOA=1        also import the shared seed-42 corpus (../shared/tools/gen_observations.py) in
+#                   the two formats DCSO balboa reads (gopassivedns, suricata) with dnsledger and
+#                   with balboa 2.0.0 (../shared/tools/bench_balboa.sh, RUNS=1), and print the
+#                   ratio; BALBOA=0 skips it
 #
 # For each format, bench/gen_logs.py writes COUNT responses (one line each; zone files: COUNT
 # records; dnstap: COUNT frames) and `dnsledger import --format F --no-sync` reads them into a
@@ -14,6 +18,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-$ROOT/bench/out}/formats"
 RUNS="${RUNS:-3}"
+BALBOA="${BALBOA:-1}"
+SHARED="${SHARED:-$ROOT/../shared}"
 COUNT="${1:-1000000}"
 shift || true
 FORMATS=("$@")
@@ -54,5 +60,34 @@ fmt, recs, obs, wall, user, sys_, rss, mib = sys.argv[1:]
 wall = max(float(wall), 1e-3)
 print(f"{fmt:<13} {int(recs):>9} {int(mib):>10} {int(recs)/wall:>12.0f} {int(obs)/wall:>12.0f} "
       f"{float(user)+float(sys_):>8.2f} {int(rss)/1024:>8.1f}")
+PY
+done
+
+[ "$BALBOA" = 1 ] || exit 0
+echo
+echo "same files as DCSO balboa 2.0.0 (shared seed-42 corpus, 1M observations; balboa: unix-socket feeder until its sentinel is visible)"
+printf '%-13s %14s %14s %8s\n' feed "dnsledger obs/s" "balboa obs/s" ratio
+for feed in gopassivedns suricata; do
+  input="$OUT/shared-$feed-1M.log"
+  meta="$OUT/shared-$feed-1M.meta.json"
+  [ -s "$input" ] && [ -s "$meta" ] || python3 "$SHARED/tools/gen_observations.py" --format "$feed" --out "$input" --meta "$meta" >/dev/null 2>&1
+  walls=()
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$OUT/store-shared"
+    /usr/bin/time -f '%e' -o "$OUT/time.txt" "$BIN" import --data-dir "$OUT/store-shared" --format "$feed" --no-sync -q "$input"
+    walls+=("$(cat "$OUT/time.txt")")
+  done
+  wall=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+  bdir="$OUT/balboa-$feed"
+  rm -rf "$bdir"; mkdir -p "$bdir"
+  RUNS=1 FEED="$feed" OBS="$input" META="$meta" NQ=50 bash "$SHARED/tools/bench_balboa.sh" "$bdir" > "$bdir/bench.log" 2>&1 || {
+    echo "$feed: balboa benchmark failed (see $bdir/bench.log)"; continue; }
+  python3 - "$feed" "$(wc -l < "$input")" "$wall" "$bdir/results-$feed.jsonl" <<'PY'
+import json, sys
+feed, lines, wall, res = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+b = [json.loads(l) for l in open(res) if l.strip()][-1]
+ours = lines / max(wall, 1e-3)
+theirs = b["observations"] / max(b["ingest_wall_s"], 1e-3)
+print(f"{feed:<13} {ours:>14.0f} {theirs:>14.0f} {ours / theirs:>7.1f}x")
 PY
 done
