@@ -92,12 +92,14 @@ fn stdin_stream_is_stored_while_open() {
     let data = dir.path().join("store");
     let d = data.to_str().expect("utf-8");
     let mut child = common::bin()
-        .args(["import", "-", "--format", "passivedns", "--flush-secs", "1", "--data-dir", d, "-q"])
+        .args(["import", "-", "--flush-secs", "1", "--data-dir", d, "-q"])
         .stdin(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
     let mut stdin = child.stdin.take().expect("stdin");
+    // quiet at first, and no --format: the format is told from the first bytes when they come
+    std::thread::sleep(Duration::from_millis(600));
     stdin.write_all(line(1704067200, "stream.example", "192.0.2.7", 2).as_bytes()).expect("write");
     stdin.write_all(line(1704067201, "stream.example", "192.0.2.7", 3).as_bytes()).expect("write");
     stdin.flush().expect("flush");

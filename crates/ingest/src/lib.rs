@@ -664,7 +664,15 @@ fn run(
     if start.offset > 0 {
         chunker.skip(fill.as_mut(), start.offset).map_err(io)?;
     }
-    let first = chunker.next(fill.as_mut(), opts.format.map(Framing::of));
+    // a quiet stream has nothing to tell the format from yet: wait for its first bytes
+    let mut first = chunker.next(fill.as_mut(), opts.format.map(Framing::of));
+    while matches!(first, Ok(Next::Idle)) {
+        if opts.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            first = Ok(Next::End);
+            break;
+        }
+        first = chunker.next(fill.as_mut(), opts.format.map(Framing::of));
+    }
     let (format, first) = match first {
         Err(ChunkError::Io(e)) => return Err(io(e)),
         Err(ChunkError::Damaged { offset, reason }) => {
