@@ -48,7 +48,7 @@ use std::marker::PhantomData;
 use dnsledger_model::Observation;
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 
-use crate::route53::{
+use crate::cloud::{
     finish_response, json_fields, lossy, parse_time, set_sensor, Answer, Chain, Rcode, Rrsets, Scalar, Tally,
 };
 use crate::{LineOutcome, LineParser, ParseError, SourceOptions};

@@ -52,7 +52,7 @@
 
 use dnsledger_model::{Observation, RrType};
 
-use crate::route53::{
+use crate::cloud::{
     finish_response, json_fields, lossy, parse_rdata, parse_rrtype, parse_time, set_sensor, Rcode, Rrsets, Scalar,
     Tally,
 };

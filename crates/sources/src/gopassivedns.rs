@@ -34,9 +34,9 @@
 
 use dnsledger_model::{Name, Observation, RrType};
 
-use crate::suricata::{
-    finish_response, parse_epoch, parse_time, rrtype_of, set_base, set_name, wire, Escapes, Outcome, Rcode, Rrsets,
-    Scalar, Text,
+use crate::sensorlog::{
+    finish_response, missing, parse_epoch, parse_time, rrtype_of, set_base, set_name, wire, Escapes, Outcome, Rcode,
+    Rrsets, Scalar, Text,
 };
 use crate::{LineOutcome, LineParser, ParseError, SourceOptions};
 
@@ -173,10 +173,6 @@ fn supported(t: RrType) -> bool {
     )
 }
 
-fn missing(field: &str) -> ParseError {
-    ParseError::new("missing field", field.to_string())
-}
-
 impl LineParser for GoPassiveDnsParser {
     fn parse_line(&mut self, line: &[u8], emit: &mut dyn FnMut(&mut Observation)) -> Result<LineOutcome, ParseError> {
         let line = match crate::content(line) {
@@ -285,7 +281,7 @@ impl LineParser for GoPassiveDnsParser {
 
 /// True if the JSON `line` is a gopassivedns log line.
 pub fn sniff(line: &[u8]) -> bool {
-    use crate::suricata::has_key;
+    use crate::sensorlog::has_key;
     has_key(line, b"query_id") && has_key(line, b"tstamp") && has_key(line, b"atype")
 }
 

@@ -14,6 +14,7 @@
 //! lines depend on `$ORIGIN`/`$TTL`). [`Format`] names them, guesses them and builds parsers.
 
 pub mod azure;
+mod cloud;
 pub mod dnsdb;
 pub mod dnstap;
 pub mod gcp;
@@ -22,6 +23,7 @@ pub mod ndjson;
 pub mod packetbeat;
 pub mod passivedns;
 pub mod route53;
+mod sensorlog;
 pub mod suricata;
 pub mod zeek;
 pub mod zonefile;

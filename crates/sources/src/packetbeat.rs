@@ -33,9 +33,9 @@ use std::fmt::Write as _;
 
 use dnsledger_model::{Observation, Rdata, RrType};
 
-use crate::suricata::{
-    finish_response, has_key, has_kv, json_text, parse_time, rrtype_of, set_base, wire, Escapes, Outcome, Rcode,
-    Rrsets, Scalar, Text,
+use crate::sensorlog::{
+    finish_response, has_key, has_kv, json_text, missing, parse_time, rrtype_of, set_base, wire, Escapes, Outcome,
+    Rcode, Rrsets, Scalar, Text,
 };
 use crate::{LineOutcome, LineParser, ParseError, SourceOptions};
 
@@ -310,10 +310,6 @@ fn supported(t: RrType) -> bool {
             | RrType::TXT
             | RrType::SPF
     )
-}
-
-fn missing(field: &str) -> ParseError {
-    ParseError::new("missing field", field.to_string())
 }
 
 impl PacketbeatParser {

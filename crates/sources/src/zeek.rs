@@ -50,7 +50,7 @@ use std::borrow::Cow;
 
 use dnsledger_model::{Observation, RrType};
 
-use crate::suricata::{
+use crate::sensorlog::{
     epoch_from_f64, finish_response, is_meta_qtype, json_text, parse_epoch, parse_ipv4, parse_time, set_base, set_name,
     unescape_hex, Escapes, Outcome, Rcode, Rrsets, Scalar, Text,
 };
@@ -677,7 +677,7 @@ pub fn sniff(sample: &[u8]) -> bool {
 
 /// True if a JSON `line` looks like a Zeek dns.log JSON record.
 pub fn sniff_json(line: &[u8]) -> bool {
-    use crate::suricata::has_key;
+    use crate::sensorlog::has_key;
     has_key(line, b"uid")
         && has_key(line, b"id.orig_h")
         && (has_key(line, b"query") || has_key(line, b"qtype_name") || has_key(line, b"trans_id"))
