@@ -16,11 +16,13 @@
 //! DCSO balboa ships with. Everything used here (merge operators, SST ingestion, iterators with
 //! bounds, checkpoints) is stable RocksDB API of that era.
 
-pub mod keys;
-mod read;
 pub mod write;
 
+/// The key layout, shared with every backend (see `dnsledger_store::layout`).
+pub use dnsledger_store::layout::keys;
+
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -30,15 +32,15 @@ use dnsledger_model::{Aggregate, Name, Rdata, Record, RrType};
 use dnsledger_store::{Batch, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats};
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, CompactOptions, DBCompressionType, MergeOperands, Options,
-    WriteOptions, DB,
+    ReadOptions, WriteOptions, DB,
 };
 
+use dnsledger_store::layout::{self, KvSource, ScanFn, CKPT_PREFIX};
 use keys::P_META;
 
 const SCHEMA_KEY: &[u8] = b"\x06schema";
 const SCHEMA: &[u8] = b"dnsledger-store-1";
 const SENSOR_PREFIX: &[u8] = b"sensor/";
-pub(crate) const CKPT_PREFIX: &[u8] = b"ckpt/";
 /// Directory (inside the store) where SST files are built before ingestion.
 const INGEST_DIR: &str = "ingest-tmp";
 
@@ -258,8 +260,36 @@ impl RocksStore {
         }
         Ok(out)
     }
+}
 
-    pub(crate) fn record(
+impl KvSource for RocksStore {
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        stats: &mut ScanStats,
+        f: &mut ScanFn<'_>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        let mut ro = ReadOptions::default();
+        if let Some(end) = end {
+            ro.set_iterate_upper_bound(end.to_vec());
+        }
+        let mut it = self.db.raw_iterator_opt(ro);
+        it.seek(start);
+        let mut flow = ControlFlow::Continue(());
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            stats.scanned += 1;
+            if f(k, v, stats).is_break() {
+                flow = ControlFlow::Break(());
+                break;
+            }
+            it.next();
+        }
+        it.status().map_err(|e| engine("scanning", e))?;
+        Ok(flow)
+    }
+
+    fn record(
         &self,
         rrname: Name,
         rrtype: RrType,
@@ -302,11 +332,11 @@ impl Store for RocksStore {
     }
 
     fn lookup_rrset(&self, q: &RrsetQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
-        self.do_lookup_rrset(q, visit)
+        layout::lookup_rrset(self, q, visit)
     }
 
     fn lookup_rdata(&self, q: &RdataQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
-        self.do_lookup_rdata(q, visit)
+        layout::lookup_rdata(self, q, visit)
     }
 
     fn checkpoint(&self, source: &str) -> Result<Option<Vec<u8>>, StoreError> {

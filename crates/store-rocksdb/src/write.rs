@@ -9,135 +9,15 @@
 
 use std::path::Path;
 
-use dnsledger_model::key::TAG_NEGATIVE;
-use dnsledger_model::{Aggregate, Name, RrType};
+use dnsledger_model::Aggregate;
+use dnsledger_store::layout::keys::{self, P_RRSET};
+use dnsledger_store::layout::{
+    checkpoint_key, for_each_entry, owner_name_key, rdata_entries, target_name_entries, Entries, EntryValue,
+};
 use dnsledger_store::{Batch, StoreError, WriteStats};
 use rocksdb::{IngestExternalFileOptions, Options, SstFileWriter, WriteBatch, WriteOptions, DB};
 
-use crate::keys::{
-    self, KeyParts, NAMES_OWNER, NAMES_TARGET, P_IP, P_META, P_NAME, P_NAMES, P_RAW, P_RRSET, RDATA_BARE, RDATA_FULL,
-};
-use crate::{corrupt, engine, CKPT_PREFIX};
-
-/// Index entries: keys in one arena, each with its kind (merge or put) and the record
-/// (index into the batch's sorted records) whose aggregate a merge carries.
-#[derive(Default)]
-pub struct Entries {
-    arena: Vec<u8>,
-    items: Vec<(usize, u32, bool, u32)>,
-}
-
-impl Entries {
-    fn push(&mut self, key: &[u8], merge: bool, record: usize) {
-        self.items.push((self.arena.len(), key.len() as u32, merge, record as u32));
-        self.arena.extend_from_slice(key);
-    }
-
-    fn key(&self, i: usize) -> &[u8] {
-        let (off, len, _, _) = self.items[i];
-        &self.arena[off..off + len as usize]
-    }
-
-    fn clear(&mut self) {
-        self.arena.clear();
-        self.items.clear();
-    }
-}
-
-/// The name an rdata item is indexed under, from its stored parts (no copy for wire rdata).
-fn indexed_target(rrtype: RrType, tag: u8, octets: &[u8]) -> Result<Option<Name>, StoreError> {
-    if tag == 0 {
-        return Ok(dnsledger_model::rdata::wire_indexed_name(rrtype, octets));
-    }
-    Ok(keys::rdata_from_parts(tag, octets).map_err(corrupt)?.indexed_name(rrtype))
-}
-
-/// Appends the inverse-index entries (address, rdata name, raw rdata; all merges) of a record.
-pub fn rdata_entries(
-    parts: &KeyParts<'_>,
-    record: usize,
-    out: &mut Entries,
-    kbuf: &mut Vec<u8>,
-) -> Result<(), StoreError> {
-    for &(tag, octets, enc) in &parts.rdata {
-        if tag == TAG_NEGATIVE {
-            continue;
-        }
-        kbuf.clear();
-        let is_ip = tag == 0
-            && ((parts.rrtype == RrType::A && octets.len() == 4)
-                || (parts.rrtype == RrType::AAAA && octets.len() == 16));
-        if is_ip {
-            kbuf.push(P_IP);
-            kbuf.push(if octets.len() == 4 { 4 } else { 6 });
-            kbuf.extend_from_slice(octets);
-        } else {
-            if let Some(target) = indexed_target(parts.rrtype, tag, octets)? {
-                kbuf.push(P_NAME);
-                target.write_key(true, kbuf);
-                kbuf.extend_from_slice(&parts.rrtype.0.to_be_bytes());
-                kbuf.extend_from_slice(parts.rname);
-                if tag == 0 && octets == target.as_wire() {
-                    kbuf.push(RDATA_BARE);
-                } else {
-                    kbuf.push(RDATA_FULL);
-                    kbuf.extend_from_slice(enc);
-                }
-                kbuf.extend_from_slice(parts.bailiwick);
-                out.push(kbuf, true, record);
-                continue;
-            }
-            kbuf.push(P_RAW);
-            kbuf.extend_from_slice(enc);
-            kbuf.extend_from_slice(&parts.rrtype.0.to_be_bytes());
-        }
-        kbuf.extend_from_slice(parts.rname);
-        kbuf.extend_from_slice(parts.bailiwick);
-        out.push(kbuf, true, record);
-    }
-    Ok(())
-}
-
-/// Appends the names-index entries (puts) for the rdata targets of a record.
-pub fn target_name_entries(
-    parts: &KeyParts<'_>,
-    record: usize,
-    out: &mut Entries,
-    kbuf: &mut Vec<u8>,
-) -> Result<(), StoreError> {
-    if matches!(parts.rrtype, RrType::A | RrType::AAAA) {
-        return Ok(());
-    }
-    for &(tag, octets, _) in &parts.rdata {
-        if tag == TAG_NEGATIVE {
-            continue;
-        }
-        if let Some(target) = indexed_target(parts.rrtype, tag, octets)? {
-            kbuf.clear();
-            kbuf.push(P_NAMES);
-            kbuf.push(NAMES_TARGET);
-            target.write_key(false, kbuf);
-            out.push(kbuf, false, record);
-        }
-    }
-    Ok(())
-}
-
-/// The names-index key of an owner name given as its reversed key: the same escaped labels,
-/// in the opposite order (no decoding needed).
-fn owner_name_key(rname: &[u8], kbuf: &mut Vec<u8>) -> Result<(), StoreError> {
-    kbuf.clear();
-    kbuf.push(P_NAMES);
-    kbuf.push(NAMES_OWNER);
-    let body = rname.strip_suffix(&[0]).ok_or_else(|| StoreError::Corrupt("name key without terminator".into()))?;
-    // each label is its escaped bytes followed by 0x00, and escapes never contain 0x00
-    for label in body.rsplit(|&b| b == 0).filter(|l| !l.is_empty()) {
-        kbuf.extend_from_slice(label);
-        kbuf.push(0);
-    }
-    kbuf.push(0);
-    Ok(())
-}
+use crate::{corrupt, engine};
 
 /// The encoded aggregate of a batch record, with batch-local sensor ids mapped to store ids.
 pub fn encode_value(agg: &Aggregate, sensor_ids: &[u16], out: &mut Vec<u8>) {
@@ -151,52 +31,20 @@ pub fn encode_value(agg: &Aggregate, sensor_ids: &[u16], out: &mut Vec<u8>) {
     }
 }
 
-fn checkpoint_key(source: &str) -> Vec<u8> {
-    let mut k = vec![P_META];
-    k.extend_from_slice(CKPT_PREFIX);
-    k.extend_from_slice(source.as_bytes());
-    k
-}
-
 /// Writes a batch through a `WriteBatch` (WAL, memtable).
 pub fn write_batch(db: &DB, batch: &Batch, sensor_ids: &[u16], sync: bool) -> Result<WriteStats, StoreError> {
     let mut wb = WriteBatch::default();
-    let mut stats = WriteStats { observations: batch.observations(), ..WriteStats::default() };
     let mut vbuf = Vec::with_capacity(64);
-    let mut kbuf = Vec::with_capacity(256);
-    let mut key = Vec::with_capacity(256);
-    let mut entries = Entries::default();
-    let mut last_name: Vec<u8> = Vec::new();
-    for (rkey, agg) in batch.sorted_records() {
-        encode_value(agg, sensor_ids, &mut vbuf);
-        key.clear();
-        key.push(P_RRSET);
-        key.extend_from_slice(rkey);
-        wb.merge(&key, &vbuf);
-        stats.records += 1;
-        let parts = keys::split_record_key(rkey).map_err(corrupt)?;
-        if parts.rname != last_name.as_slice() {
-            owner_name_key(parts.rname, &mut kbuf)?;
-            wb.put(&kbuf, []);
-            stats.index_entries += 1;
-            last_name.clear();
-            last_name.extend_from_slice(parts.rname);
-        }
-        entries.clear();
-        rdata_entries(&parts, 0, &mut entries, &mut kbuf)?;
-        target_name_entries(&parts, 0, &mut entries, &mut kbuf)?;
-        for i in 0..entries.items.len() {
-            if entries.items[i].2 {
-                wb.merge(entries.key(i), &vbuf);
-            } else {
-                wb.put(entries.key(i), []);
+    let stats = for_each_entry(batch, &mut |key, value| {
+        match value {
+            EntryValue::Merge(agg) => {
+                encode_value(agg, sensor_ids, &mut vbuf);
+                wb.merge(key, &vbuf);
             }
-            stats.index_entries += 1;
+            EntryValue::Put(v) => wb.put(key, v),
         }
-    }
-    for (source, progress) in batch.checkpoints() {
-        wb.put(checkpoint_key(source), progress);
-    }
+        Ok(())
+    })?;
     let mut wo = WriteOptions::default();
     wo.set_sync(sync);
     db.write_opt(wb, &wo).map_err(|e| engine("writing batch", e))?;
@@ -316,7 +164,7 @@ fn write_entries_sst(
     sensor_ids: &[u16],
     mut meta: Vec<(Vec<u8>, Vec<u8>)>,
 ) -> Result<u64, StoreError> {
-    let order = dnsledger_store::sort_order(entries.items.len(), |i| entries.key(i));
+    let order = dnsledger_store::sort_order(entries.len(), |i| entries.key(i));
     meta.sort();
     if order.is_empty() && meta.is_empty() {
         return Ok(0);
@@ -329,7 +177,7 @@ fn write_entries_sst(
     while i < order.len() {
         let first = order[i] as usize;
         let key = entries.key(first);
-        let (_, _, merge, rec) = entries.items[first];
+        let (merge, rec) = (entries.is_merge(first), entries.record(first));
         // Equal keys (an address in several RRsets of one name, a name seen twice) fold here.
         let mut j = i + 1;
         while j < order.len() && entries.key(order[j] as usize) == key {
@@ -337,11 +185,11 @@ fn write_entries_sst(
         }
         if merge {
             if j - i == 1 {
-                encode_value(records[rec as usize].1, sensor_ids, &mut vbuf);
+                encode_value(records[rec].1, sensor_ids, &mut vbuf);
             } else {
                 let mut acc = Aggregate::default();
                 for &o in &order[i..j] {
-                    acc.merge(records[entries.items[o as usize].3 as usize].1);
+                    acc.merge(records[entries.record(o as usize)].1);
                 }
                 encode_value(&acc, sensor_ids, &mut vbuf);
             }

@@ -7,6 +7,9 @@
 //! (ClickHouse) without holding a whole result in memory.
 
 pub mod batch;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod layout;
 pub mod query;
 pub mod wire;
 

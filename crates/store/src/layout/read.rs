@@ -1,20 +1,19 @@
-//! Lookups: prefix and range scans over the key spaces of [`crate::keys`], streaming records
-//! to the visitor as the iterator yields them. Inverse-index entries that differ only in
-//! bailiwick are adjacent and are folded into one rdata record before fences are applied.
+//! Lookups over any ordered key-value source laid out as [`super::keys`] describes: prefix and
+//! range scans, streaming records to the visitor as the source yields them. Inverse-index
+//! entries that differ only in bailiwick are adjacent and are folded into one rdata record
+//! before fences are applied.
 
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 
-use dnsledger_model::key::{KeyError, TAG_NEGATIVE};
-use dnsledger_model::{Aggregate, Name, Negative, Rdata, RrType, TypeFilter};
-use dnsledger_store::{IpRange, NameMatch, RdataQuery, RdataTarget, RrsetQuery, ScanStats, StoreError, Visitor};
-use rocksdb::ReadOptions;
-
-use crate::keys::{
+use super::keys::{
     bailiwick_len, name_key_len, prefix_successor, rdata_from_parts, rdata_len, split_record_key, NAMES_OWNER,
     NAMES_TARGET, P_IP, P_NAME, P_NAMES, P_RAW, P_RRSET, RDATA_BARE, RDATA_FULL,
 };
-use crate::{engine, RocksStore};
+use super::KvSource;
+use crate::{IpRange, NameMatch, RdataQuery, RdataTarget, RrsetQuery, ScanStats, StoreError, Visitor};
+use dnsledger_model::key::{KeyError, TAG_NEGATIVE};
+use dnsledger_model::{Aggregate, Name, Negative, Rdata, RrType, TypeFilter};
 
 /// Types whose rdata carries a name the rdata-name index finds it by (used by raw lookups).
 fn name_indexed_types() -> impl Iterator<Item = RrType> {
@@ -73,7 +72,12 @@ enum Group {
     Corrupt,
 }
 
-impl RocksStore {
+/// Lookups over one key-value source.
+pub(super) struct Reader<'a> {
+    pub(super) src: &'a dyn KvSource,
+}
+
+impl Reader<'_> {
     /// Scans inverse-index keys, folding entries of one rdata record (differing only in
     /// bailiwick) before handing each record to `emit`.
     fn scan_folded(
@@ -103,7 +107,7 @@ impl RocksStore {
         Ok(fold.finish(stats, emit))
     }
 
-    /// Iterates keys from `start` while they start with `prefix` (and stay below `upper`).
+    /// Visits entries from `start` while they start with `prefix` (and stay below `upper`).
     fn scan(
         &self,
         start: &[u8],
@@ -112,26 +116,16 @@ impl RocksStore {
         stats: &mut ScanStats,
         mut f: impl FnMut(&[u8], &[u8], &mut ScanStats) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, StoreError> {
-        let mut ro = ReadOptions::default();
-        if let Some(end) = upper.or_else(|| prefix_successor(prefix)) {
-            ro.set_iterate_upper_bound(end);
-        }
-        let mut it = self.db.raw_iterator_opt(ro);
-        it.seek(start);
-        let mut flow = ControlFlow::Continue(());
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        let end = match (upper, prefix_successor(prefix)) {
+            (Some(u), Some(p)) => Some(u.min(p)),
+            (u, p) => u.or(p),
+        };
+        self.src.scan(start, end.as_deref(), stats, &mut |k, v, stats| {
             if !k.starts_with(prefix) {
-                break;
+                return ControlFlow::Break(());
             }
-            stats.scanned += 1;
-            if f(k, v, stats).is_break() {
-                flow = ControlFlow::Break(());
-                break;
-            }
-            it.next();
-        }
-        it.status().map_err(|e| engine("scanning", e))?;
-        Ok(flow)
+            f(k, v, stats)
+        })
     }
 
     /// Scans RRset records; `start`/`prefix` include the key-space byte.
@@ -183,7 +177,7 @@ impl RocksStore {
             match decoded {
                 Ok((rrname, bw, rdata)) => {
                     stats.returned += 1;
-                    let mut r = self.record(rrname, parts.rrtype, bw, rdata, agg);
+                    let mut r = self.src.record(rrname, parts.rrtype, bw, rdata, agg);
                     r.negative = negative;
                     visit(r)
                 }
@@ -278,7 +272,7 @@ impl RocksStore {
                         return ControlFlow::Continue(());
                     }
                     stats.returned += 1;
-                    visit(self.record(rrname, rrtype, None, vec![rdata], agg))
+                    visit(self.src.record(rrname, rrtype, None, vec![rdata], agg))
                 }
                 Err(_) => {
                     stats.corrupt += 1;
@@ -339,7 +333,7 @@ impl RocksStore {
             match Name::decode_key(&group[1 + alen..], true) {
                 Ok((rrname, _)) => {
                     stats.returned += 1;
-                    visit(self.record(rrname, rrtype, None, vec![Rdata::Wire(ip.to_vec())], agg))
+                    visit(self.src.record(rrname, rrtype, None, vec![Rdata::Wire(ip.to_vec())], agg))
                 }
                 Err(_) => {
                     stats.corrupt += 1;
@@ -406,7 +400,7 @@ impl RocksStore {
             match Name::decode_key(&group[elen + 2..], true) {
                 Ok((rrname, _)) => {
                     stats.returned += 1;
-                    visit(self.record(rrname, rrtype, None, vec![Rdata::Wire(bytes.to_vec())], agg))
+                    visit(self.src.record(rrname, rrtype, None, vec![Rdata::Wire(bytes.to_vec())], agg))
                 }
                 Err(_) => {
                     stats.corrupt += 1;
@@ -459,7 +453,7 @@ impl RocksStore {
             match decoded {
                 Ok((rdata, rrtype, rrname)) => {
                     stats.returned += 1;
-                    visit(self.record(rrname, rrtype, None, vec![rdata], agg))
+                    visit(self.src.record(rrname, rrtype, None, vec![rdata], agg))
                 }
                 Err(_) => {
                     stats.corrupt += 1;
@@ -483,7 +477,7 @@ impl RocksStore {
     }
 
     /// RRset lookup (the `Store` trait method).
-    pub(crate) fn do_lookup_rrset(&self, q: &RrsetQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
+    pub(super) fn lookup_rrset(&self, q: &RrsetQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
         let mut stats = ScanStats::default();
         let bw_enc = q.bailiwick.as_ref().map(|b| {
             let mut v = Vec::new();
@@ -508,7 +502,7 @@ impl RocksStore {
     }
 
     /// Rdata lookup (the `Store` trait method).
-    pub(crate) fn do_lookup_rdata(&self, q: &RdataQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
+    pub(super) fn lookup_rdata(&self, q: &RdataQuery, visit: &mut Visitor<'_>) -> Result<ScanStats, StoreError> {
         let mut stats = ScanStats::default();
         let _stopped = match &q.target {
             RdataTarget::Ip(range) => self.lookup_ip(q, range, &mut stats, visit)?,

@@ -1,8 +1,8 @@
-//! Key layouts of the column families, and allocation-free splitting of record keys.
+//! Key layouts of the key spaces, and allocation-free splitting of record keys.
 //!
-//! All data lives in one column family, in key spaces told apart by their first byte, so that
-//! one atomic write (a `WriteBatch`, or one ingested set of SST files) covers a record, all its
-//! index entries and the import checkpoint it completes.
+//! All data lives in one ordered key space, in key spaces told apart by their first byte, so
+//! that one atomic write (a RocksDB `WriteBatch` or set of SST files, a ClickHouse insert
+//! block) covers a record, all its index entries and the import checkpoint it completes.
 //!
 //! | prefix | key | value |
 //! |---|---|---|
