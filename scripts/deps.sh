@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dnsledger needs: to build (RocksDB from Debian, libclang for its
-# bindings) and, with --test, what the test suite uses. Installs only what is missing; uses sudo
-# when not root. Prints the ROCKSDB_LIB_DIR to export (also set in .cargo/config.toml for amd64).
+# bindings) and, with --test, what the test suite uses; with --clickhouse, only the ClickHouse
+# servers and ZooKeeper that scripts/clickhouse.sh runs. Installs only what is missing; uses sudo
+# when not root; keeps the installed packages from starting their own services. Prints the
+# ROCKSDB_LIB_DIR to export (also set in .cargo/config.toml for amd64).
 set -euo pipefail
 
 build_pkgs=(librocksdb-dev libclang-dev libpcap-dev pkg-config python3)
+# clickhouse-server/-client 18.16 and zookeeper (with Java): the servers of scripts/clickhouse.sh;
+# curl: its readiness and sanity checks, and the ClickHouse tests' clean-up.
+clickhouse_pkgs=(clickhouse-server clickhouse-client zookeeper curl)
 # dnsdbq: the DNSDB client; unbound, nsd, bind9, knot: real dnstap senders; dnstap-ldns, fstrm-bin: interop.
-test_pkgs=(dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin)
+test_pkgs=(dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin "${clickhouse_pkgs[@]}")
 
-pkgs=("${build_pkgs[@]}")
-if [ "${1:-}" = "--test" ]; then
-  pkgs+=("${test_pkgs[@]}")
-fi
+mode="${1:-}"
+case "$mode" in
+  "") pkgs=("${build_pkgs[@]}") ;;
+  --test) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  --clickhouse) pkgs=("${clickhouse_pkgs[@]}") ;;
+  *) echo "usage: $0 [--test | --clickhouse]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -25,7 +33,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   echo "deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  # the DNS servers the tests start themselves must not be started as services on port 53
+  # the DNS servers and ClickHouse the tests start themselves must not be started as services
+  # (on ports 53, 8123, 9000): a policy-rc.d that denies every start, unless one exists already
   own_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
@@ -40,8 +49,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$own_policy" = 0 ] || $sudo rm -f /usr/sbin/policy-rc.d
   [ "$rc" = 0 ] || exit "$rc"
   if [ -d /run/systemd/system ]; then
-    $sudo systemctl disable --now --quiet named.service knot.service nsd.service unbound.service 2>/dev/null || true
+    $sudo systemctl disable --now --quiet named.service knot.service nsd.service unbound.service \
+      clickhouse-server.service 2>/dev/null || true
   fi
+fi
+
+if [ "$mode" = --clickhouse ]; then
+  exit 0
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -7,14 +7,29 @@ ROCKSDB_LIB_DIR=$(scripts/deps.sh --test)
 export ROCKSDB_LIB_DIR
 export CARGO_TERM_COLOR=never
 
-# Python clients the end-to-end tests drive (CIRCL's PyPDNS), in a venv of their own.
+# Python packages the tests use, in a venv of their own: CIRCL's PyPDNS (a client the end-to-end
+# tests drive) and chDB (a current ClickHouse engine in-process, for the SQL dialect check;
+# about 0.9 GB with its pandas/pyarrow dependencies, about a minute to install).
 venv=target/test-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pypdns" 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pypdns, chdb" 2>/dev/null; then
   echo "== python test venv ($venv)"
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check pypdns==2.3.2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check pypdns==2.3.2 chdb==4.4.0
 fi
 export DNSLEDGER_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# ClickHouse 18.16 (Debian) on loopback for the ClickHouse store's tests: a single node, a
+# 2-shard cluster and ZooKeeper for its replicated variant (scripts/clickhouse.sh), stopped and
+# deleted when this script exits, however it exits.
+chdir=target/test-clickhouse
+scripts/clickhouse.sh clean "$chdir"
+trap 'scripts/clickhouse.sh clean "$chdir" || true' EXIT
+echo "== clickhouse servers ($chdir)"
+if ! scripts/clickhouse.sh start "$chdir" >/dev/null; then
+  echo "== the ClickHouse test servers did not start (see above)" >&2
+  exit 1
+fi
+eval "$(scripts/clickhouse.sh env "$chdir")"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
