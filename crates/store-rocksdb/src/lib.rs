@@ -297,16 +297,22 @@ impl KvSource for RocksStore {
         rdata: Vec<Rdata>,
         agg: Aggregate,
     ) -> Record {
+        // names in alphabetical order, whatever order the store registered them in, so every
+        // backend lists a record's sensors alike
         let sensors = if agg.sensors.is_empty() {
             Vec::new()
         } else {
             match self.sensors.read() {
-                Ok(s) => agg
-                    .sensors
-                    .ids()
-                    .iter()
-                    .map(|&id| s.names.get(id as usize).cloned().unwrap_or_else(|| format!("sensor-{id}")))
-                    .collect(),
+                Ok(s) => {
+                    let mut v: Vec<String> = agg
+                        .sensors
+                        .ids()
+                        .iter()
+                        .map(|&id| s.names.get(id as usize).cloned().unwrap_or_else(|| format!("sensor-{id}")))
+                        .collect();
+                    v.sort_unstable();
+                    v
+                }
                 Err(_) => Vec::new(),
             }
         };
