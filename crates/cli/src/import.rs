@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use dnsledger_ingest::{import, ImportError, ImportOptions, Input, LineError, Progress, Reporter, Summary};
 use dnsledger_sources::{Format, SourceOptions};
-use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
+use dnsledger_store::Store;
+use dnsledger_store_rocksdb::RocksStoreOptions;
 
-use crate::StoreArgs;
+use crate::backend::StoreArgs;
 
 /// Exit status when `--strict` is given and lines were rejected.
 const EXIT_REJECTED: u8 = 3;
@@ -239,9 +240,9 @@ fn print_summary(s: &Summary) {
 
 /// Runs `dnsledger import`.
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let store =
-        RocksStore::open(&a.store.data_dir, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })
-            .with_context(|| format!("opening store {}", a.store.data_dir.display()))?;
+    let (_, store) =
+        crate::backend::open_configured(&a.store, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })?;
+    let store: &dyn Store = &*store;
     let now = dnsledger_model::time::now();
     let zone_time = match &a.zone_time {
         Some(t) => {
@@ -288,7 +289,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         if a.format == Some(InputFormat::Batch) {
             bail!("--follow tails growing logs; batch files are whole files");
         }
-        return follow(&store, &a, opts, &stop);
+        return follow(store, &a, opts, &stop);
     }
     let mut tally = Tally::default();
     for f in &a.files {
@@ -302,14 +303,14 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
             _ => false,
         };
         let result = match &input {
-            Input::File(p) if batch => dnsledger_ingest::import_batch_file(&store, p, a.force),
+            Input::File(p) if batch => dnsledger_ingest::import_batch_file(store, p, a.force),
             _ => {
                 let total = match &input {
                     Input::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
                     Input::Stdin => None,
                 };
                 let mut console = Console::new(a.quiet, total);
-                let r = import(&store, &input, &opts, &mut console);
+                let r = import(store, &input, &opts, &mut console);
                 if let Some(bar) = &console.bar {
                     bar.finish_and_clear();
                 }
@@ -379,7 +380,7 @@ struct Tailed {
 }
 
 /// `--follow`: imports what was appended to each file every `--flush-secs`, across rotation.
-fn follow(store: &RocksStore, a: &ImportArgs, mut opts: ImportOptions, stop: &AtomicBool) -> anyhow::Result<ExitCode> {
+fn follow(store: &dyn Store, a: &ImportArgs, mut opts: ImportOptions, stop: &AtomicBool) -> anyhow::Result<ExitCode> {
     use std::os::unix::fs::MetadataExt;
     opts.hold_partial = true;
     let poll = opts.flush_every;

@@ -1,16 +1,20 @@
 //! `dnsledger`: the command-line entry point. Each subcommand is a thin layer over the library
 //! crates: `serve` (server + store), `sensor` (capture pipeline), `import` (ingest pipeline),
-//! `query` (query engine, local or against a running server), `key` (API keys).
+//! `query` (query engine, local or against a running server), `key` (API keys), `clickhouse`
+//! (schema of the ClickHouse store) and `migrate` (embedded store into ClickHouse). Which store
+//! a command uses is decided in [`backend`].
 
+mod backend;
+mod clickhouse;
 mod config;
 mod demo;
 mod import;
 mod key;
+mod migrate;
 mod query;
 mod sensor;
 mod serve;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,8 +23,8 @@ use clap::{Parser, Subcommand};
 ///
 /// dnsledger keeps the history of the DNS as it was seen: which name resolved to which data,
 /// first and last seen, how often, from which zone and sensor. It imports sensor and resolver
-/// logs, stores aggregated records in an embedded RocksDB store, and answers lookups from the
-/// command line and over HTTP.
+/// logs, stores aggregated records in an embedded RocksDB store or in ClickHouse, and answers
+/// lookups from the command line and over HTTP.
 #[derive(Parser, Debug)]
 #[command(name = "dnsledger", version, propagate_version = true, max_term_width = 110)]
 struct Cli {
@@ -34,7 +38,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the query and collector server on an embedded store.
+    /// Run the query and collector server on the store.
     Serve(serve::ServeArgs),
     /// Turn DNS traffic (pcap/pcapng files, a live interface) into observations.
     Sensor(Box<sensor::SensorArgs>),
@@ -42,37 +46,25 @@ enum Command {
     Import(import::ImportArgs),
     /// Look records up by name, address or rdata, in a store or on a running server.
     Query(Box<query::QueryArgs>),
-    /// Compact the store to its steady-state size (the server must not be running).
-    Compact(StoreArgs),
+    /// Compact the store to its steady-state size (an embedded store's server must not be
+    /// running; on ClickHouse this merges each shard's parts).
+    Compact(backend::StoreArgs),
     /// Manage API keys: add, list, rotate, remove.
     Key(key::KeyArgs),
-}
-
-/// Options naming the embedded store.
-#[derive(clap::Args, Debug, Clone)]
-pub struct StoreArgs {
-    /// Directory of the embedded store.
-    #[arg(long, env = "DNSLEDGER_DATA_DIR", default_value = "./dnsledger-data")]
-    pub data_dir: PathBuf,
+    /// Manage the ClickHouse store's schema: `init` creates or migrates the tables.
+    Clickhouse(clickhouse::ClickHouseCommand),
+    /// Copy an embedded store into ClickHouse, with progress.
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Runs `dnsledger compact`.
-fn compact(a: StoreArgs) -> anyhow::Result<ExitCode> {
-    use anyhow::Context;
-    use dnsledger_store::Store;
-    let store = dnsledger_store_rocksdb::RocksStore::open(&a.data_dir, Default::default())
-        .with_context(|| format!("opening store {}", a.data_dir.display()))?;
+fn compact(a: backend::StoreArgs) -> anyhow::Result<ExitCode> {
+    let (target, store) = backend::open_configured(&a, Default::default())?;
     let before = store.stats()?.disk_bytes;
     let t = std::time::Instant::now();
     store.compact()?;
     let after = store.stats()?.disk_bytes;
-    eprintln!(
-        "compacted {}: {} -> {} bytes in {:.1} s",
-        a.data_dir.display(),
-        before,
-        after,
-        t.elapsed().as_secs_f64()
-    );
+    eprintln!("compacted {}: {} -> {} bytes in {:.1} s", target.describe(), before, after, t.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -88,6 +80,8 @@ fn main() -> ExitCode {
         Command::Query(a) => query::run(*a),
         Command::Compact(a) => compact(a),
         Command::Key(a) => key::run(a),
+        Command::Clickhouse(a) => clickhouse::run(a),
+        Command::Migrate(a) => migrate::run(a),
     };
     match result {
         Ok(code) => code,

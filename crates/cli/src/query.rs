@@ -11,9 +11,9 @@ use dnsledger_model::TimeFence;
 use dnsledger_query::output::{sink, OutputFormat};
 use dnsledger_query::{spec, Lookup, RecordView, Window};
 use dnsledger_store::NegativeFilter;
-use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
+use dnsledger_store_rocksdb::RocksStoreOptions;
 
-use crate::StoreArgs;
+use crate::backend::StoreArgs;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -252,11 +252,11 @@ pub fn run(a: QueryArgs) -> anyhow::Result<ExitCode> {
             views.1
         }
         None => {
-            let store =
-                RocksStore::open(&a.store.data_dir, RocksStoreOptions { read_only: true, ..Default::default() })
-                    .with_context(|| format!("opening store {}", a.store.data_dir.display()))?;
+            // the embedded store is opened read-only, so queries run beside a writer
+            let (_, store) =
+                crate::backend::open_configured(&a.store, RocksStoreOptions { read_only: true, ..Default::default() })?;
             let mut io_err = None;
-            let outcome = dnsledger_query::run(&store, &lookup, window, &mut |r| match out
+            let outcome = dnsledger_query::run(&*store, &lookup, window, &mut |r| match out
                 .record(&RecordView::from_record(&r))
             {
                 Ok(()) => ControlFlow::Continue(()),

@@ -12,10 +12,10 @@ use dnsledger_capture::DecoderConfig;
 use dnsledger_model::TypeFilter;
 use dnsledger_sensor::output::{FileFormat, FileSink, HttpOptions, HttpSink, Sink, StoreSink};
 use dnsledger_sensor::{Input, LiveRun, SensorOptions, Summary};
-use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
+use dnsledger_store_rocksdb::RocksStoreOptions;
 use dnsledger_wire::ExtractOptions;
 
-use crate::StoreArgs;
+use crate::backend::StoreArgs;
 
 /// Exit status when an input file was damaged (frames before the damage were used).
 const EXIT_DAMAGED: u8 = 3;
@@ -246,8 +246,8 @@ impl SensorArgs {
                 timeout: Duration::from_secs(30),
             })?));
         }
-        let store = RocksStore::open(
-            &self.store.data_dir,
+        let (_, store) = crate::backend::open_configured(
+            &self.store,
             // a sensor only writes: a small block cache and write buffer keep its memory bounded
             RocksStoreOptions {
                 sync_writes: !self.no_sync,
@@ -255,9 +255,8 @@ impl SensorArgs {
                 write_buffer_bytes: 16 << 20,
                 ..Default::default()
             },
-        )
-        .with_context(|| format!("opening store {}", self.store.data_dir.display()))?;
-        Ok(Box::new(StoreSink::new(Arc::new(store))))
+        )?;
+        Ok(Box::new(StoreSink::new(store)))
     }
 }
 

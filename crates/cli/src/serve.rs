@@ -1,4 +1,5 @@
-//! `dnsledger serve`: the HTTP server on the embedded store, until SIGINT/SIGTERM.
+//! `dnsledger serve`: the HTTP server on the configured store (embedded or ClickHouse), until
+//! SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -12,14 +13,15 @@ use dnsledger_sources::{Format, SourceOptions};
 use anyhow::Context;
 use dnsledger_server::{AppState, ServerConfig};
 use dnsledger_store::Store;
-use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
+use dnsledger_store_rocksdb::RocksStoreOptions;
 
 use std::path::PathBuf;
 
 use dnsledger_keys::KeyStore;
 use dnsledger_server::auth::{Denied, KeyAuthority, KeyLimits};
 
-use crate::config::{Config, ListenerSection};
+use crate::backend::StoreArgs;
+use crate::config::ListenerSection;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
@@ -39,9 +41,9 @@ EXAMPLE:
   curl -s http://127.0.0.1:8053/api/v1/lookup/rrset/name/www.example.com
   dnsledger query --server http://127.0.0.1:8053 -i 203.0.113.0/24")]
 pub struct ServeArgs {
-    /// Configuration file (TOML; see docs/configuration.md). Flags override it.
-    #[arg(long, env = "DNSLEDGER_CONFIG")]
-    config: Option<PathBuf>,
+    /// The store, and the configuration file (TOML; docs/configuration.md) flags override.
+    #[command(flatten)]
+    store: StoreArgs,
 
     /// Address to listen on [default: 127.0.0.1:8053]; non-loopback only with API keys.
     #[arg(long, env = "DNSLEDGER_LISTEN")]
@@ -55,7 +57,7 @@ pub struct ServeArgs {
     #[arg(long)]
     demo: bool,
 
-    /// Do not fsync each ingested batch before acknowledging it.
+    /// Do not fsync each ingested batch before acknowledging it (embedded store).
     #[arg(long)]
     no_sync: bool,
 
@@ -67,10 +69,6 @@ pub struct ServeArgs {
     /// Largest accepted request body, in MiB [default: 64].
     #[arg(long)]
     max_body_mib: Option<usize>,
-
-    /// Directory of the embedded store [default: ./dnsledger-data].
-    #[arg(long, env = "DNSLEDGER_DATA_DIR")]
-    data_dir: Option<PathBuf>,
 
     /// Accept dnstap (Frame Streams, bidirectional) on this unix socket; repeatable.
     #[arg(long, value_name = "PATH")]
@@ -203,11 +201,8 @@ impl KeyAuthority for Keys {
 
 /// Runs `dnsledger serve`.
 pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let file = match &a.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
-    let data_dir = a.data_dir.clone().or(file.store.data_dir).unwrap_or_else(|| PathBuf::from("./dnsledger-data"));
+    let file = a.store.load_config()?;
+    let target = a.store.target(&file)?;
     let listen = a.listen.or(file.server.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8053)));
     let results_max = a.results_max.or(file.server.results_max).unwrap_or(1_000_000).max(1);
     let max_body_mib = a.max_body_mib.or(file.server.max_body_mib).unwrap_or(64);
@@ -220,15 +215,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let store = RocksStore::open(&data_dir, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })
-        .with_context(|| format!("opening store {}", data_dir.display()))?;
+    let store: Arc<dyn Store> =
+        crate::backend::open(&target, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })?;
     if a.demo {
-        let n = crate::demo::load_if_empty(&store)?;
+        let n = crate::demo::load_if_empty(&*store)?;
         if n > 0 {
             eprintln!("dnsledger: loaded {n} demo observations into the empty store");
         }
     }
-    let store: Arc<dyn Store> = Arc::new(store);
     let mut listeners = file.listener.clone();
     for p in &a.dnstap_unix {
         listeners.push(ListenerSection {
@@ -259,7 +253,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let result = rt.block_on(async {
         let listener = dnsledger_server::bind(&state).await?;
         let local = listener.local_addr()?;
-        eprintln!("dnsledger: store {}, listening on http://{local}", data_dir.display());
+        eprintln!("dnsledger: store {}, listening on http://{local}", target.describe());
         eprintln!("dnsledger: try: curl http://{local}/api/v1/lookup/rrset/name/www.example.com");
         dnsledger_server::serve(listener, state, shutdown_signal()).await
     });
