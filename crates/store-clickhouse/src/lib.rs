@@ -11,9 +11,10 @@
 //! same records in the same order ([`dnsledger_store::layout::lookup_rrset`]).
 //!
 //! **Scale-out.** With several shards, writers hash each entry key to a shard and insert
-//! straight into that shard's local table, one insert per shard per batch, in parallel; reads
-//! go through a `Distributed` table over the cluster, whose `GROUP BY key` merges the states
-//! of a key wherever they live. With `replicated`, tables are `ReplicatedAggregatingMergeTree`
+//! straight into that shard's local table, one insert per shard per batch, in parallel. Reads
+//! page through every shard's local table in parallel and merge the pages by key, folding the
+//! states a key has on several shards, which saves the `Distributed` table's second hop (the
+//! `entries_all` table is still created, for SQL users). With `replicated`, tables are `ReplicatedAggregatingMergeTree`
 //! (ZooKeeper, or ClickHouse Keeper on current releases) and writes may go to any replica.
 //!
 //! **Exactly once.** One insert is one block, and ClickHouse writes a block as one part,

@@ -134,7 +134,6 @@ pub struct ClickHouseStore {
     opts: ClickHouseOptions,
     shards: Vec<Vec<Node>>,
     db: String,
-    read_table: String,
     sensors_table: String,
     /// Index (over all servers, shard-major) of the server reads go to first.
     read_from: AtomicUsize,
@@ -230,6 +229,13 @@ struct Sealed {
     precheck: bool,
 }
 
+/// A decoded row that owns its bytes (pages of several shards are merged).
+struct OwnedRow {
+    key: Vec<u8>,
+    agg: Aggregate,
+    value: Vec<u8>,
+}
+
 /// One decoded row of a scan.
 struct Row<'a> {
     key: &'a [u8],
@@ -281,18 +287,13 @@ impl ClickHouseStore {
                 });
             }
         }
-        let (read_table, sensors_table) = if opts.cluster.is_some() {
-            (format!("{db}.entries_all"), format!("{db}.sensors_all"))
-        } else {
-            (format!("{db}.entries"), format!("{db}.sensors"))
-        };
+        let sensors_table = if opts.cluster.is_some() { format!("{db}.sensors_all") } else { format!("{db}.sensors") };
         let mut seed = [0u8; 8];
         getrandom::fill(&mut seed).map_err(|e| engine("seeding the writer id", e))?;
         Ok(ClickHouseStore {
             opts,
             shards,
             db,
-            read_table,
             sensors_table,
             read_from: AtomicUsize::new(0),
             writer: u64::from_le_bytes(seed),
@@ -532,6 +533,99 @@ impl ClickHouseStore {
         Ok(())
     }
 
+    /// Runs `sql` on shard `shard`, on the first of its replicas that answers.
+    fn read_shard(&self, shard: usize, sql: &str) -> Result<Vec<u8>, StoreError> {
+        let mut last = None;
+        for node in &self.shards[shard] {
+            match node.query(sql) {
+                Ok(b) => return Ok(b),
+                Err(e @ HttpError::Transport { .. }) => last = Some(e),
+                Err(e) => return Err(engine(&format!("query on shard {}", shard + 1), e)),
+            }
+        }
+        Err(engine(&format!("query on shard {}", shard + 1), last.map(|e| e.to_string()).unwrap_or_default()))
+    }
+
+    /// One shard's page of a scan, decoded and checked: keys must come in order and within
+    /// the bounds asked for (anything else is a server that compares differently than
+    /// assumed, and would make paging loop).
+    fn shard_page(
+        &self,
+        shard: usize,
+        cursor: &[u8],
+        exclusive: bool,
+        end: Option<&[u8]>,
+        page: usize,
+    ) -> Result<Vec<OwnedRow>, StoreError> {
+        let body = self.read_shard(shard, &scan_sql(&format!("{}.entries", self.db), cursor, exclusive, end, page))?;
+        let mut r = Reader::new(&body);
+        let mut rows: Vec<OwnedRow> = Vec::new();
+        while !r.at_end() {
+            let row = self.decode_row(&mut r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let out_of_order = match rows.last() {
+                None if exclusive => row.key <= cursor,
+                None => row.key < cursor,
+                Some(prev) => row.key <= prev.key.as_slice(),
+            };
+            if out_of_order || end.is_some_and(|e| row.key >= e) {
+                return Err(StoreError::Corrupt(format!(
+                    "shard {}: ClickHouse returned key {:02x?} out of order or outside the scanned range",
+                    shard + 1,
+                    row.key
+                )));
+            }
+            rows.push(OwnedRow { key: row.key.to_vec(), agg: row.agg, value: row.value.to_vec() });
+        }
+        Ok(rows)
+    }
+
+    /// The next page of a scan over every shard: each shard's local table is read in
+    /// parallel (no `Distributed` hop), and the pages are merged by key, folding the states a
+    /// key has on several shards. Keys up to the smallest last key of a full shard page are
+    /// complete; the scan goes on after it (`true`) or is done (`false`).
+    fn fetch_page(
+        &self,
+        cursor: &[u8],
+        exclusive: bool,
+        end: Option<&[u8]>,
+        page: usize,
+    ) -> Result<(Vec<OwnedRow>, bool), StoreError> {
+        if self.shards.len() == 1 {
+            let rows = self.shard_page(0, cursor, exclusive, end, page)?;
+            let more = rows.len() >= page;
+            return Ok((rows, more));
+        }
+        let pages: Vec<Result<Vec<OwnedRow>, StoreError>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = (0..self.shards.len())
+                .map(|shard| sc.spawn(move || self.shard_page(shard, cursor, exclusive, end, page)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(StoreError::Engine("shard reader panicked".into()))))
+                .collect()
+        });
+        let pages = pages.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let bound: Option<Vec<u8>> =
+            pages.iter().filter(|p| p.len() >= page).filter_map(|p| p.last().map(|r| r.key.clone())).min();
+        let mut all: Vec<OwnedRow> =
+            pages.into_iter().flatten().filter(|r| bound.as_ref().is_none_or(|b| r.key <= *b)).collect();
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut merged: Vec<OwnedRow> = Vec::with_capacity(all.len());
+        for row in all {
+            match merged.last_mut() {
+                Some(prev) if prev.key == row.key => {
+                    prev.agg.merge(&row.agg);
+                    // metadata values start with their version: the newest wins, as argMax does
+                    if row.value > prev.value {
+                        prev.value = row.value;
+                    }
+                }
+                _ => merged.push(row),
+            }
+        }
+        Ok((merged, bound.is_some()))
+    }
+
     fn decode_row<'a>(&self, r: &mut Reader<'a>) -> Result<Row<'a>, DecodeError> {
         let key = r.string()?;
         let count = r.u64()?;
@@ -591,32 +685,9 @@ impl KvSource for ClickHouseStore {
         let mut page = FIRST_PAGE;
         let mut vbuf = Vec::with_capacity(64);
         loop {
-            let body = self.read(&scan_sql(&self.read_table, &cursor, exclusive, end, page))?;
-            let mut r = Reader::new(&body);
-            let mut rows = 0;
-            let mut last: &[u8] = &[];
-            while !r.at_end() {
-                let row = self.decode_row(&mut r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                rows += 1;
-                // keys must come in order and within the bounds asked for: anything else is a
-                // server that compares differently than assumed, and would make paging loop
-                let out_of_order = if rows == 1 {
-                    if exclusive {
-                        row.key <= cursor.as_slice()
-                    } else {
-                        row.key < cursor.as_slice()
-                    }
-                } else {
-                    row.key <= last
-                };
-                if out_of_order || end.is_some_and(|e| row.key >= e) {
-                    return Err(StoreError::Corrupt(format!(
-                        "ClickHouse returned key {:02x?} out of order or outside the scanned range",
-                        row.key
-                    )));
-                }
+            let (rows, more) = self.fetch_page(&cursor, exclusive, end, page)?;
+            for row in &rows {
                 stats.scanned += 1;
-                last = row.key;
                 let value: &[u8] = match row.key.first() {
                     Some(&s) if (P_RRSET..=P_RAW).contains(&s) => {
                         vbuf.clear();
@@ -626,17 +697,19 @@ impl KvSource for ClickHouseStore {
                     Some(&P_NAMES) => &[],
                     _ => row.value.get(8..).unwrap_or(&[]),
                 };
-                if f(row.key, value, stats).is_break() {
+                if f(&row.key, value, stats).is_break() {
                     return Ok(ControlFlow::Break(()));
                 }
             }
-            if rows < page {
-                return Ok(ControlFlow::Continue(()));
+            match (more, rows.last()) {
+                (true, Some(last)) => {
+                    cursor.clear();
+                    cursor.extend_from_slice(&last.key);
+                    exclusive = true;
+                    page = (page * 8).min(MAX_PAGE);
+                }
+                _ => return Ok(ControlFlow::Continue(())),
             }
-            cursor.clear();
-            cursor.extend_from_slice(last);
-            exclusive = true;
-            page = (page * 8).min(MAX_PAGE);
         }
     }
 
