@@ -163,8 +163,13 @@ pub struct ClickHouseOverrides {
 
 /// Checks one ClickHouse URL's shape.
 fn check_url(u: &str) -> anyhow::Result<()> {
-    let rest = u.strip_prefix("http://").or_else(|| u.strip_prefix("https://"));
-    match rest {
+    if u.starts_with("https://") {
+        bail!(
+            "ClickHouse URL {u:?}: this build speaks plain HTTP to ClickHouse; keep the servers on a private \
+             network or put a TLS-terminating proxy on the collector's side"
+        );
+    }
+    match u.strip_prefix("http://") {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
         _ => bail!("ClickHouse URL {u:?}: expected http://HOST:PORT (the HTTP interface, default port 8123)"),
     }
@@ -430,6 +435,8 @@ mod tests {
         assert!(e.contains("at least one URL"), "{e}");
         let e = err_of(parse("[store.clickhouse]\nurls = [\"ch1:8123\"]\n"));
         assert!(e.contains("http://HOST:PORT"), "{e}");
+        let e = err_of(parse("[store.clickhouse]\nurls = [\"https://ch1:8443\"]\n"));
+        assert!(e.contains("plain HTTP"), "{e}");
         let e = err_of(parse("[store.clickhouse]\ntimeout_secs = 0\n"));
         assert!(e.contains("timeout_secs"), "{e}");
         let e = err_of(parse("[store.clickhouse]\nurl = \"http://a:1\"\n"));
