@@ -5,7 +5,7 @@
 //!
 //! | object | engine | what it is |
 //! |---|---|---|
-//! | `entries` | `AggregatingMergeTree` (or `Replicated…`), `ORDER BY key` | the key layout, one row per key after merges |
+//! | `entries` | `AggregatingMergeTree` (or `Replicated…`), `ORDER BY key`, 1024-row granules | the key layout, one row per key after merges |
 //! | `entries_in` | `Null` | where writers insert plain rows |
 //! | `entries_mv` | materialized view `TO entries` | turns each insert block into aggregate states |
 //! | `sensors` | `ReplacingMergeTree` (or `Replicated…`) | sensor names ever written |
@@ -25,6 +25,12 @@ use crate::ClickHouseOptions;
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Rows per primary-key mark of `entries`. A lookup reads whole granules of every state
+/// column, so 1024 instead of ClickHouse's 8192 cut an exact lookup from 6.1 to 2.9 ms (p50,
+/// 1M-observation store, merged) for 2% more disk and ~31 MB of primary index in memory per
+/// billion entries.
+pub const INDEX_GRANULARITY: usize = 1024;
 
 /// The columns of `entries_in`, in RowBinary order.
 pub(crate) const INPUT_COLUMNS: &str = "key String, count UInt64, seen_first UInt64, seen_last UInt64, \
@@ -68,7 +74,8 @@ fn migrations(opts: &ClickHouseOptions, at: Placement) -> Vec<(u32, &'static str
     let db = ident(&opts.database);
     let mut v1 = vec![
         format!(
-            "CREATE TABLE IF NOT EXISTS {db}.entries ({STATE_COLUMNS}) ENGINE = {} PARTITION BY tuple() ORDER BY key",
+            "CREATE TABLE IF NOT EXISTS {db}.entries ({STATE_COLUMNS}) ENGINE = {} PARTITION BY tuple() ORDER BY key \
+             SETTINGS index_granularity = {INDEX_GRANULARITY}",
             engine(opts, at, "entries", "AggregatingMergeTree")
         ),
         format!("CREATE TABLE IF NOT EXISTS {db}.entries_in ({INPUT_COLUMNS}) ENGINE = Null"),
