@@ -175,10 +175,9 @@ fn put_merge_row(out: &mut Vec<u8>, key: &[u8], agg: &Aggregate, sensors: &[Stri
             }
         }
     }
-    let ids = agg.sensors.ids();
-    let names: Vec<&String> = ids.iter().filter_map(|&id| sensors.get(id as usize)).collect();
-    put_varuint(out, names.len() as u64);
-    for s in names {
+    let names = || agg.sensors.ids().iter().filter_map(|&id| sensors.get(id as usize));
+    put_varuint(out, names().count() as u64);
+    for s in names() {
         put_string(out, s.as_bytes());
     }
     put_string(out, b"");
@@ -499,10 +498,10 @@ impl ClickHouseStore {
     }
 
     /// Records sensor names not yet known to have been written.
-    fn register_sensors(&self, names: &HashSet<String>) -> Result<(), StoreError> {
+    fn register_sensors<'n>(&self, names: impl Iterator<Item = &'n String>) -> Result<(), StoreError> {
         let new: Vec<String> = {
             let known = self.known_sensors.lock().map_err(|_| StoreError::Engine("sensor set poisoned".into()))?;
-            names.iter().filter(|n| !known.contains(*n)).cloned().collect()
+            names.filter(|n| !known.contains(*n)).cloned().collect()
         };
         if new.is_empty() {
             return Ok(());
@@ -736,18 +735,9 @@ impl KvSource for ClickHouseStore {
 
 impl Store for ClickHouseStore {
     fn write(&self, batch: &Batch) -> Result<WriteStats, StoreError> {
-        let mut used: HashSet<String> = HashSet::new();
-        for (_, agg) in batch.sorted_records() {
-            for &id in agg.sensors.ids() {
-                if let Some(n) = batch.sensor_names().get(id as usize) {
-                    if !used.contains(n) {
-                        used.insert(n.clone());
-                    }
-                }
-            }
-        }
-        self.register_sensors(&used)?;
+        // a batch names exactly the sensors its records refer to
         let names = batch.sensor_names();
+        self.register_sensors(names.iter())?;
         let max = self.opts.max_rows_per_insert;
         let version = now_nanos();
         let mut stats = WriteStats::default();
@@ -936,7 +926,7 @@ impl EntryWriter<'_> {
         if cur.count == 0 {
             return Ok(());
         }
-        self.store.register_sensors(&self.sensors)?;
+        self.store.register_sensors(self.sensors.iter())?;
         let (rows, marker) = self.store.seal(cur, None);
         self.store.send(s, &rows, &marker, false)
     }
