@@ -20,7 +20,7 @@
 //!
 //! [server]
 //! listen = "127.0.0.1:8053"
-//! keys_file = "/etc/dnsledger/keys.toml"   # API keys (`dnsledger key add`); none = open, loopback only
+//! keys_file = "/var/lib/dnsledger/keys.toml"   # API keys (`dnsledger key add`); none = open, loopback only
 //! results_max = 1000000                    # most results per lookup
 //! max_body_mib = 64                        # largest ingest request
 //!
@@ -46,6 +46,7 @@ pub const PASSWORD_ENV: &str = "DNSLEDGER_CLICKHOUSE_PASSWORD";
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `[store]`.
@@ -57,10 +58,66 @@ pub struct Config {
     /// `[[listener]]`: stream inputs.
     #[serde(default)]
     pub listener: Vec<ListenerSection>,
+    /// `[sensor]`: `dnsledger sensor`'s settings.
+    #[serde(default)]
+    pub sensor: SensorSection,
+}
+
+/// `[sensor]`: what `dnsledger sensor` does when its flags do not say (flags win). Its Debug
+/// output never shows the key.
+#[derive(Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(deny_unknown_fields)]
+pub struct SensorSection {
+    /// Sensor name recorded with every observation.
+    pub name: Option<String>,
+    /// Interface to capture from when no `-r`/`-i` is given.
+    pub interface: Option<String>,
+    /// BPF filter.
+    pub bpf: Option<String>,
+    /// Bytes captured per frame.
+    pub snaplen: Option<i32>,
+    /// Promiscuous mode (default true).
+    pub promiscuous: Option<bool>,
+    /// Kernel buffer per capture handle, in MiB.
+    pub buffer_mib: Option<i32>,
+    /// Capture threads (PACKET_FANOUT).
+    pub capture_threads: Option<usize>,
+    /// PACKET_FANOUT group id.
+    pub fanout_group: Option<u16>,
+    /// DNS server ports.
+    pub ports: Option<Vec<u16>>,
+    /// Also mDNS (5353).
+    pub mdns: Option<bool>,
+    /// Also LLMNR (5355).
+    pub llmnr: Option<bool>,
+    /// Keep NXDOMAIN/NODATA answers.
+    pub negative: Option<bool>,
+    /// Sections to keep.
+    pub sections: Option<Vec<String>>,
+    /// Record types to keep.
+    pub types: Option<Vec<String>>,
+    /// Use only responses whose query was seen.
+    pub require_query: Option<bool>,
+    /// Deduplication cache, in MiB.
+    pub cache_mib: Option<usize>,
+    /// Longest wait of a sighting in the cache, in seconds.
+    pub flush_secs: Option<u64>,
+    /// Collector URL (`dnsledger serve`) to send batches to.
+    pub server: Option<String>,
+    /// API key for the collector (env DNSLEDGER_API_KEY overrides).
+    pub key: Option<String>,
+    /// Spool directory.
+    pub spool_dir: Option<PathBuf>,
+    /// Seconds between counter reports in the log.
+    pub stats_secs: Option<u64>,
+    /// Address of the `/metrics` endpoint.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `[[listener]]`: a stream input `dnsledger serve` accepts.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct ListenerSection {
     /// What arrives: `dnstap`.
@@ -81,8 +138,24 @@ pub struct ListenerSection {
     pub allow_remote: bool,
 }
 
+impl std::fmt::Debug for SensorSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.clone();
+        if shown.key.is_some() {
+            shown.key = Some("<redacted>".into());
+        }
+        // the same fields, printed through a struct without a custom Debug
+        write!(
+            f,
+            "SensorSection {{ name: {:?}, interface: {:?}, server: {:?}, key: {:?}, spool_dir: {:?}, .. }}",
+            shown.name, shown.interface, shown.server, shown.key, shown.spool_dir
+        )
+    }
+}
+
 /// `[store]`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     /// Which backend holds the records.
@@ -96,6 +169,7 @@ pub struct StoreSection {
 
 /// `[store] kind`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     /// The embedded RocksDB store in `data_dir`.
@@ -107,6 +181,7 @@ pub enum StoreKind {
 
 /// `[store.clickhouse]`.
 #[derive(Default, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct ClickHouseSection {
     /// HTTP URL of each shard (single-replica shards).
@@ -275,6 +350,7 @@ impl ClickHouseSection {
 
 /// `[server]`.
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// Address to listen on.
@@ -285,6 +361,8 @@ pub struct ServerSection {
     pub results_max: Option<u64>,
     /// Largest accepted request body, in MiB.
     pub max_body_mib: Option<usize>,
+    /// Directory of online backups.
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -305,6 +383,8 @@ impl Config {
         };
         resolve(&mut c.store.data_dir);
         resolve(&mut c.server.keys_file);
+        resolve(&mut c.server.backup_dir);
+        resolve(&mut c.sensor.spool_dir);
         for l in &mut c.listener {
             resolve(&mut l.unix);
         }
@@ -456,5 +536,289 @@ mod tests {
         assert!(e.contains("replicas but no cluster"), "{e}");
         let over = ClickHouseOverrides { urls: vec![",".into()], ..Default::default() };
         assert!(err_of(Config::default().clickhouse(&over)).contains("empty"));
+    }
+}
+
+/// `dnsledger config ...`.
+#[derive(clap::Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Read a configuration file and report every problem found in it: syntax, unknown keys,
+    /// values that cannot work together, files it names that are missing (exit status 1 if any).
+    Check {
+        /// The file [env: DNSLEDGER_CONFIG].
+        #[arg(env = "DNSLEDGER_CONFIG")]
+        file: PathBuf,
+    },
+    /// Print a commented example of every setting (a starting point: `dnsledger config example >
+    /// /etc/dnsledger/dnsledger.toml`).
+    Example,
+}
+
+/// The commented example `dnsledger config example` prints.
+pub const EXAMPLE: &str = include_str!("config-example.toml");
+
+/// Runs `dnsledger config`.
+pub fn run(c: ConfigCommand) -> anyhow::Result<std::process::ExitCode> {
+    match c {
+        ConfigCommand::Example => {
+            print!("{EXAMPLE}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        ConfigCommand::Check { file } => {
+            let report = check_file(&file);
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            for e in &report.errors {
+                eprintln!("error: {e}");
+            }
+            if !report.errors.is_empty() {
+                eprintln!("{}: {} error(s), {} warning(s)", file.display(), report.errors.len(), report.warnings.len());
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+            for line in &report.summary {
+                println!("{line}");
+            }
+            eprintln!("{}: OK ({} warning(s))", file.display(), report.warnings.len());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// What `config check` found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Problems that stop a command from running as configured.
+    pub errors: Vec<String>,
+    /// Things that work but are probably not meant.
+    pub warnings: Vec<String>,
+    /// The effective settings, one line each.
+    pub summary: Vec<String>,
+}
+
+/// Checks a configuration file as every command would read it, collecting all problems rather
+/// than stopping at the first.
+pub fn check_file(path: &Path) -> CheckReport {
+    let mut r = CheckReport::default();
+    let c = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            r.errors.push(format!("{e:#}"));
+            return r;
+        }
+    };
+    // the store
+    match c.store.kind {
+        StoreKind::Rocksdb => {
+            let dir = c.store.data_dir.clone().unwrap_or_else(|| PathBuf::from(crate::backend::DEFAULT_DATA_DIR));
+            if dir.join("CURRENT").exists() {
+                r.summary.push(format!("store: embedded, {} (exists)", dir.display()));
+            } else if dir.exists() && !dir.is_dir() {
+                r.errors.push(format!("[store] data_dir {}: exists and is not a directory", dir.display()));
+            } else {
+                if !dir.exists() && !dir.parent().is_some_and(|p| p.as_os_str().is_empty() || p.is_dir()) {
+                    r.warnings.push(format!(
+                        "[store] data_dir {}: its parent directory does not exist either (both are created at first start)",
+                        dir.display()
+                    ));
+                }
+                r.summary.push(format!("store: embedded, {} (created at first start)", dir.display()));
+            }
+        }
+        StoreKind::Clickhouse => match c.clickhouse(&ClickHouseOverrides::default()) {
+            Ok(o) => r.summary.push(format!("store: {}", crate::backend::describe_clickhouse(&o))),
+            Err(e) => r.errors.push(format!("[store.clickhouse]: {e:#}")),
+        },
+    }
+    if c.store.kind == StoreKind::Rocksdb && c.store.clickhouse.is_some() {
+        r.warnings.push(
+            "[store.clickhouse] is set but [store] kind is rocksdb: only `clickhouse init` and `migrate` use it".into(),
+        );
+    }
+    // the server
+    let listen = c.server.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8053)));
+    match &c.server.keys_file {
+        Some(k) => match dnsledger_keys::KeyStore::load(k) {
+            Ok(ks) => {
+                if ks.is_empty() {
+                    r.warnings.push(format!("[server] keys_file {}: no keys in it; the API refuses every request", k.display()));
+                }
+                r.summary.push(format!("server: http://{listen}, {} API key(s) from {}", ks.len(), k.display()));
+            }
+            Err(e) => r.errors.push(format!("[server] keys_file: {e}")),
+        },
+        None if !listen.ip().is_loopback() => r.errors.push(format!(
+            "[server] listen {listen}: not a loopback address and no keys_file; the server refuses to start open to the network"
+        )),
+        None => r.summary.push(format!("server: http://{listen}, open API (no keys_file)")),
+    }
+    if c.server.results_max == Some(0) {
+        r.errors.push("[server] results_max must be at least 1".into());
+    }
+    if c.server.max_body_mib == Some(0) {
+        r.errors.push("[server] max_body_mib must be at least 1".into());
+    }
+    if let Some(b) = &c.server.backup_dir {
+        if !b.is_dir() && !b.parent().is_some_and(Path::is_dir) {
+            r.errors.push(format!("[server] backup_dir {}: neither it nor its parent directory exists", b.display()));
+        }
+    }
+    // listeners
+    for (i, l) in c.listener.iter().enumerate() {
+        let at = format!("[[listener]] #{}", i + 1);
+        if l.kind != "dnstap" {
+            r.errors.push(format!("{at}: kind {:?}: only \"dnstap\" is supported", l.kind));
+        }
+        match (&l.unix, l.tcp) {
+            (Some(p), None) => {
+                if !p.parent().is_some_and(Path::is_dir) {
+                    r.warnings.push(format!("{at}: the directory of {} does not exist (yet)", p.display()));
+                }
+                r.summary.push(format!("listener: dnstap on unix {}", p.display()));
+            }
+            (None, Some(a)) => {
+                if !a.ip().is_loopback() && !l.allow_remote {
+                    r.errors.push(format!("{at}: tcp {a} is off loopback; dnstap has no authentication, set allow_remote = true (and firewall it)"));
+                }
+                r.summary.push(format!("listener: dnstap on tcp {a}"));
+            }
+            _ => r.errors.push(format!("{at}: needs exactly one of unix = PATH or tcp = ADDR")),
+        }
+        if l.flush_secs == Some(0) {
+            r.errors.push(format!("{at}: flush_secs must be at least 1"));
+        }
+    }
+    // the sensor
+    let s = &c.sensor;
+    for sec in s.sections.iter().flatten() {
+        if !matches!(sec.as_str(), "answer" | "authority" | "additional") {
+            r.errors.push(format!("[sensor] sections: unknown section {sec:?} (answer, authority, additional)"));
+        }
+    }
+    if s.sections.as_ref().is_some_and(|v| !v.iter().any(|x| x == "answer")) {
+        r.errors.push("[sensor] sections must include \"answer\"".into());
+    }
+    if let Some(t) = &s.types {
+        if let Err(e) = dnsledger_model::TypeSet::parse(&t.join(",")) {
+            r.errors.push(format!("[sensor] types: {e}"));
+        }
+    }
+    if s.ports.as_ref().is_some_and(|p| p.is_empty() || p.contains(&0)) {
+        r.errors.push("[sensor] ports: give at least one port, none of them 0".into());
+    }
+    if let Some(u) = &s.server {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            r.errors.push(format!("[sensor] server {u:?}: expected http://HOST:PORT"));
+        }
+        if s.key.is_some() {
+            r.warnings.push("[sensor] key is in the file: prefer the DNSLEDGER_API_KEY environment variable".into());
+        }
+    }
+    if s.cache_mib == Some(0) || s.flush_secs == Some(0) || s.stats_secs == Some(0) || s.capture_threads == Some(0) {
+        r.errors.push("[sensor] cache_mib, flush_secs, stats_secs and capture_threads must be at least 1".into());
+    }
+    if let Some(i) = &s.interface {
+        r.summary.push(format!(
+            "sensor: {} on {i}{}",
+            s.name.as_deref().unwrap_or("(unnamed)"),
+            s.server.as_deref().map(|u| format!(" -> {u}")).unwrap_or_default()
+        ));
+    }
+    if c.store.clickhouse.as_ref().is_some_and(|ch| ch.password.is_some()) {
+        r.warnings.push(format!(
+            "[store.clickhouse] password is in the file: prefer the {PASSWORD_ENV} environment variable"
+        ));
+    }
+    r
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    /// The example with its commented-out alternatives switched on.
+    fn example_uncommented() -> String {
+        EXAMPLE
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest
+                        .split_once(" = ")
+                        .is_some_and(|(k, _)| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn nulls(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Null => out.push(at.to_string()),
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| nulls(x, &format!("{at}.{k}"), out)),
+            serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| nulls(x, &format!("{at}[{i}]"), out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_example_names_every_setting() {
+        let c: Config = toml::from_str(&example_uncommented()).expect("the example parses");
+        let mut missing = Vec::new();
+        nulls(&serde_json::to_value(&c).unwrap(), "config", &mut missing);
+        // a [[listener]] takes unix or tcp, never both: the example shows one of each
+        missing.retain(|m| m != "config.listener[0].tcp" && !m.starts_with("config.listener[1]."));
+        assert!(missing.is_empty(), "settings the example does not show: {missing:?}");
+    }
+
+    #[test]
+    fn the_example_as_printed_passes_the_check_but_for_files_of_another_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dnsledger.toml");
+        std::fs::write(&p, EXAMPLE).unwrap();
+        let r = check_file(&p);
+        // /var/lib/dnsledger/keys.toml and /var/backups are not on the test machine
+        for e in &r.errors {
+            assert!(e.contains("keys_file") || e.contains("backup_dir") || e.contains("data_dir"), "{e}");
+        }
+        assert!(r.errors.iter().any(|e| e.contains("keys_file")), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.toml");
+        std::fs::write(
+            &p,
+            "[server]\nlisten = \"0.0.0.0:8053\"\nresults_max = 0\n[[listener]]\nkind = \"syslog\"\ntcp = \"192.0.2.1:6000\"\n\
+             [sensor]\nsections = [\"authority\"]\ntypes = [\"NOTATYPE\"]\nports = [0]\nserver = \"collector:8053\"\n",
+        )
+        .unwrap();
+        let r = check_file(&p);
+        let all = r.errors.join("\n");
+        for needle in [
+            "not a loopback",
+            "results_max",
+            "only \"dnstap\"",
+            "allow_remote",
+            "must include",
+            "types",
+            "ports",
+            "http://HOST",
+        ] {
+            assert!(all.contains(needle), "{needle:?} missing from:\n{all}");
+        }
+        std::fs::write(&p, "[server]\nlisten = \"127.0.0.1:8053\"\nlisten_on = 1\n").unwrap();
+        let r = check_file(&p);
+        assert!(
+            r.errors.len() == 1 && r.errors[0].contains("unknown field") && r.errors[0].contains("line 3"),
+            "{:?}",
+            r.errors
+        );
+        std::fs::write(&p, "[store]\ndata_dir = \"data\"\n").unwrap();
+        let r = check_file(&p);
+        assert!(r.errors.is_empty() && r.summary[0].contains("created at first start"), "{r:?}");
     }
 }

@@ -10,9 +10,10 @@ use dnsledger_model::time::{format_human, parse_duration, parse_time, Timestamp}
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 EXAMPLES:
-  export DNSLEDGER_KEYS_FILE=/etc/dnsledger/keys.toml
+  export DNSLEDGER_KEYS_FILE=/var/lib/dnsledger/keys.toml
   dnsledger key add alice --limit 1000 --burst 10/5m --expires +90d
   KEY=$(dnsledger key add ci-bot --results-max 1000 --offset-max 0 --no-flex)
+  dnsledger key add ops --admin          # may also take online backups (POST /api/v1/admin/backup)
   dnsledger key list
   dnsledger key rotate alice
   dnsledger key remove ci-bot
@@ -78,6 +79,10 @@ struct AddArgs {
     /// Do not allow Flex (regex/glob) searches.
     #[arg(long)]
     no_flex: bool,
+
+    /// May call the admin API (`POST /api/v1/admin/backup`: online backups).
+    #[arg(long)]
+    admin: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,8 +141,8 @@ fn opt(v: Option<u64>) -> String {
 
 fn print_table(keys: &[KeySummary]) {
     println!(
-        "{:<20} {:<8} {:<19} {:<19} {:>10} {:>8} {:>12} {:>11} {:>10} {:<4} STATUS",
-        "NAME", "ID", "CREATED", "EXPIRES", "DAILY", "TODAY", "BURST", "RESULTS_MAX", "OFFSET_MAX", "FLEX"
+        "{:<20} {:<8} {:<19} {:<19} {:>10} {:>8} {:>12} {:>11} {:>10} {:<4} {:<5} STATUS",
+        "NAME", "ID", "CREATED", "EXPIRES", "DAILY", "TODAY", "BURST", "RESULTS_MAX", "OFFSET_MAX", "FLEX", "ADMIN"
     );
     let now = dnsledger_model::time::now();
     for k in keys {
@@ -149,7 +154,7 @@ fn print_table(keys: &[KeySummary]) {
             "active"
         };
         println!(
-            "{:<20} {:<8} {:<19} {:<19} {:>10} {:>8} {:>12} {:>11} {:>10} {:<4} {status}",
+            "{:<20} {:<8} {:<19} {:<19} {:>10} {:>8} {:>12} {:>11} {:>10} {:<4} {:<5} {status}",
             k.name,
             k.id,
             format_human(k.created),
@@ -163,6 +168,7 @@ fn print_table(keys: &[KeySummary]) {
                 o => opt(o),
             },
             if k.flex { "yes" } else { "no" },
+            if k.admin { "yes" } else { "no" },
         );
     }
 }
@@ -193,6 +199,7 @@ pub fn run(a: KeyArgs) -> anyhow::Result<ExitCode> {
                 expires,
                 flex: !add.no_flex,
                 disabled: false,
+                admin: add.admin,
             };
             let secret = open()?.add(&add.name, &opts)?;
             print_secret(&secret, &format!("created key {:?}", add.name), &path);

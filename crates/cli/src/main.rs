@@ -5,11 +5,15 @@
 //! a command uses is decided in [`backend`].
 
 mod backend;
+mod backup;
 mod clickhouse;
 mod config;
 mod demo;
+mod generate;
 mod import;
+mod inspect;
 mod key;
+mod metrics_endpoint;
 mod migrate;
 mod query;
 mod sensor;
@@ -31,6 +35,10 @@ struct Cli {
     /// Log filter, e.g. `info`, `debug`, `dnsledger_server=debug` (env: DNSLEDGER_LOG).
     #[arg(long, global = true, env = "DNSLEDGER_LOG", default_value = "info")]
     log: String,
+
+    /// Log line format: `text`, or `json` (one object per line, for log shippers).
+    #[arg(long, global = true, env = "DNSLEDGER_LOG_FORMAT", default_value = "text", value_name = "FORMAT")]
+    log_format: dnsledger_telemetry::logging::LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -55,6 +63,21 @@ enum Command {
     Clickhouse(clickhouse::ClickHouseCommand),
     /// Copy an embedded store into ClickHouse, with progress.
     Migrate(migrate::MigrateArgs),
+    /// Make a consistent copy of the embedded store, from a running server or a stopped store.
+    Backup(backup::BackupArgs),
+    /// Put a backup in place as the embedded store (the server must be stopped).
+    Restore(backup::RestoreArgs),
+    /// Verify a store's integrity: checksums, keys and values that decode, indexes that agree.
+    Check(inspect::CheckArgs),
+    /// Record counts per type, disk use, oldest and newest data.
+    Stats(inspect::StatsArgs),
+    /// Check the configuration file, or print a commented example of every setting.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(generate::CompletionsArgs),
+    /// Write man pages for dnsledger and every subcommand into a directory.
+    Man(generate::ManArgs),
 }
 
 /// Runs `dnsledger compact`.
@@ -70,9 +93,10 @@ fn compact(a: backend::StoreArgs) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    if let Err(e) = dnsledger_telemetry::logging::init(&cli.log, cli.log_format) {
+        eprintln!("dnsledger: error: --log / DNSLEDGER_LOG: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Serve(a) => serve::run(a),
         Command::Sensor(a) => sensor::run(*a),
@@ -82,6 +106,13 @@ fn main() -> ExitCode {
         Command::Key(a) => key::run(a),
         Command::Clickhouse(a) => clickhouse::run(a),
         Command::Migrate(a) => migrate::run(a),
+        Command::Backup(a) => backup::backup(a),
+        Command::Restore(a) => backup::restore(a),
+        Command::Check(a) => inspect::check(a),
+        Command::Stats(a) => inspect::stats(a),
+        Command::Config(a) => config::run(a),
+        Command::Completions(a) => generate::completions::<Cli>(a),
+        Command::Man(a) => generate::man::<Cli>(a),
     };
     match result {
         Ok(code) => code,

@@ -9,13 +9,14 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use dnsledger_capture::live::{dns_filter, LiveOptions};
 use dnsledger_capture::DecoderConfig;
-use dnsledger_model::TypeFilter;
+use dnsledger_model::TypeSet;
 use dnsledger_sensor::output::{FileFormat, FileSink, HttpOptions, HttpSink, Sink, StoreSink};
-use dnsledger_sensor::{Input, LiveRun, SensorOptions, Summary};
+use dnsledger_sensor::{Input, LiveProgress, LiveRun, SensorOptions, Summary};
 use dnsledger_store_rocksdb::RocksStoreOptions;
 use dnsledger_wire::ExtractOptions;
 
 use crate::backend::StoreArgs;
+use crate::config::SensorSection;
 
 /// Exit status when an input file was damaged (frames before the damage were used).
 const EXIT_DAMAGED: u8 = 3;
@@ -49,32 +50,32 @@ pub struct SensorArgs {
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     interface: Option<String>,
 
-    /// BPF filter for live capture (default: the DNS ports, plus IP fragments).
+    /// BPF filter for live capture [default: the DNS ports, plus IP fragments].
     #[arg(long, value_name = "EXPR")]
     bpf: Option<String>,
 
-    /// Bytes captured per frame.
-    #[arg(long, default_value_t = 65535)]
-    snaplen: i32,
+    /// Bytes captured per frame [default: 65535].
+    #[arg(long)]
+    snaplen: Option<i32>,
 
     /// Do not put the interface in promiscuous mode.
     #[arg(long)]
     no_promisc: bool,
 
-    /// Kernel capture buffer per handle, in MiB.
-    #[arg(long, default_value_t = 32)]
-    buffer_mib: i32,
+    /// Kernel capture buffer per handle, in MiB [default: 32].
+    #[arg(long)]
+    buffer_mib: Option<i32>,
 
-    /// Spread live capture over N threads with a PACKET_FANOUT group (Linux).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    capture_threads: usize,
+    /// Spread live capture over N threads with a PACKET_FANOUT group (Linux) [default: 1].
+    #[arg(long, value_name = "N")]
+    capture_threads: Option<usize>,
 
     /// PACKET_FANOUT group id (default: derived from the process id).
     #[arg(long, value_name = "ID")]
     fanout_group: Option<u16>,
 
-    /// DNS server port (UDP and TCP; repeatable).
-    #[arg(long = "port", value_name = "PORT", default_values_t = [53])]
+    /// DNS server port (UDP and TCP; repeatable) [default: 53].
+    #[arg(long = "port", value_name = "PORT")]
     ports: Vec<u16>,
 
     /// Also decode mDNS (5353). mDNS responses carry no question section, which the
@@ -94,9 +95,9 @@ pub struct SensorArgs {
     #[arg(long)]
     negative: bool,
 
-    /// Sections to keep: answer, authority, additional (comma-separated).
-    #[arg(long, value_name = "LIST", default_value = "answer,authority,additional")]
-    sections: String,
+    /// Sections to keep, comma-separated [default: answer,authority,additional].
+    #[arg(long, value_name = "LIST")]
+    sections: Option<String>,
 
     /// Record types to keep (comma-separated mnemonics; default all).
     #[arg(long, value_name = "LIST")]
@@ -115,13 +116,14 @@ pub struct SensorArgs {
     sensor: Option<String>,
 
     /// Deduplication cache size, in MiB, before a batch is written (peak memory is about
-    /// four times this: the batch being filled, the one being written, and their indexes).
-    #[arg(long, default_value_t = 24)]
-    cache_mib: usize,
+    /// four times this: the batch being filled, the one being written, and their indexes)
+    /// [default: 24].
+    #[arg(long)]
+    cache_mib: Option<usize>,
 
-    /// Longest time, in seconds, a sighting waits in the cache before it is written.
-    #[arg(long, default_value_t = 10)]
-    flush_secs: u64,
+    /// Longest time, in seconds, a sighting waits in the cache before it is written [default: 10].
+    #[arg(long)]
+    flush_secs: Option<u64>,
 
     /// Send to this collector (`dnsledger serve`) instead of a local store.
     #[arg(long, value_name = "URL", conflicts_with = "output")]
@@ -131,9 +133,9 @@ pub struct SensorArgs {
     #[arg(long, env = "DNSLEDGER_API_KEY", hide_env_values = true)]
     key: Option<String>,
 
-    /// Where batches wait while the collector is unreachable.
-    #[arg(long, value_name = "DIR", default_value = "./dnsledger-spool")]
-    spool_dir: PathBuf,
+    /// Where batches wait while the collector is unreachable [default: ./dnsledger-spool].
+    #[arg(long, value_name = "DIR")]
+    spool_dir: Option<PathBuf>,
 
     /// Write observations to this file (`-` for stdout) instead of a store.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -143,9 +145,13 @@ pub struct SensorArgs {
     #[arg(long, value_name = "FORMAT", default_value = "ndjson")]
     output_format: String,
 
-    /// Seconds between counter reports during live capture.
-    #[arg(long, default_value_t = 60)]
-    stats_secs: u64,
+    /// Seconds between counter reports in the log during live capture [default: 60].
+    #[arg(long)]
+    stats_secs: Option<u64>,
+
+    /// Serve Prometheus metrics (`/metrics`) on this address during live capture.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
 
     /// Write every counter as JSON to this file at exit.
     #[arg(long, value_name = "FILE")]
@@ -184,7 +190,7 @@ fn expand(args: &[String]) -> anyhow::Result<Vec<Input>> {
 
 impl SensorArgs {
     fn options(&self) -> anyhow::Result<SensorOptions> {
-        let mut ports = self.ports.clone();
+        let mut ports = if self.ports.is_empty() { vec![53] } else { self.ports.clone() };
         if self.mdns {
             ports.push(5353);
         }
@@ -197,7 +203,8 @@ impl SensorArgs {
         let mut answer = false;
         extract.authority = false;
         extract.additional = false;
-        for s in self.sections.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let sections = self.sections.as_deref().unwrap_or("answer,authority,additional");
+        for s in sections.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match s {
                 "answer" => answer = true,
                 "authority" => extract.authority = true,
@@ -209,7 +216,7 @@ impl SensorArgs {
             bail!("--sections must include answer");
         }
         if let Some(t) = &self.types {
-            extract.types = TypeFilter::parse(t).map_err(|e| anyhow::anyhow!("--types: {e}"))?;
+            extract.types = TypeSet::parse(t).map_err(|e| anyhow::anyhow!("--types: {e}"))?;
         }
         let decoder = DecoderConfig { udp_ports: ports.clone(), tcp_ports: ports, ..DecoderConfig::default() };
         Ok(SensorOptions {
@@ -218,8 +225,8 @@ impl SensorArgs {
             sensor: self.sensor.clone().filter(|s| !s.is_empty()),
             record_clients: self.record_clients,
             require_query: self.require_query,
-            cache_bytes: self.cache_mib.max(1) << 20,
-            flush_every: Duration::from_secs(self.flush_secs.max(1)),
+            cache_bytes: self.cache_mib.unwrap_or(24).max(1) << 20,
+            flush_every: Duration::from_secs(self.flush_secs.unwrap_or(10).max(1)),
             threads: self.threads.max(1),
             ..SensorOptions::default()
         })
@@ -241,7 +248,7 @@ impl SensorArgs {
             return Ok(Box::new(HttpSink::new(HttpOptions {
                 url: url.clone(),
                 key: self.key.clone(),
-                spool_dir: self.spool_dir.clone(),
+                spool_dir: self.spool_dir.clone().unwrap_or_else(|| PathBuf::from("./dnsledger-spool")),
                 sensor: self.sensor.clone().unwrap_or_else(|| "sensor".into()),
                 timeout: Duration::from_secs(30),
             })?));
@@ -260,8 +267,75 @@ impl SensorArgs {
     }
 }
 
+impl SensorArgs {
+    /// Fills what the command line left unset from the configuration file's `[sensor]`.
+    fn apply(&mut self, c: &SensorSection) {
+        let or = |flag: &mut bool, v: Option<bool>| *flag = *flag || v.unwrap_or(false);
+        if self.sensor.is_none() {
+            self.sensor.clone_from(&c.name);
+        }
+        if self.read.is_empty() && self.interface.is_none() {
+            self.interface.clone_from(&c.interface);
+        }
+        self.bpf = self.bpf.take().or_else(|| c.bpf.clone());
+        self.snaplen = self.snaplen.or(c.snaplen);
+        self.no_promisc = self.no_promisc || c.promiscuous == Some(false);
+        self.buffer_mib = self.buffer_mib.or(c.buffer_mib);
+        self.capture_threads = self.capture_threads.or(c.capture_threads);
+        self.fanout_group = self.fanout_group.or(c.fanout_group);
+        if self.ports.is_empty() {
+            self.ports = c.ports.clone().unwrap_or_default();
+        }
+        or(&mut self.mdns, c.mdns);
+        or(&mut self.llmnr, c.llmnr);
+        or(&mut self.negative, c.negative);
+        or(&mut self.require_query, c.require_query);
+        self.sections = self.sections.take().or_else(|| c.sections.as_ref().map(|v| v.join(",")));
+        self.types = self.types.take().or_else(|| c.types.as_ref().map(|v| v.join(",")));
+        self.cache_mib = self.cache_mib.or(c.cache_mib);
+        self.flush_secs = self.flush_secs.or(c.flush_secs);
+        if self.output.is_none() && self.server.is_none() {
+            self.server.clone_from(&c.server);
+        }
+        if self.key.is_none() {
+            self.key.clone_from(&c.key);
+        }
+        self.spool_dir = self.spool_dir.take().or_else(|| c.spool_dir.clone());
+        self.stats_secs = self.stats_secs.or(c.stats_secs);
+        self.metrics_listen = self.metrics_listen.or(c.metrics_listen);
+    }
+}
+
+/// Publishes a live capture's counters into the metrics registry (run at each scrape).
+fn collect_live(interface: &str, p: &LiveProgress) {
+    use dnsledger_telemetry::catalog as c;
+    let s = p.snapshot();
+    let iface = || interface.to_string();
+    if let Some((received, kernel, by_iface)) = s.live {
+        metrics::counter!(c::CAPTURE_RECEIVED, "interface" => iface()).absolute(received);
+        metrics::counter!(c::CAPTURE_DROPPED, "interface" => iface(), "by" => "kernel").absolute(kernel);
+        metrics::counter!(c::CAPTURE_DROPPED, "interface" => iface(), "by" => "interface").absolute(by_iface);
+    }
+    metrics::counter!(c::SENSOR_FRAMES).absolute(s.frames());
+    metrics::counter!(c::SENSOR_DNS).absolute(s.work.dns_messages);
+    metrics::counter!(c::SENSOR_RESPONSES).absolute(s.work.responses);
+    metrics::counter!(c::SENSOR_UNMATCHED).absolute(s.matching.unmatched);
+    metrics::counter!(c::SENSOR_RRSETS).absolute(s.work.rrsets);
+    for (reason, n) in &s.work.errors {
+        metrics::counter!(c::SENSOR_MALFORMED, "reason" => reason.clone()).absolute(*n);
+    }
+    for (reason, n) in &s.work.skipped {
+        metrics::counter!(c::SENSOR_SKIPPED, "reason" => reason.clone()).absolute(*n);
+    }
+    for (reason, n) in s.decode.iter().filter(|(k, _)| !matches!(*k, "frames" | "bytes")) {
+        metrics::counter!(c::SENSOR_DECODE_DROPS, "reason" => reason).absolute(n);
+    }
+}
+
 /// Runs `dnsledger sensor`.
-pub fn run(a: SensorArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut a: SensorArgs) -> anyhow::Result<ExitCode> {
+    let file = a.store.load_config()?;
+    a.apply(&file.sensor);
     let opts = a.options()?;
     if a.read.is_empty() && a.interface.is_none() {
         bail!("nothing to read: give -r FILE (pcap/pcapng, `-` for stdin) or -i INTERFACE");
@@ -272,20 +346,29 @@ pub fn run(a: SensorArgs) -> anyhow::Result<ExitCode> {
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
         }
-        let threads = a.capture_threads.max(1);
+        let threads = a.capture_threads.unwrap_or(1).max(1);
+        let progress = Arc::new(LiveProgress::default());
+        if let Some(addr) = a.metrics_listen {
+            let metrics = dnsledger_telemetry::registry::install().map_err(anyhow::Error::msg)?;
+            let (p, name) = (progress.clone(), iface.clone());
+            metrics.add_collector(move || collect_live(&name, &p));
+            let ep = crate::metrics_endpoint::spawn(addr, metrics)?;
+            tracing::info!("metrics on http://{}/metrics", ep.local);
+        }
         let fanout = (threads > 1).then(|| a.fanout_group.unwrap_or((std::process::id() & 0xffff) as u16));
         let live = LiveRun {
             capture: LiveOptions {
                 interface: iface.clone(),
                 bpf: a.bpf.clone().unwrap_or_else(|| dns_filter(&opts.decoder.udp_ports, &opts.decoder.tcp_ports)),
-                snaplen: a.snaplen,
+                snaplen: a.snaplen.unwrap_or(65535),
                 promiscuous: !a.no_promisc,
-                buffer_bytes: a.buffer_mib.clamp(1, 2047) << 20,
+                buffer_bytes: a.buffer_mib.unwrap_or(32).clamp(1, 2047) << 20,
                 timeout_ms: 100,
                 fanout,
             },
             threads,
-            report_every: Duration::from_secs(a.stats_secs.max(1)),
+            report_every: Duration::from_secs(a.stats_secs.unwrap_or(60).max(1)),
+            progress: Some(progress),
         };
         dnsledger_sensor::run_live(&live, &opts, sink, stop)?
     } else {

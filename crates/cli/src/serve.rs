@@ -26,10 +26,12 @@ use crate::config::ListenerSection;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 ROUTES (native JSON API):
-  GET  /api/v1/lookup/rrset/name/{owner}[/{rrtype}[/{bailiwick}]]   also rrset/raw, rdata/name, rdata/ip, rdata/raw
-       ?limit=N&offset=N&time_first_after=T&time_first_before=T&time_last_after=T&time_last_before=T&format=json|ndjson
-  POST /api/v1/observations?format=F&sensor=ID     ingest any import format (or batch); answered once durable
-  GET  /api/v1/stats   GET /healthz
+  GET  /api/v1/lookup/rrset/name/{owner}[/{rrtype}[/{bailiwick}]]
+       also rrset/raw, rdata/name, rdata/ip, rdata/raw; parameters limit, offset,
+       time_first_after, time_first_before, time_last_after, time_last_before, format=json|ndjson
+  POST /api/v1/observations?format=F&sensor=ID   ingest any import format (or batch), answered once durable
+  POST /api/v1/admin/backup[?name=N]             online backup into --backup-dir (admin key)
+  GET  /api/v1/stats   GET /healthz   GET /readyz   GET /metrics (Prometheus)
 
 STREAMS:
   --dnstap-unix PATH / --dnstap-tcp ADDR accept dnstap from resolvers and authoritative servers
@@ -81,12 +83,17 @@ pub struct ServeArgs {
     /// Sensor id for observations from --dnstap-* listeners [default: the sender's dnstap identity].
     #[arg(long, value_name = "ID")]
     dnstap_sensor: Option<String>,
+
+    /// Directory online backups (`dnsledger backup --server`) are written into [default:
+    /// [server] backup_dir; none refuses them].
+    #[arg(long, value_name = "DIR")]
+    backup_dir: Option<PathBuf>,
 }
 
 /// A running stream listener: its socket server, the collector behind it, and its flusher.
 struct RunningListener {
     name: String,
-    handle: dnsledger_dnstap::ListenerHandle,
+    handle: SharedHandle,
     collector: Arc<StreamCollector>,
     flusher: std::thread::JoinHandle<()>,
 }
@@ -96,6 +103,7 @@ fn start_listeners(
     specs: &[ListenerSection],
     store: &Arc<dyn Store>,
     stop: &Arc<AtomicBool>,
+    metrics: Option<&Arc<dnsledger_telemetry::Metrics>>,
 ) -> anyhow::Result<Vec<RunningListener>> {
     let mut running = Vec::new();
     for spec in specs {
@@ -124,7 +132,16 @@ fn start_listeners(
         let c = collector.clone();
         let handle =
             listener.spawn(move |payload, _conn| c.record(payload)).with_context(|| format!("starting {name}"))?;
-        eprintln!("dnsledger: {name} (dnstap, Frame Streams)");
+        let handle: SharedHandle = Arc::new(std::sync::Mutex::new(Some(handle)));
+        if let Some(m) = metrics {
+            let (n, c, h) = (name.clone(), Arc::downgrade(&collector), handle.clone());
+            m.add_collector(move || {
+                if let Some(c) = c.upgrade() {
+                    collect_listener(&n, &c, &h);
+                }
+            });
+        }
+        tracing::info!("{name} (dnstap, Frame Streams)");
         let (c, stop) = (collector.clone(), stop.clone());
         let flusher = std::thread::Builder::new()
             .name("dnstap-flush".into())
@@ -135,19 +152,44 @@ fn start_listeners(
     Ok(running)
 }
 
+/// A listener's socket side, shared with the metrics collector until it is stopped.
+type SharedHandle = Arc<std::sync::Mutex<Option<dnsledger_dnstap::ListenerHandle>>>;
+
+/// Copies one listener's counters into the metrics registry (run at each scrape).
+fn collect_listener(name: &str, collector: &StreamCollector, handle: &SharedHandle) {
+    use dnsledger_telemetry::catalog;
+    let s = collector.stats();
+    let src = || name.to_string();
+    metrics::counter!(catalog::INGEST_RECORDS, "source" => src()).absolute(s.records);
+    metrics::counter!(catalog::INGEST_OBSERVATIONS, "source" => src()).absolute(s.observations);
+    metrics::counter!(catalog::INGEST_WRITE_ERRORS, "source" => src()).absolute(s.write_errors);
+    for (reason, n) in &s.rejected {
+        metrics::counter!(catalog::INGEST_REJECTED, "source" => src(), "reason" => *reason).absolute(*n);
+    }
+    for (reason, n) in &s.skipped {
+        metrics::counter!(catalog::INGEST_SKIPPED, "source" => src(), "reason" => *reason).absolute(*n);
+    }
+    metrics::gauge!(catalog::INGEST_PENDING, "source" => src()).set(collector.pending_bytes() as f64);
+    let accepted = handle.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|h| h.stats().accepted);
+    if let Some(n) = accepted {
+        metrics::counter!(catalog::DNSTAP_CONNECTIONS, "listener" => src()).absolute(n);
+    }
+}
+
 /// Stops the listeners, stores what they still hold, and logs their counters.
 fn stop_listeners(running: Vec<RunningListener>, stop: &AtomicBool) {
     let mut stopped = Vec::new();
     for l in running {
-        let net = l.handle.stop();
+        let handle = l.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let net = handle.map(|h| h.stop()).unwrap_or_default();
         stopped.push((l.name, net, l.collector, l.flusher));
     }
     stop.store(true, Ordering::Relaxed);
     for (name, net, collector, flusher) in stopped {
         let _ = flusher.join();
         let s = collector.stats();
-        eprintln!(
-            "dnsledger: {name}: {} connection(s), {} frames, {} observations, {} rejected, {} skipped, {} connection error(s)",
+        tracing::info!(
+            "{name}: {} connection(s), {} frames, {} observations, {} rejected, {} skipped, {} connection error(s)",
             net.accepted,
             s.records,
             s.observations,
@@ -182,6 +224,9 @@ impl KeyAuthority for Keys {
             None => KeyLimits { results_max: Some(0), offset_max: None, flex: false },
         }
     }
+    fn is_admin(&self, key: &str) -> bool {
+        self.0.key_ref(key).is_some_and(|k| self.0.is_admin(&k, dnsledger_model::time::now()))
+    }
     fn rate_limit_json(&self, key: &str, now: u64) -> String {
         match self.0.key_ref(key) {
             Some(k) => self.0.rate_limit_json(&k, now),
@@ -206,21 +251,35 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = a.listen.or(file.server.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8053)));
     let results_max = a.results_max.or(file.server.results_max).unwrap_or(1_000_000).max(1);
     let max_body_mib = a.max_body_mib.or(file.server.max_body_mib).unwrap_or(64);
-    let keys: Option<Arc<dyn KeyAuthority>> = match a.keys_file.clone().or(file.server.keys_file) {
+    let metrics = dnsledger_telemetry::registry::install().map_err(anyhow::Error::msg)?;
+    let mut key_store = None;
+    let keys: Option<Arc<dyn KeyAuthority>> = match a.keys_file.clone().or(file.server.keys_file.clone()) {
         Some(path) => {
             let ks = KeyStore::load(&path).with_context(|| format!("loading API keys from {}", path.display()))?;
             ks.set_server_results_max(results_max);
-            eprintln!("dnsledger: {} API key(s) from {}", ks.len(), path.display());
-            Some(Arc::new(Keys(Arc::new(ks))))
+            tracing::info!("{} API key(s) from {}", ks.len(), path.display());
+            let ks = Arc::new(ks);
+            key_store = Some(ks.clone());
+            Some(Arc::new(Keys(ks)))
         }
         None => None,
     };
-    let store: Arc<dyn Store> =
-        crate::backend::open(&target, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })?;
+    let engine = crate::backend::open(&target, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })?;
+    let store: Arc<dyn Store> = Arc::new(dnsledger_telemetry::store::TimedStore::new(engine));
+    {
+        let s = Arc::downgrade(&store);
+        metrics.add_collector(move || {
+            if let Some(s) = s.upgrade() {
+                // sets dnsledger_store_up (a ping per shard on ClickHouse, with a short timeout)
+                let _ = s.health();
+                dnsledger_telemetry::store::TimedStore::collect(&*s);
+            }
+        });
+    }
     if a.demo {
         let n = crate::demo::load_if_empty(&*store)?;
         if n > 0 {
-            eprintln!("dnsledger: loaded {n} demo observations into the empty store");
+            tracing::info!("loaded {n} demo observations into the empty store");
         }
     }
     let mut listeners = file.listener.clone();
@@ -241,10 +300,16 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let listener_stop = Arc::new(AtomicBool::new(false));
-    let running = start_listeners(&listeners, &store, &listener_stop)?;
-    let config =
-        ServerConfig { listen, max_body_bytes: max_body_mib << 20, max_limit: results_max, ..ServerConfig::default() };
-    let state = AppState::new(store.clone(), config, keys);
+    let running = start_listeners(&listeners, &store, &listener_stop, Some(&metrics))?;
+    let config = ServerConfig {
+        listen,
+        max_body_bytes: max_body_mib << 20,
+        max_limit: results_max,
+        backup_dir: a.backup_dir.clone().or(file.server.backup_dir.clone()),
+        ..ServerConfig::default()
+    };
+    let state = AppState::new(store.clone(), config, keys).with_metrics(metrics);
+    state.ready.store(false, Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -253,36 +318,59 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let result = rt.block_on(async {
         let listener = dnsledger_server::bind(&state).await?;
         let local = listener.local_addr()?;
-        eprintln!("dnsledger: store {}, listening on http://{local}", target.describe());
-        eprintln!("dnsledger: try: curl http://{local}/api/v1/lookup/rrset/name/www.example.com");
-        dnsledger_server::serve(listener, state, shutdown_signal()).await
+        let shutdown = shutdown_signal(state.ready.clone())?;
+        // installed before the server announces itself: SIGHUP's default action is to exit
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("installing the SIGHUP handler")?;
+        tokio::spawn(reload_on_hangup(hup, key_store));
+        state.ready.store(true, Ordering::Relaxed);
+        tracing::info!("store {}, listening on http://{local}", target.describe());
+        tracing::info!("try: curl http://{local}/api/v1/lookup/rrset/name/www.example.com");
+        dnsledger_server::serve(listener, state.clone(), shutdown).await.map_err(anyhow::Error::from)
     });
     stop_listeners(running, &listener_stop);
     store.flush().context("flushing store at shutdown")?;
     result?;
-    eprintln!("dnsledger: stopped");
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Reloads what can change without a restart on every SIGHUP: the API key file (watchlists
+/// will join it). A file that does not parse keeps the keys loaded before.
+async fn reload_on_hangup(mut hup: tokio::signal::unix::Signal, keys: Option<Arc<KeyStore>>) {
+    use dnsledger_telemetry::catalog::RELOADS;
+    while hup.recv().await.is_some() {
+        let Some(ks) = keys.clone() else {
+            tracing::info!("SIGHUP: no API key file configured; nothing to reload");
+            continue;
+        };
+        match tokio::task::spawn_blocking(move || ks.reload().map(|()| ks.len())).await {
+            Ok(Ok(n)) => {
+                metrics::counter!(RELOADS, "result" => "ok").increment(1);
+                tracing::info!(keys = n, "SIGHUP: API keys reloaded");
             }
-            Err(_) => std::future::pending::<()>().await,
+            Ok(Err(e)) => {
+                metrics::counter!(RELOADS, "result" => "error").increment(1);
+                tracing::error!(error = %e, "SIGHUP: API keys not reloaded (keeping the keys loaded before)");
+            }
+            Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
-    tracing::info!("shutting down");
+}
+
+/// Resolves on SIGINT or SIGTERM, marking the server not ready from then on. The handlers are
+/// installed when this is called (not when the future is first polled), so a signal that
+/// arrives right after the server announced itself is not lost.
+fn shutdown_signal(ready: Arc<AtomicBool>) -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
+        }
+        ready.store(false, Ordering::Relaxed);
+        tracing::info!("shutting down: finishing requests, then flushing the store");
+    })
 }

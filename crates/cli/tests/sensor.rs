@@ -417,6 +417,35 @@ fn threads_give_the_same_records() {
     assert_eq!(one, three);
 }
 
+/// `[sensor]` in the configuration file sets what the flags leave unset; flags win.
+#[test]
+fn the_sensor_section_of_the_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("dns.pcap");
+    capture().write(&pcap);
+    let p = pcap.to_str().expect("utf-8");
+    let cfg = dir.path().join("dnsledger.toml");
+    std::fs::write(&cfg, "[sensor]\nname = \"from-file\"\ntypes = [\"A\", \"NS\"]\nsections = [\"answer\"]\n")
+        .expect("write");
+    let c = cfg.to_str().expect("utf-8");
+    let lines = json_lines(&ok(&["sensor", "--config", c, "-r", p, "-o", "-", "-q"]));
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["sensor"] == "from-file"), "{lines:?}");
+    let types: std::collections::BTreeSet<&str> = lines.iter().filter_map(|l| l["rrtype"].as_str()).collect();
+    assert!(types.iter().all(|t| *t == "A" || *t == "NS") && types.contains("A"), "{types:?}");
+    // answer section only: the in-bailiwick glue the default keeps is gone
+    assert!(!lines.iter().any(|l| l["rrname"] == "ns1.example.com." && l["rrtype"] == "A"), "{lines:?}");
+    // flags override the file
+    let lines =
+        json_lines(&ok(&["sensor", "--config", c, "-r", p, "-o", "-", "-q", "--sensor", "flag", "--types", "A"]));
+    assert!(!lines.is_empty() && lines.iter().all(|l| l["sensor"] == "flag" && l["rrtype"] == "A"), "{lines:?}");
+    // a bad value in the file is reported with its place
+    std::fs::write(&cfg, "[sensor]\ncache_mib = \"lots\"\n").expect("write");
+    let out = run(&["sensor", "--config", c, "-r", p, "-o", "-"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("cache_mib") && err.contains("line 2"), "{err}");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
@@ -507,7 +536,8 @@ fn live_capture_on_loopback() {
     let port = server_sock.local_addr().expect("addr").port();
     let summary = dir.path().join("summary.json");
     let mut child = bin()
-        .args(["sensor", "-i", "lo", "--port", &port.to_string(), "--stats-secs", "1", "-o"])
+        .args(["sensor", "-i", "lo", "--port", &port.to_string(), "--stats-secs", "1", "--metrics-listen"])
+        .args(["127.0.0.1:0", "-o"])
         .arg(&out_file)
         .arg("--summary-json")
         .arg(&summary)
@@ -525,12 +555,16 @@ fn live_capture_on_loopback() {
     });
     let mut err = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut metrics_url = None;
     loop {
         assert!(Instant::now() < deadline, "capture did not start: {err}");
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(l) => {
                 err.push_str(&l);
                 err.push('\n');
+                if let Some(rest) = l.split("metrics on ").nth(1) {
+                    metrics_url = Some(rest.trim().to_string());
+                }
                 if l.contains("capturing on lo") {
                     break;
                 }
@@ -550,6 +584,27 @@ fn live_capture_on_loopback() {
         server_sock.send_to(&r.bytes(), from).expect("reply");
         client.recv_from(&mut buf).expect("response arrives");
     }
+    // capture threads publish their counters every second; the endpoint serves them
+    let metrics_url = metrics_url.unwrap_or_else(|| panic!("no metrics endpoint announced: {err}"));
+    let figure = |text: &str, series: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (status, text) = common::get(&metrics_url);
+        assert_eq!(status, 200, "{text}");
+        if figure(&text, "dnsledger_sensor_responses_total") >= 5 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(figure(&text, "dnsledger_sensor_responses_total"), 5, "{text}");
+    assert!(figure(&text, "dnsledger_capture_received_total{interface=\"lo\"}") >= 10, "{text}");
+    assert!(text.contains("dnsledger_capture_dropped_total{interface=\"lo\",by=\"kernel\"} 0"), "{text}");
+    assert!(figure(&text, "process_resident_memory_bytes") > 0, "{text}");
     std::thread::sleep(Duration::from_millis(300));
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let status = child.wait().expect("wait");

@@ -160,6 +160,16 @@ impl StreamCollector {
         }
     }
 
+    /// Bytes of aggregated records waiting for the next store write (the queue's depth).
+    pub fn pending_bytes(&self) -> usize {
+        self.lock().batch.approx_bytes()
+    }
+
+    /// The name given at creation.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A copy of the counters.
     pub fn stats(&self) -> StreamStats {
         self.lock().stats.clone()

@@ -22,7 +22,7 @@ const HEADER: &str = "\
 # Per key: daily_limit (queries per UTC day; absent = unlimited), results_max (absent = the
 # server's maximum), offset_max (absent = up to results_max; 0 = offsets not allowed),
 # burst_size + burst_window (queries per sliding window of seconds), expires (epoch seconds),
-# flex (may use Flex search), disabled.
+# flex (may use Flex search), disabled, admin (may call the admin API, e.g. online backups).
 ";
 
 /// One `[[key]]` table as written in the file.
@@ -49,10 +49,17 @@ pub(crate) struct KeyRecord {
     pub flex: bool,
     #[serde(default)]
     pub disabled: bool,
+    /// May call the admin API (`POST /api/v1/admin/...`); written only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub admin: bool,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Deserialize)]
@@ -301,6 +308,7 @@ mod tests {
             burst_window: None,
             flex: true,
             disabled: false,
+            admin: false,
         }
     }
 
@@ -324,9 +332,13 @@ mod tests {
         b.burst_window = Some(300);
         b.offset_max = Some(0);
         b.flex = false;
+        b.admin = true;
         let records = vec![record("alice"), b];
         let text = render(&records).unwrap();
         assert!(text.starts_with("# dnsledger API keys"));
+        // `admin` appears only where it is set, so files of keys without it read as before
+        assert_eq!(text.matches("admin = true").count(), 1, "{text}");
+        assert!(!text.contains("admin = false"), "{text}");
         let back: Vec<KeyRecord> = parse(Path::new("k.toml"), &text).unwrap().into_iter().map(|e| e.record).collect();
         assert_eq!(back, records);
     }

@@ -25,6 +25,7 @@
 //! burst_window = 300            #   in any 300 seconds (sliding window)
 //! flex = true                   # may use Flex search (default true)
 //! disabled = false              # 403 while true (default false)
+//! admin = true                  # may call the admin API, e.g. online backups (default false)
 //! ```
 //!
 //! # Secrets
@@ -199,6 +200,8 @@ pub struct KeyOptions {
     pub flex: bool,
     /// Created disabled.
     pub disabled: bool,
+    /// May call the admin API (online backups).
+    pub admin: bool,
 }
 
 impl Default for KeyOptions {
@@ -211,6 +214,7 @@ impl Default for KeyOptions {
             expires: None,
             flex: true,
             disabled: false,
+            admin: false,
         }
     }
 }
@@ -238,6 +242,8 @@ pub struct KeySummary {
     pub flex: bool,
     /// Refused with 403.
     pub disabled: bool,
+    /// May call the admin API.
+    pub admin: bool,
     /// Queries charged today (UTC) as far as this process knows (the server's saved counts).
     pub used_today: u64,
 }
@@ -494,6 +500,15 @@ impl KeyStore {
         }
     }
 
+    /// True if the key may call the admin API (online backups) at time `now`: it is marked
+    /// `admin`, and is neither disabled nor expired (admin calls are not charged, so
+    /// [`KeyStore::charge`] does not check that for them).
+    pub fn is_admin(&self, key: &KeyRef, now: u64) -> bool {
+        self.read_keys()
+            .get(&key.name)
+            .is_some_and(|e| e.record.admin && !e.record.disabled && e.record.expires.is_none_or(|t| now < t))
+    }
+
     /// The DNSDB `rate_limit` answer for the key at time `now`: one line of minified JSON
     /// ending in `\n`, `{"rate":{...}}` with the keys and types of DNSDB API v2.
     pub fn rate_limit_json(&self, key: &KeyRef, now: u64) -> String {
@@ -602,6 +617,7 @@ impl KeyStore {
                 burst_window: opts.burst.map(|b| b.1),
                 flex: opts.flex,
                 disabled: opts.disabled,
+                admin: opts.admin,
             };
             file::validate(&record).map_err(|message| KeyError::BadOption { name: name.to_string(), message })?;
             records.push(record);
@@ -657,6 +673,7 @@ impl KeyStore {
                     burst: e.burst,
                     flex: r.flex,
                     disabled: r.disabled,
+                    admin: r.admin,
                     used_today: usage.get(&r.name).filter(|u| u.created == r.created).map_or(0, |u| u.used_on(day)),
                 }
             })

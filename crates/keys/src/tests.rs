@@ -157,6 +157,7 @@ fn rate_limit_json_has_the_three_dnsdb_shapes() {
         expires: Some(1_555_370_914 + 10 * 365 * DAY),
         flex: false,
         disabled: false,
+        admin: false,
     };
     let full = ks.authenticate(&ks.add("full", &full_opts).unwrap()).unwrap();
     // the DNSDB example's reset: 2015-06-11T00:00:00Z
@@ -239,6 +240,7 @@ fn key_file_round_trips_every_setting() {
         expires: Some(T0 + 60),
         flex: false,
         disabled: true,
+        admin: true,
     };
     let token = ks.add("all.settings_1-x", &opts).unwrap();
     ks.add("defaults", &KeyOptions::default()).unwrap();
@@ -246,12 +248,15 @@ fn key_file_round_trips_every_setting() {
     assert_eq!(again.list(), ks.list());
     let s = &again.list()[0];
     assert_eq!(
-        (s.daily_limit, s.results_max, s.offset_max, s.burst, s.expires, s.flex, s.disabled),
-        (Some(10), Some(20), Some(30), Some((4, 50)), Some(T0 + 60), false, true)
+        (s.daily_limit, s.results_max, s.offset_max, s.burst, s.expires, s.flex, s.disabled, s.admin),
+        (Some(10), Some(20), Some(30), Some((4, 50)), Some(T0 + 60), false, true, true)
     );
     assert_eq!(s.id, &token[5..13]);
     let d = &again.list()[1];
-    assert_eq!((d.daily_limit, d.burst, d.expires, d.flex, d.disabled), (None, None, None, true, false));
+    assert_eq!(
+        (d.daily_limit, d.burst, d.expires, d.flex, d.disabled, d.admin),
+        (None, None, None, true, false, false)
+    );
     assert!(again.authenticate(&token).is_some());
     let text = std::fs::read_to_string(ks.path()).unwrap();
     assert!(text.contains("[[key]]\nname = \"all.settings_1-x\"\n"), "{text}");
@@ -355,6 +360,33 @@ fn reload_if_changed_notices_other_writers() {
     assert!(ks.reload_if_changed().is_err());
     assert!(ks.reload_if_changed().is_err());
     assert_eq!(ks.len(), 2);
+}
+
+#[test]
+fn only_active_admin_keys_are_admins() {
+    let (_d, ks) = store();
+    let admin = |o: KeyOptions| KeyOptions { admin: true, ..o };
+    let a = ks.authenticate(&ks.add("ops", &admin(KeyOptions::default())).unwrap()).unwrap();
+    let plain = ks.authenticate(&ks.add("soc", &KeyOptions::default()).unwrap()).unwrap();
+    let off = ks.authenticate(&ks.add("off", &admin(KeyOptions { disabled: true, ..KeyOptions::default() })).unwrap());
+    let old = ks.add("old", &admin(KeyOptions { expires: Some(T0 + 10), ..KeyOptions::default() })).unwrap();
+    let old = ks.authenticate(&old).unwrap();
+    assert!(ks.is_admin(&a, T0));
+    assert!(!ks.is_admin(&plain, T0));
+    assert!(!ks.is_admin(&off.unwrap(), T0), "a disabled admin key is refused");
+    assert!(ks.is_admin(&old, T0 + 9) && !ks.is_admin(&old, T0 + 10), "an expired admin key is refused");
+    // the attribute survives rotation and hand edits of the file are picked up
+    let token = ks.rotate("ops").unwrap();
+    assert!(ks.is_admin(&ks.authenticate(&token).unwrap(), T0));
+    let text = std::fs::read_to_string(ks.path()).unwrap();
+    assert_eq!(text.matches("admin = true").count(), 3, "{text}");
+    std::fs::write(ks.path(), text.replacen("admin = true\n", "", 1)).unwrap();
+    ks.reload().unwrap();
+    assert!(!ks.is_admin(&a, T0));
+    assert_eq!(ks.list().iter().filter(|k| k.admin).count(), 2);
+    // a key that no longer exists is no admin
+    ks.remove("old").unwrap();
+    assert!(!ks.is_admin(&old, T0));
 }
 
 #[test]

@@ -19,5 +19,5 @@ pub use key::RecordKey;
 pub use name::{Name, NameError};
 pub use observation::{Negative, Observation, Record};
 pub use rdata::{Rdata, RdataError};
-pub use rrtype::{RrType, TypeFilter};
+pub use rrtype::{RrType, TypeFilter, TypeSet};
 pub use time::TimeFence;

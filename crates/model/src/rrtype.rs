@@ -230,9 +230,61 @@ impl TypeFilter {
     }
 }
 
+/// A union of [`TypeFilter`]s: a type passes if any member lets it through (the sensor's
+/// `--types A,AAAA,NS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeSet(Vec<TypeFilter>);
+
+impl TypeSet {
+    /// Parses a comma-separated list of what [`TypeFilter::parse`] takes; an empty list is `ALL`.
+    pub fn parse(s: &str) -> Result<TypeSet, UnknownRrType> {
+        let v = s
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(TypeFilter::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if v.is_empty() { TypeSet::all() } else { TypeSet(v) })
+    }
+
+    /// Every type.
+    pub fn all() -> TypeSet {
+        TypeSet(vec![TypeFilter::All])
+    }
+
+    /// True if `t` passes one of the filters.
+    pub fn matches(&self, t: RrType) -> bool {
+        self.0.iter().any(|f| f.matches(t))
+    }
+}
+
+impl Default for TypeSet {
+    fn default() -> Self {
+        TypeSet::all()
+    }
+}
+
+impl From<TypeFilter> for TypeSet {
+    fn from(f: TypeFilter) -> TypeSet {
+        TypeSet(vec![f])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_sets_are_unions() {
+        let s = TypeSet::parse("A, aaaa,NS").unwrap();
+        assert!(s.matches(RrType::A) && s.matches(RrType::AAAA) && s.matches(RrType::NS));
+        assert!(!s.matches(RrType::MX));
+        assert!(TypeSet::parse("").unwrap().matches(RrType::MX));
+        let e = TypeSet::parse("A,NOTATYPE").unwrap_err();
+        assert!(e.to_string().contains("NOTATYPE"), "{e}");
+        let d = TypeSet::parse("ANY-DNSSEC,A").unwrap();
+        assert!(d.matches(RrType::A) && d.matches(RrType::RRSIG) && !d.matches(RrType::MX));
+    }
 
     #[test]
     fn table_is_sorted_and_unique() {

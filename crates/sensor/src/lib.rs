@@ -280,6 +280,10 @@ pub fn run_files(inputs: &[Input], opts: &SensorOptions, sink: Box<dyn Sink>) ->
     Ok(summary)
 }
 
+/// How often capture threads publish their counters to [`LiveProgress`] (and check whether a
+/// log report is due).
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
 /// Live capture settings beyond the packet pipeline's.
 #[derive(Debug, Clone)]
 pub struct LiveRun {
@@ -289,6 +293,51 @@ pub struct LiveRun {
     pub threads: usize,
     /// How often to log counters.
     pub report_every: Duration,
+    /// Where capture threads publish their counters about once a second (for `/metrics`).
+    pub progress: Option<Arc<LiveProgress>>,
+}
+
+/// One capture thread's counters at its last publication.
+#[derive(Debug, Clone, Default)]
+struct ThreadCounters {
+    work: WorkerStats,
+    decode: DecodeStats,
+    matching: MatchStats,
+    live: (u64, u64, u64),
+}
+
+/// The counters of a running live capture, published by each capture thread about once a
+/// second, so a metrics scrape reads them without touching the packet path.
+#[derive(Debug, Default)]
+pub struct LiveProgress {
+    threads: Mutex<Vec<ThreadCounters>>,
+}
+
+impl LiveProgress {
+    fn publish(&self, thread: usize, c: ThreadCounters) {
+        let mut t = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        if t.len() <= thread {
+            t.resize(thread + 1, ThreadCounters::default());
+        }
+        t[thread] = c;
+    }
+
+    /// The counters of every thread added up (`elapsed` and `output` are not set).
+    pub fn snapshot(&self) -> Summary {
+        let t = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = Summary { live: Some((0, 0, 0)), ..Summary::default() };
+        for c in t.iter() {
+            s.work.merge(&c.work);
+            s.decode.merge(&c.decode);
+            s.matching.merge(&c.matching);
+            if let Some(l) = &mut s.live {
+                l.0 += c.live.0;
+                l.1 += c.live.1;
+                l.2 += c.live.2;
+            }
+        }
+        s
+    }
 }
 
 /// Captures until `stop` is set, then flushes everything and returns the counters.
@@ -329,6 +378,7 @@ pub fn run_live(
                     let mut w = Worker::new(opts, None, &mut send);
                     w.set_origin(&origin);
                     let mut last_report = Instant::now();
+                    let mut last_publish = Instant::now();
                     let mut capture_error = None;
                     while !stop.load(Ordering::Relaxed) && !failed.load(Ordering::Relaxed) {
                         match src.next() {
@@ -338,6 +388,18 @@ pub fn run_live(
                                 capture_error = Some(e.to_string());
                                 break;
                             }
+                        }
+                        if last_publish.elapsed() < PUBLISH_EVERY {
+                            continue;
+                        }
+                        last_publish = Instant::now();
+                        if let Some(p) = &live.progress {
+                            let (ws, ds, ms) = w.stats();
+                            let l = src.stats().map(|s| (s.received, s.dropped, s.if_dropped)).unwrap_or_default();
+                            p.publish(
+                                i,
+                                ThreadCounters { work: ws.clone(), decode: ds.clone(), matching: ms, live: l },
+                            );
                         }
                         if last_report.elapsed() >= live.report_every {
                             last_report = Instant::now();

@@ -62,12 +62,18 @@ impl StoreSink {
 impl Sink for StoreSink {
     fn write(&mut self, batch: &Batch) -> Result<(), OutputError> {
         self.store.write(batch)?;
+        batch_outcome("stored");
         Ok(())
     }
     fn finish(&mut self) -> Result<Option<String>, OutputError> {
         self.store.flush()?;
         Ok(None)
     }
+}
+
+/// Counts one batch the output handled (`dnsledger_sensor_batches_total{outcome}`).
+fn batch_outcome(outcome: &'static str) {
+    metrics::counter!(dnsledger_telemetry::catalog::SENSOR_BATCHES, "outcome" => outcome).increment(1);
 }
 
 /// Text format of a file output.
@@ -220,7 +226,9 @@ impl Sink for FileSink {
         for (key, agg) in batch.sorted_records() {
             self.record(key, agg, &sensors).map_err(io_err(format!("writing {}", self.name)))?;
         }
-        self.out.flush().map_err(io_err(format!("writing {}", self.name)))
+        self.out.flush().map_err(io_err(format!("writing {}", self.name)))?;
+        batch_outcome("written");
+        Ok(())
     }
     fn finish(&mut self) -> Result<Option<String>, OutputError> {
         self.out.flush().map_err(io_err(format!("writing {}", self.name)))?;
@@ -286,7 +294,7 @@ impl HttpSink {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-        Ok(HttpSink {
+        let sink = HttpSink {
             opts,
             agent,
             boot,
@@ -297,7 +305,10 @@ impl HttpSink {
             next_retry: Instant::now(),
             backoff: Duration::from_millis(500),
             last_error: None,
-        })
+        };
+        // batches left by an earlier run are part of the queue
+        metrics::gauge!(dnsledger_telemetry::catalog::SENSOR_SPOOL).set(sink.spool_files()?.len() as f64);
+        Ok(sink)
     }
 
     fn batch_id(&mut self) -> String {
@@ -365,6 +376,8 @@ impl HttpSink {
         };
         write().map_err(io_err(format!("spooling to {}", path.display())))?;
         self.spooled += 1;
+        batch_outcome("spooled");
+        metrics::gauge!(dnsledger_telemetry::catalog::SENSOR_SPOOL).increment(1.0);
         Ok((path, name))
     }
 
@@ -383,6 +396,8 @@ impl HttpSink {
                 Sent::Acked => {
                     fs::remove_file(&path).map_err(io_err(format!("removing sent {}", path.display())))?;
                     self.sent += 1;
+                    batch_outcome("sent");
+                    metrics::gauge!(dnsledger_telemetry::catalog::SENSOR_SPOOL).decrement(1.0);
                     self.backoff = Duration::from_millis(500);
                     if self.last_error.take().is_some() {
                         tracing::info!(collector = %self.opts.url, "collector reachable again; sending the spool");
@@ -403,6 +418,8 @@ impl HttpSink {
         fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         fs::rename(path, dir.join(name)).map_err(io_err(format!("moving {} aside", path.display())))?;
         self.refused += 1;
+        batch_outcome("refused");
+        metrics::gauge!(dnsledger_telemetry::catalog::SENSOR_SPOOL).decrement(1.0);
         tracing::error!(batch = %name, reason = %why, dir = %dir.display(), "collector refused a batch; kept aside");
         Ok(())
     }
@@ -432,6 +449,7 @@ impl Sink for HttpSink {
         match self.post(&id, &body) {
             Sent::Acked => {
                 self.sent += 1;
+                batch_outcome("sent");
                 Ok(())
             }
             Sent::Retry(e) => {

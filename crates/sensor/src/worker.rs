@@ -240,7 +240,7 @@ impl<'s> Worker<'s> {
         let workers = shard.map(|s| s.1).unwrap_or(1).max(1) as usize;
         let mut state = State {
             matcher: Matcher::new(opts.max_pending_queries, opts.query_timeout_us),
-            extractor: Extractor::new(opts.extract),
+            extractor: Extractor::new(opts.extract.clone()),
             replay: Replay::default(),
             batch: Batch::new(),
             sensor_id: None,

@@ -44,6 +44,12 @@ pub trait KeyAuthority: Send + Sync {
     /// Periodic housekeeping (every minute and at shutdown): persist usage counters, pick up
     /// changes to the key file.
     fn tick(&self) -> Result<(), String>;
+    /// True if the key may call the admin API (`/api/v1/admin/...`, e.g. online backups):
+    /// marked admin, not disabled, not expired. No key is, unless the authority says so.
+    fn is_admin(&self, key: &str) -> bool {
+        let _ = key;
+        false
+    }
 }
 
 /// The caller of a request.
@@ -99,6 +105,14 @@ pub fn cof_caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, Response
 pub fn charge(st: &AppState, caller: &Caller, now: u64) -> Result<(), Response> {
     match (caller, &st.keys) {
         (Caller::Key(k), Some(keys)) => keys.charge(k, now).map_err(|d| {
+            let reason = match d.status {
+                429 => "quota",
+                401 => "expired",
+                403 => "disabled",
+                416 => "offset",
+                _ => "other",
+            };
+            metrics::counter!(dnsledger_telemetry::catalog::QUOTA_REJECTIONS, "reason" => reason).increment(1);
             let status = StatusCode::from_u16(d.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
             text_error(status, &d.message)
         }),

@@ -16,7 +16,8 @@
 //! - `POST /api/v1/observations?format=ndjson|passivedns|batch&sensor=ID` — ingest (gzip bodies
 //!   accepted; `batch` is a sensor's pre-aggregated batch, applied once per `X-Batch-Id`); the response is
 //!   sent after the batch is durable.
-//! - `GET /api/v1/stats`, `GET /healthz`, `GET /openapi.json`.
+//! - `GET /api/v1/stats`, `GET /healthz`, `GET /readyz`, `GET /metrics` (see [`observe`]),
+//!   `GET /openapi.json`.
 //!
 //! Compatibility routes: `/dnsdb/v2/...` (DNSDB API v2 with SAF framing, see [`dnsdb`]) and
 //! `/pdns/query/{value}` (CIRCL COF, see `cof`). API keys are checked through a
@@ -25,14 +26,17 @@
 // Handlers return a ready `Response` as their error: boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+pub mod admin;
 pub mod auth;
 mod cof;
 pub mod dnsdb;
 mod native;
+pub mod observe;
 pub mod paths;
 pub mod stream;
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::Router;
@@ -49,6 +53,9 @@ pub struct ServerConfig {
     pub default_limit: u64,
     /// Largest `limit` a lookup may ask for (`limit=0` means this).
     pub max_limit: u64,
+    /// Directory online backups (`POST /api/v1/admin/backup`) are written into; `None`
+    /// refuses them.
+    pub backup_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +65,7 @@ impl Default for ServerConfig {
             max_body_bytes: 64 << 20,
             default_limit: 10_000,
             max_limit: 1_000_000,
+            backup_dir: None,
         }
     }
 }
@@ -73,12 +81,29 @@ pub struct AppState {
     pub keys: Option<Arc<dyn auth::KeyAuthority>>,
     /// Serialises batch-id checks with their writes (exactly-once sensor batches).
     pub batch_lock: Arc<std::sync::Mutex<()>>,
+    /// The process's metrics registry, served at `/metrics` when set.
+    pub metrics: Option<Arc<dnsledger_telemetry::Metrics>>,
+    /// False while starting and once shutdown began: `/readyz` answers 503.
+    pub ready: Arc<AtomicBool>,
 }
 
 impl AppState {
     /// State for `store` with `config` and optional keys.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig, keys: Option<Arc<dyn auth::KeyAuthority>>) -> AppState {
-        AppState { store, config: Arc::new(config), keys, batch_lock: Arc::default() }
+        AppState {
+            store,
+            config: Arc::new(config),
+            keys,
+            batch_lock: Arc::default(),
+            metrics: None,
+            ready: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// The same state serving `metrics` at `/metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dnsledger_telemetry::Metrics>) -> AppState {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -88,17 +113,22 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// The router with every route, for embedding or testing.
 pub fn router(state: AppState) -> Router {
     use axum::routing::get;
-    native::routes(state.clone()).merge(
-        Router::new()
-            .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))
-            .route("/pdns/query/{*rest}", get(cof::handle))
-            .route(
-                "/openapi.json",
-                get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI) }),
-            )
-            .fallback(fallback)
-            .with_state(state),
-    )
+    native::routes(state.clone())
+        .merge(admin::routes(state.clone()))
+        .merge(
+            Router::new()
+                .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))
+                .route("/pdns/query/{*rest}", get(cof::handle))
+                .route("/metrics", get(observe::metrics_route))
+                .route("/readyz", get(observe::readyz))
+                .route(
+                    "/openapi.json",
+                    get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+                )
+                .fallback(fallback)
+                .with_state(state),
+        )
+        .layer(axum::middleware::from_fn(observe::track))
 }
 
 /// Paths no route matched: dnsdbq with a trailing slash in `DNSDB_SERVER` sends

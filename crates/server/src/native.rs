@@ -184,6 +184,8 @@ async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
             return error(StatusCode::SERVICE_UNAVAILABLE, format!("observations not stored: {e}"));
         }
     };
+    let source = format!("http:{}", format.name());
+    record_ingest(&source, r.lines, r.observations, &r.rejected, &r.skipped);
     let rejected: u64 = r.rejected.values().sum();
     let status = if r.observations == 0 && rejected > 0 { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let errors: Vec<String> =
@@ -198,6 +200,26 @@ async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
         "errors": errors,
     });
     (status, Json(body)).into_response()
+}
+
+/// Counts what one ingest request brought, under `source` (`http:<format>`).
+fn record_ingest(
+    source: &str,
+    records: u64,
+    observations: u64,
+    rejected: &std::collections::BTreeMap<&'static str, u64>,
+    skipped: &std::collections::BTreeMap<&'static str, u64>,
+) {
+    use dnsledger_telemetry::catalog;
+    let source = source.to_string();
+    metrics::counter!(catalog::INGEST_RECORDS, "source" => source.clone()).increment(records);
+    metrics::counter!(catalog::INGEST_OBSERVATIONS, "source" => source.clone()).increment(observations);
+    for (reason, n) in rejected {
+        metrics::counter!(catalog::INGEST_REJECTED, "source" => source.clone(), "reason" => *reason).increment(*n);
+    }
+    for (reason, n) in skipped {
+        metrics::counter!(catalog::INGEST_SKIPPED, "source" => source.clone(), "reason" => *reason).increment(*n);
+    }
 }
 
 /// Undoes `Content-Encoding: gzip` (sensors compress their batches), refusing bodies that
@@ -266,13 +288,18 @@ async fn ingest_batch(st: AppState, headers: &HeaderMap, body: Bytes) -> Respons
         Ok((records, observations, false))
     });
     match job.await {
-        Ok(Ok((records, observations, duplicate))) => Json(json!({
+        Ok(Ok((records, observations, duplicate))) => {
+            if !duplicate {
+                record_ingest("http:batch", records, observations, &Default::default(), &Default::default());
+            }
+            Json(json!({
             "format": "batch",
             "records": records,
             "observations": observations,
             "duplicate": duplicate,
-        }))
-        .into_response(),
+            }))
+            .into_response()
+        }
         Ok(Err((status, msg))) => {
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 tracing::error!(error = %msg, "batch ingest failed");

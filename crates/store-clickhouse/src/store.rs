@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use dnsledger_model::{Aggregate, DayHistory, Name, Rdata, Record, RrType};
 use dnsledger_store::layout::keys::{P_META, P_NAMES, P_RAW, P_RRSET};
 use dnsledger_store::layout::{self, for_each_entry, EntryValue, KvSource, ScanFn};
-use dnsledger_store::{Batch, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats};
+use dnsledger_store::{
+    Batch, Gauge, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats,
+};
 
 use crate::http::{ident, literal, HttpError, Node};
 use crate::rowbinary::{put_string, put_u32, put_u64, put_varuint, DecodeError, Reader};
@@ -667,6 +669,34 @@ impl ClickHouseStore {
     }
 }
 
+/// The longest a health or monitoring query waits for one server.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl ClickHouseStore {
+    /// Runs `f` for every shard (its index, its replicas with a timeout of at most
+    /// [`HEALTH_TIMEOUT`]) on one thread per shard; the results in shard order.
+    fn per_shard<T: Send, E: Send>(&self, f: impl Fn(usize, &[Node]) -> Result<T, E> + Sync) -> Vec<Result<T, E>> {
+        let timeout = self.opts.timeout.min(HEALTH_TIMEOUT);
+        let nodes: Vec<Vec<Node>> = self
+            .opts
+            .shards
+            .iter()
+            .map(|r| {
+                r.iter().map(|u| Node::new(u, self.opts.user.clone(), self.opts.password.clone(), timeout)).collect()
+            })
+            .collect();
+        std::thread::scope(|sc| {
+            let f = &f;
+            let handles: Vec<_> = nodes.iter().enumerate().map(|(i, n)| sc.spawn(move || f(i, n))).collect();
+            handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
+        })
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|_| f(i, &[])))
+        .collect()
+    }
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -860,6 +890,83 @@ impl Store for ClickHouseStore {
             sensors.push(String::from_utf8_lossy(r.string().map_err(|e| StoreError::Corrupt(e.to_string()))?).into());
         }
         Ok(StoreStats { backend: "clickhouse".into(), entries, disk_bytes: disk, corrupt_values: 0, sensors })
+    }
+
+    /// Pings every shard (`SELECT 1`, a replica at a time, with a timeout of at most
+    /// [`HEALTH_TIMEOUT`]), all shards in parallel; the error names each shard none of whose
+    /// replicas answered.
+    fn health(&self) -> Result<(), StoreError> {
+        let failed: Vec<String> = self
+            .per_shard(|shard, nodes| {
+                let mut last = None;
+                for node in nodes {
+                    match node.query_u64("SELECT 1 FORMAT TabSeparated") {
+                        Ok(1) => return Ok(()),
+                        Ok(n) => last = Some(format!("{}: SELECT 1 answered {n}", node.url)),
+                        Err(e) => last = Some(e.to_string()),
+                    }
+                }
+                Err(format!("shard {}: {}", shard + 1, last.unwrap_or_else(|| "no server".into())))
+            })
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Engine(format!("ClickHouse not answering: {}", failed.join("; "))))
+        }
+    }
+
+    /// Totals over the shards of the `entries` table's active parts, and the shards that
+    /// answered (one `system.parts` query per shard, in parallel, short timeout).
+    fn gauges(&self) -> Vec<Gauge> {
+        let sql = format!(
+            "SELECT count(), sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = {} \
+             AND table = 'entries' AND active FORMAT TabSeparated",
+            literal(self.opts.database.as_bytes())
+        );
+        let answers = self.per_shard(|_, nodes| {
+            for node in nodes {
+                if let Ok(body) = node.query(&sql) {
+                    let text = String::from_utf8_lossy(&body);
+                    let v: Vec<u64> = text.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+                    if v.len() == 3 {
+                        return Ok([v[0], v[1], v[2]]);
+                    }
+                }
+            }
+            Err(())
+        });
+        let up = answers.iter().filter(|a| a.is_ok()).count();
+        let sum = |i: usize| answers.iter().filter_map(|a| a.as_ref().ok()).map(|v| v[i]).sum::<u64>() as f64;
+        vec![
+            Gauge {
+                name: "dnsledger_store_clickhouse_shards",
+                help: "ClickHouse shards the store is configured with.",
+                value: self.shards.len() as f64,
+            },
+            Gauge {
+                name: "dnsledger_store_clickhouse_shards_up",
+                help: "ClickHouse shards of which a replica answered the last scrape.",
+                value: up as f64,
+            },
+            Gauge {
+                name: "dnsledger_store_clickhouse_parts",
+                help: "Active parts of the entries table, summed over the shards that answered.",
+                value: sum(0),
+            },
+            Gauge {
+                name: "dnsledger_store_clickhouse_rows",
+                help: "Rows in active parts of the entries table (before merges fold equal keys).",
+                value: sum(1),
+            },
+            Gauge {
+                name: "dnsledger_store_clickhouse_bytes",
+                help: "Bytes on disk of the entries table's active parts.",
+                value: sum(2),
+            },
+        ]
     }
 
     /// Writes are durable when `write` returns; nothing is buffered.

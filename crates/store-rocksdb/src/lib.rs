@@ -16,7 +16,10 @@
 //! DCSO balboa ships with. Everything used here (merge operators, SST ingestion, iterators with
 //! bounds, checkpoints) is stable RocksDB API of that era.
 
+pub mod ops;
 pub mod write;
+
+pub use ops::{Verified, BACKUP_FORMAT, BACKUP_MANIFEST};
 
 /// The key layout, shared with every backend (see `dnsledger_store::layout`).
 pub use dnsledger_store::layout::keys;
@@ -29,7 +32,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use dnsledger_model::key::KeyError;
 use dnsledger_model::{Aggregate, Name, Rdata, Record, RrType};
-use dnsledger_store::{Batch, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats};
+use dnsledger_store::{
+    BackupInfo, Batch, Gauge, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats,
+};
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, CompactOptions, DBCompressionType, MergeOperands, Options,
     ReadOptions, WriteOptions, DB,
@@ -130,6 +135,28 @@ fn db_options(opts: &RocksStoreOptions, counter: &Arc<AtomicU64>) -> Options {
     o
 }
 
+/// Read-only opens made while a writer holds the store: the writer's compactions may delete
+/// files between the reader's reading of the manifest and its opening of them; then the
+/// reader tries again, with the newer manifest.
+const READ_ONLY_ATTEMPTS: u32 = 20;
+
+/// Opens `path` read-only, retrying when a file the manifest named is gone (a writer's
+/// compaction deleted it meanwhile). Once open, the reader holds every table file of its
+/// version open (`max_open_files` is unlimited), so later deletions do not affect it.
+fn open_read_only_retrying(opts: &Options, path: &Path) -> Result<DB, rocksdb::Error> {
+    let mut attempt = 1;
+    loop {
+        match DB::open_for_read_only(opts, path, false) {
+            Err(e) if attempt < READ_ONLY_ATTEMPTS && e.to_string().contains("No such file or directory") => {
+                tracing::debug!(attempt, error = %e, "store files changed while opening read-only; retrying");
+                std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Options of the SST files built for ingestion: LZ4 (fast to write); compaction later
 /// rewrites the bottom level with ZSTD.
 fn sst_options() -> Options {
@@ -153,7 +180,7 @@ impl RocksStore {
         let corrupt = Arc::new(AtomicU64::new(0));
         let db_opts = db_options(&opts, &corrupt);
         let db = if opts.read_only {
-            DB::open_for_read_only(&db_opts, &path, false)
+            open_read_only_retrying(&db_opts, &path)
         } else {
             std::fs::create_dir_all(&path).map_err(|e| open_err(e.to_string()))?;
             // SST files of an ingestion that never finished are garbage.
@@ -178,6 +205,45 @@ impl RocksStore {
     /// Where the store lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The store as a key-value source whose scans verify every block checksum and bypass the
+    /// block cache (for integrity checks: `dnsledger_store::layout::survey::check`).
+    pub fn verified(&self) -> Verified<'_> {
+        Verified(self)
+    }
+
+    /// Problems with the store's SST files (missing, or not of the size the store recorded);
+    /// empty when all are in place.
+    pub fn verify_files(&self) -> Result<Vec<String>, StoreError> {
+        ops::verify_files(self)
+    }
+
+    /// Scans with the given read options (see [`KvSource::scan`]).
+    fn scan_with(
+        &self,
+        mut ro: ReadOptions,
+        start: &[u8],
+        end: Option<&[u8]>,
+        stats: &mut ScanStats,
+        f: &mut ScanFn<'_>,
+    ) -> Result<ControlFlow<()>, StoreError> {
+        if let Some(end) = end {
+            ro.set_iterate_upper_bound(end.to_vec());
+        }
+        let mut it = self.db.raw_iterator_opt(ro);
+        it.seek(start);
+        let mut flow = ControlFlow::Continue(());
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            stats.scanned += 1;
+            if f(k, v, stats).is_break() {
+                flow = ControlFlow::Break(());
+                break;
+            }
+            it.next();
+        }
+        it.status().map_err(|e| engine("scanning", e))?;
+        Ok(flow)
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -270,23 +336,7 @@ impl KvSource for RocksStore {
         stats: &mut ScanStats,
         f: &mut ScanFn<'_>,
     ) -> Result<ControlFlow<()>, StoreError> {
-        let mut ro = ReadOptions::default();
-        if let Some(end) = end {
-            ro.set_iterate_upper_bound(end.to_vec());
-        }
-        let mut it = self.db.raw_iterator_opt(ro);
-        it.seek(start);
-        let mut flow = ControlFlow::Continue(());
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            stats.scanned += 1;
-            if f(k, v, stats).is_break() {
-                flow = ControlFlow::Break(());
-                break;
-            }
-            it.next();
-        }
-        it.status().map_err(|e| engine("scanning", e))?;
-        Ok(flow)
+        self.scan_with(ReadOptions::default(), start, end, stats, f)
     }
 
     fn record(
@@ -317,6 +367,11 @@ impl KvSource for RocksStore {
             }
         };
         Record { rrname, rrtype, bailiwick, rdata, agg, sensors, negative: None }
+    }
+
+    fn sensor_name(&self, id: u16) -> Option<String> {
+        let s = self.sensors.read().ok()?;
+        s.names.get(id as usize).filter(|n| !n.is_empty()).cloned()
     }
 }
 
@@ -395,6 +450,15 @@ impl Store for RocksStore {
         co.set_change_level(true);
         self.db.compact_range_opt::<&[u8], &[u8]>(None, None, &co);
         Ok(())
+    }
+
+    fn gauges(&self) -> Vec<Gauge> {
+        ops::gauges(self)
+    }
+
+    /// A RocksDB checkpoint of the open store plus a manifest (see [`ops`]).
+    fn backup(&self, dest: &Path) -> Result<BackupInfo, StoreError> {
+        ops::backup(self, dest)
     }
 }
 

@@ -104,4 +104,48 @@ pub trait Store: Send + Sync {
 
     /// Compacts storage to its steady-state size (for benchmarks and maintenance).
     fn compact(&self) -> Result<(), StoreError>;
+
+    /// Whether the store can serve right now (for `/readyz`): an embedded store that is open
+    /// is; a remote one answers a ping from every shard.
+    fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Engine figures for monitoring (memtable bytes, pending compaction, running
+    /// compactions, …), read when `/metrics` is scraped; names are Prometheus metric names.
+    fn gauges(&self) -> Vec<Gauge> {
+        Vec::new()
+    }
+
+    /// Writes a consistent copy of the whole store, taken while it keeps serving, into the new
+    /// directory `dest` (which must not exist).
+    fn backup(&self, dest: &std::path::Path) -> Result<BackupInfo, StoreError> {
+        let _ = dest;
+        Err(StoreError::Engine("this store cannot make backups itself (see docs/maintenance.md)".into()))
+    }
+}
+
+/// One engine figure for monitoring.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gauge {
+    /// Prometheus metric name (`dnsledger_store_…`).
+    pub name: &'static str,
+    /// One-line description (the `# HELP` text).
+    pub help: &'static str,
+    /// Current value.
+    pub value: f64,
+}
+
+/// What a backup wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackupInfo {
+    /// Directory of the backup.
+    pub path: std::path::PathBuf,
+    /// Bytes of the store files in it (a backend's own manifest aside).
+    pub bytes: u64,
+    /// Number of store files in it.
+    pub files: u64,
+    /// Files shared with the live store through hard links (they take no extra space until
+    /// the store's compactions delete the store's own names for them).
+    pub linked: u64,
 }

@@ -110,7 +110,7 @@ mod tests;
 
 use std::fmt;
 
-use dnsledger_model::{Name, TypeFilter};
+use dnsledger_model::{Name, TypeSet};
 
 pub use dnsledger_model::time::Timestamp;
 pub use dnsledger_model::{Negative, Observation};
@@ -118,12 +118,12 @@ pub use extract::Extractor;
 pub use wire::{peek_header, question_key, Header};
 
 /// What an [`Extractor`] emits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtractOptions {
     /// Emit NXDOMAIN/NODATA observations (default false).
     pub negative: bool,
-    /// Which rrtypes to keep (default [`TypeFilter::All`]); negatives are filtered on the qtype.
-    pub types: TypeFilter,
+    /// Which rrtypes to keep (default all); negatives are filtered on the qtype.
+    pub types: TypeSet,
     /// Keep in-bailiwick authority-section RRsets (default true).
     pub authority: bool,
     /// Keep in-bailiwick additional-section RRsets (default true).
@@ -132,7 +132,7 @@ pub struct ExtractOptions {
 
 impl Default for ExtractOptions {
     fn default() -> Self {
-        ExtractOptions { negative: false, types: TypeFilter::All, authority: true, additional: true }
+        ExtractOptions { negative: false, types: TypeSet::all(), authority: true, additional: true }
     }
 }
 

@@ -476,7 +476,8 @@ fn nxdomain_with_and_without_negative() {
     let (e, got) = extract_opts(ExtractOptions::default(), &msg, None);
     assert_eq!((e.negative, got.len()), (None, 1));
     // the type filter applies to the qtype of a negative answer
-    let only_aaaa = ExtractOptions { negative: true, types: TypeFilter::Only(RrType::AAAA), ..Default::default() };
+    let only_aaaa =
+        ExtractOptions { negative: true, types: TypeFilter::Only(RrType::AAAA).into(), ..Default::default() };
     let (e, got) = extract_opts(only_aaaa, &msg, None);
     assert_eq!((e.negative, got.len()), (None, 0));
 }
@@ -640,7 +641,7 @@ fn cname_loops_and_long_chains_stop() {
 
 #[test]
 fn type_filter() {
-    let only_a = ExtractOptions { types: TypeFilter::Only(RrType::A), ..Default::default() };
+    let only_a = ExtractOptions { types: TypeFilter::Only(RrType::A).into(), ..Default::default() };
     let (e, got) = extract_opts(only_a, &typical_aa(), None);
     assert_eq!(
         got,
@@ -650,7 +651,7 @@ fn type_filter() {
         ]
     );
     assert_eq!(e.rrsets, 2);
-    let dnssec = ExtractOptions { types: TypeFilter::AnyDnssec, ..Default::default() };
+    let dnssec = ExtractOptions { types: TypeFilter::AnyDnssec.into(), ..Default::default() };
     let (_, got) = extract_opts(dnssec, &referral(), None);
     assert_eq!(got, ["example.com. DS 12345 8 2 AABB bw=com. ttl=86400"]);
     let no_additional = ExtractOptions { additional: false, ..Default::default() };
@@ -1083,7 +1084,8 @@ fn bench_typical_response() {
     }
     let ns = t.elapsed().as_nanos() as f64 / f64::from(iters);
     // The same with nothing emitted: parsing, validation, grouping, chain and zone only.
-    let mut quiet = Extractor::new(ExtractOptions { types: TypeFilter::Only(RrType(65280)), ..Default::default() });
+    let mut quiet =
+        Extractor::new(ExtractOptions { types: TypeFilter::Only(RrType(65280)).into(), ..Default::default() });
     let t = std::time::Instant::now();
     for _ in 0..iters {
         quiet
@@ -1161,7 +1163,8 @@ fn no_allocation_per_message_beyond_the_output() {
     let msg = typical_aa();
     let meta = MessageMeta { time: 1, zone_hint: None };
     // Nothing emitted: no allocation at all once the buffers are warm.
-    let mut quiet = Extractor::new(ExtractOptions { types: TypeFilter::Only(RrType(65280)), ..Default::default() });
+    let mut quiet =
+        Extractor::new(ExtractOptions { types: TypeFilter::Only(RrType(65280)).into(), ..Default::default() });
     let mut emitted = 0;
     for _ in 0..3 {
         quiet.extract(&msg, &meta, &mut |_: &mut Observation| emitted += 1).unwrap().unwrap();

@@ -11,6 +11,7 @@
 
 pub mod keys;
 mod read;
+pub mod survey;
 
 use std::ops::ControlFlow;
 
@@ -52,6 +53,15 @@ pub trait KvSource {
         rdata: Vec<Rdata>,
         agg: Aggregate,
     ) -> Record;
+
+    /// The name registered for a sensor id found in this source's aggregates, `None` if no
+    /// sensor is registered under it (the integrity check reports such ids). The default
+    /// resolves the id as [`KvSource::record`] does.
+    fn sensor_name(&self, id: u16) -> Option<String> {
+        let mut agg = Aggregate::default();
+        agg.sensors.insert(id);
+        self.record(Name::root(), RrType::A, None, Vec::new(), agg).sensors.pop()
+    }
 }
 
 /// Visits RRset records matching `q` from `src`, in key order.
