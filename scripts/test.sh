@@ -37,4 +37,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+# the Debian package built from this tree, installed for real, its services run and purged
+echo "== package test"
+scripts/package-test.sh
 echo "== all tests passed"
