@@ -61,6 +61,31 @@ pub struct Config {
     /// `[sensor]`: `dnsledger sensor`'s settings.
     #[serde(default)]
     pub sensor: SensorSection,
+    /// `[analytics]`: settings of the analyses (`serve` routes and `dnsledger analyze`).
+    #[serde(default)]
+    pub analytics: AnalyticsSection,
+}
+
+/// `[analytics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsSection {
+    /// More shared-infrastructure lists (`ENTRY kind:label` lines), beside the shipped ones.
+    pub infra_files: Option<Vec<PathBuf>>,
+    /// Rebuild the server's first-seen index when older than this, in seconds.
+    pub new_index_max_age_secs: Option<u64>,
+}
+
+impl AnalyticsSection {
+    /// The shipped shared-infrastructure lists plus `infra_files`.
+    pub fn infra(&self) -> anyhow::Result<dnsledger_analytics::Infra> {
+        let mut infra = dnsledger_analytics::Infra::builtin();
+        for f in self.infra_files.iter().flatten() {
+            infra.add_file(f).with_context(|| format!("[analytics] infra_files: {}", f.display()))?;
+        }
+        Ok(infra)
+    }
 }
 
 /// `[sensor]`: what `dnsledger sensor` does when its flags do not say (flags win). Its Debug
@@ -385,6 +410,11 @@ impl Config {
         resolve(&mut c.server.keys_file);
         resolve(&mut c.server.backup_dir);
         resolve(&mut c.sensor.spool_dir);
+        for f in c.analytics.infra_files.iter_mut().flatten() {
+            if f.is_relative() {
+                *f = base.join(&*f);
+            }
+        }
         for l in &mut c.listener {
             resolve(&mut l.unix);
         }
@@ -724,6 +754,13 @@ pub fn check_file(path: &Path) -> CheckReport {
             s.server.as_deref().map(|u| format!(" -> {u}")).unwrap_or_default()
         ));
     }
+    match c.analytics.infra() {
+        Ok(i) => r.summary.push(format!("analytics: {} shared-infrastructure entries", i.len())),
+        Err(e) => r.errors.push(format!("{e:#}")),
+    }
+    if c.analytics.new_index_max_age_secs == Some(0) {
+        r.errors.push("[analytics] new_index_max_age_secs must be at least 1".into());
+    }
     if c.store.clickhouse.as_ref().is_some_and(|ch| ch.password.is_some()) {
         r.warnings.push(format!(
             "[store.clickhouse] password is in the file: prefer the {PASSWORD_ENV} environment variable"
@@ -784,6 +821,24 @@ mod check_tests {
             assert!(e.contains("keys_file") || e.contains("backup_dir") || e.contains("data_dir"), "{e}");
         }
         assert!(r.errors.iter().any(|e| e.contains("keys_file")), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn analytics_lists_are_loaded_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mine.txt"), "# kind:hosting:ours\n198.51.100.0/24\nexample.net parking:ours\n")
+            .unwrap();
+        let p = dir.path().join("a.toml");
+        std::fs::write(&p, "[analytics]\ninfra_files = [\"mine.txt\"]\nnew_index_max_age_secs = 60\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        let infra = c.analytics.infra().unwrap();
+        assert_eq!(infra.len(), dnsledger_analytics::Infra::builtin().len() + 2);
+        assert_eq!(infra.address("198.51.100.7".parse().unwrap()), Some("hosting:ours"));
+        let r = check_file(&p);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        std::fs::write(dir.path().join("mine.txt"), "198.51.100.0/24 not a tag\n").unwrap();
+        let r = check_file(&p);
+        assert!(r.errors.iter().any(|e| e.contains("infra_files") && e.contains("mine.txt:1")), "{:?}", r.errors);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! (schema of the ClickHouse store) and `migrate` (embedded store into ClickHouse). Which store
 //! a command uses is decided in [`backend`].
 
+mod analyze;
 mod backend;
 mod backup;
 mod clickhouse;
@@ -54,6 +55,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Look records up by name, address or rdata, in a store or on a running server.
     Query(Box<query::QueryArgs>),
+    /// Analyses: historical resolutions, shared IP usage, co-hosted and newly observed domains.
+    Analyze(Box<analyze::AnalyzeArgs>),
     /// Compact the store to its steady-state size (an embedded store's server must not be
     /// running; on ClickHouse this merges each shard's parts).
     Compact(backend::StoreArgs),
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Sensor(a) => sensor::run(*a),
         Command::Import(a) => import::run(a),
         Command::Query(a) => query::run(*a),
+        Command::Analyze(a) => analyze::run(*a),
         Command::Compact(a) => compact(a),
         Command::Key(a) => key::run(a),
         Command::Clickhouse(a) => clickhouse::run(a),

@@ -308,7 +308,15 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         backup_dir: a.backup_dir.clone().or(file.server.backup_dir.clone()),
         ..ServerConfig::default()
     };
-    let state = AppState::new(store.clone(), config, keys).with_metrics(metrics);
+    let analytics = dnsledger_server::analytics::AnalyticsConfig {
+        infra: Arc::new(file.analytics.infra()?),
+        index_max_age: file
+            .analytics
+            .new_index_max_age_secs
+            .unwrap_or(dnsledger_server::analytics::DEFAULT_INDEX_MAX_AGE)
+            .max(1),
+    };
+    let state = AppState::new(store.clone(), config, keys).with_metrics(metrics).with_analytics(analytics);
     state.ready.store(false, Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

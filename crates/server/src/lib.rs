@@ -27,6 +27,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 mod cof;
 pub mod dnsdb;
@@ -85,6 +86,8 @@ pub struct AppState {
     pub metrics: Option<Arc<dnsledger_telemetry::Metrics>>,
     /// False while starting and once shutdown began: `/readyz` answers 503.
     pub ready: Arc<AtomicBool>,
+    /// Settings of the analytics routes.
+    pub analytics: analytics::AnalyticsConfig,
 }
 
 impl AppState {
@@ -97,7 +100,14 @@ impl AppState {
             batch_lock: Arc::default(),
             metrics: None,
             ready: Arc::new(AtomicBool::new(true)),
+            analytics: analytics::AnalyticsConfig::default(),
         }
+    }
+
+    /// The same state with these analytics settings.
+    pub fn with_analytics(mut self, cfg: analytics::AnalyticsConfig) -> AppState {
+        self.analytics = cfg;
+        self
     }
 
     /// The same state serving `metrics` at `/metrics`.
@@ -115,6 +125,7 @@ pub fn router(state: AppState) -> Router {
     use axum::routing::get;
     native::routes(state.clone())
         .merge(admin::routes(state.clone()))
+        .merge(analytics::routes_with(state.clone(), state.analytics.clone()))
         .merge(
             Router::new()
                 .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))
