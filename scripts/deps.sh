@@ -10,8 +10,9 @@ build_pkgs=(librocksdb-dev libclang-dev libpcap-dev pkg-config python3)
 # clickhouse-server/-client 18.16 and zookeeper (with Java): the servers of scripts/clickhouse.sh;
 # curl: its readiness and sanity checks, and the ClickHouse tests' clean-up.
 clickhouse_pkgs=(clickhouse-server clickhouse-client zookeeper curl)
-# dnsdbq: the DNSDB client; unbound, nsd, bind9, knot: real dnstap senders; dnstap-ldns, fstrm-bin: interop.
-test_pkgs=(dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin "${clickhouse_pkgs[@]}")
+# dnsdbq: the DNSDB client; unbound, nsd, bind9, knot: real dnstap senders; dnstap-ldns, fstrm-bin: interop;
+# publicsuffix: the Public Suffix List the analyses read dynamic-DNS suffixes from.
+test_pkgs=(dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin publicsuffix "${clickhouse_pkgs[@]}")
 
 mode="${1:-}"
 case "$mode" in

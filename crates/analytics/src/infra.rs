@@ -16,12 +16,14 @@ use dnsledger_store::IpRange;
 
 use crate::AnalyticsError;
 
-/// The lists shipped with dnsledger: (file name, contents).
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("cdn-cloudflare.txt", include_str!("../data/cdn-cloudflare.txt")),
-    ("special-purpose.txt", include_str!("../data/special-purpose.txt")),
-    ("dyndns-psl.txt", include_str!("../data/dyndns-psl.txt")),
-];
+/// The lists shipped with dnsledger: (file name, contents). Only what the project states
+/// itself (the IANA special-purpose ranges); provider lists are read at run time from the
+/// system ([`Infra::system`]) or from the user's files, never copied into the source tree.
+pub const BUILTIN: &[(&str, &str)] = &[("special-purpose.txt", include_str!("../data/special-purpose.txt"))];
+
+/// Where Debian's `publicsuffix` package puts the Public Suffix List; its PRIVATE section names
+/// the dynamic-DNS services that registered their suffixes.
+pub const SYSTEM_PSL: &str = "/usr/share/publicsuffix/public_suffix_list.dat";
 
 /// A set of shared-infrastructure ranges and suffixes.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +56,68 @@ impl Infra {
         let text = std::fs::read_to_string(path)
             .map_err(|e| AnalyticsError::Input(format!("reading infrastructure list {}: {e}", path.display())))?;
         self.add_text(&text, &path.display().to_string())
+    }
+
+    /// The shipped lists, plus the dynamic-DNS suffixes of the system's Public Suffix List
+    /// ([`SYSTEM_PSL`]) when it is installed.
+    pub fn system() -> Infra {
+        let mut i = Infra::builtin();
+        if let Ok(text) = std::fs::read_to_string(SYSTEM_PSL) {
+            i.add_psl_dyndns(&text, SYSTEM_PSL);
+        }
+        i
+    }
+
+    /// Adds the suffixes of the Public Suffix List's PRIVATE section whose block (the comment
+    /// lines above a run of entries, naming the organisation) says it is a dynamic-DNS service,
+    /// tagged `dyndns:<first suffix of the block>`; returns how many were added.
+    pub fn add_psl_dyndns(&mut self, text: &str, origin: &str) -> usize {
+        let mut private = false;
+        let mut comment = String::new();
+        let mut block_tag: Option<String> = None;
+        let mut n = 0;
+        for line in text.lines().map(str::trim) {
+            if line.contains("===BEGIN PRIVATE DOMAINS===") {
+                private = true;
+            }
+            if !private {
+                continue;
+            }
+            if line.is_empty() {
+                comment.clear();
+                block_tag = None;
+                continue;
+            }
+            if let Some(c) = line.strip_prefix("//") {
+                if block_tag.is_some() {
+                    comment.clear();
+                    block_tag = None;
+                }
+                comment.push_str(&c.to_ascii_lowercase());
+                comment.push(' ');
+                continue;
+            }
+            let dynamic = ["dynamic dns", "dyndns", "ddns", "dynamic-dns"].iter().any(|k| comment.contains(k));
+            if !dynamic {
+                continue;
+            }
+            // `*.x` and `!x` entries stand for x
+            let entry = line.trim_start_matches("*.").trim_start_matches('!');
+            let Ok(name) = Name::from_presentation(entry) else { continue };
+            let tag = block_tag
+                .get_or_insert_with(|| {
+                    let label: String = entry
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+                        .collect();
+                    format!("dyndns:{label}")
+                })
+                .clone();
+            self.suffixes.push((name, tag));
+            n += 1;
+        }
+        self.sources.push(format!("{origin} (dynamic-DNS suffixes, {n} entries)"));
+        n
     }
 
     /// Adds the entries of list text; `origin` names it in errors and [`Infra::sources`].
@@ -155,15 +219,33 @@ mod tests {
             assert!(i.len() > 5, "{name}");
         }
         let i = Infra::builtin();
-        assert_eq!(i.address("104.16.1.1".parse().unwrap()), Some("cdn:cloudflare"));
-        assert_eq!(i.address("2606:4700::1".parse().unwrap()), Some("cdn:cloudflare"));
         assert_eq!(i.address("127.0.0.1".parse().unwrap()), Some("sinkhole:loopback"));
         assert_eq!(i.address("10.1.2.3".parse().unwrap()), Some("private:rfc1918"));
         assert_eq!(i.address("8.8.8.8".parse().unwrap()), None);
-        let n = |s: &str| Name::from_presentation(s).unwrap();
-        assert_eq!(i.name(&n("host.dyndns.org")), Some("dyndns:dyndns.com"));
-        assert_eq!(i.name(&n("example.org")), None);
         assert_eq!(i.sources().len(), BUILTIN.len());
+    }
+
+    #[test]
+    fn dynamic_dns_suffixes_come_from_the_psl_private_section() {
+        // the shape of the list (sections, organisation comments, blocks), made up here
+        let psl = "// ===BEGIN ICANN DOMAINS===\n// a dynamic dns registry in the ICANN part\nicann-dyn.test\n\
+                   // ===END ICANN DOMAINS===\n// ===BEGIN PRIVATE DOMAINS===\n\n\
+                   // Example Dynamic DNS : https://dyn.example\n// Submitted by someone\ndyn-a.test\n*.dyn-b.test\n\n\
+                   // Plain Hosting Co\nhost.test\n\n// Other DDNS provider\nddns.test\n// ===END PRIVATE DOMAINS===\n";
+        let mut i = Infra::empty();
+        assert_eq!(i.add_psl_dyndns(psl, "psl"), 3);
+        let n = |s: &str| Name::from_presentation(s).unwrap();
+        assert_eq!(i.name(&n("home.dyn-a.test")), Some("dyndns:dyn-a.test"));
+        assert_eq!(i.name(&n("x.y.dyn-b.test")), Some("dyndns:dyn-a.test"));
+        assert_eq!(i.name(&n("box.ddns.test")), Some("dyndns:ddns.test"));
+        assert_eq!(i.name(&n("www.host.test")), None);
+        assert_eq!(i.name(&n("a.icann-dyn.test")), None);
+        // on Debian with the publicsuffix package, the real list yields a few hundred
+        if std::path::Path::new(SYSTEM_PSL).exists() {
+            let s = Infra::system();
+            assert!(s.len() > Infra::builtin().len() + 100, "{:?}", s.sources());
+            assert!(s.name(&n("host.dyndns.org")).is_some_and(|t| t.starts_with("dyndns:")));
+        }
     }
 
     #[test]

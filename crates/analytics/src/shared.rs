@@ -326,7 +326,8 @@ mod tests {
         put(s, "beta.com", "A", &["192.0.2.10"], JAN1 + 100 * D, JAN1 + 100 * D, "s");
         put(s, "host.dyndns.org", "A", &["192.0.2.12"], JAN1, JAN1, "s");
         put(s, "elsewhere.net", "A", &["198.51.100.1"], JAN1, JAN1, "s");
-        let infra = Infra::builtin();
+        let mut infra = Infra::builtin();
+        infra.add_text("dyndns.org dyndns:test\n", "test").unwrap();
         let r = shared(s, "192.0.2.0/24", Window::default(), &infra, DEFAULT_FANOUT, Limits::default()).unwrap();
         let names: Vec<&str> = r.domains.iter().map(|d| d.domain.as_str()).collect();
         assert_eq!(names, vec!["alpha.co.uk", "beta.com", "host.dyndns.org"]);
@@ -335,7 +336,7 @@ mod tests {
         assert_eq!(alpha.addresses, vec!["192.0.2.10", "192.0.2.11"]);
         assert_eq!((alpha.time_first, alpha.time_last, alpha.count), (Some(JAN1), Some(JAN1 + 6 * D), 2));
         assert_eq!(alpha.evidence.len(), 2);
-        assert_eq!(r.domains[2].shared.as_deref(), Some("dyndns:dyndns.com"));
+        assert_eq!(r.domains[2].shared.as_deref(), Some("dyndns:test"));
         assert_eq!(r.addresses.len(), 3);
         assert_eq!(r.addresses[0].domains, 2);
 
@@ -364,12 +365,13 @@ mod tests {
         for i in 0..6 {
             put(s, &format!("d{i}.test"), "AAAA", &["2001:db8::77"], JAN1, JAN1, "s");
         }
-        let infra = Infra::builtin();
+        let mut infra = Infra::builtin();
+        infra.add_text("104.16.0.0/12 cdn:test\n", "test").unwrap();
         let r = cohosted(s, "www.evil.test", Window::default(), &infra, 4, Limits::default()).unwrap();
         assert_eq!(r.domain, "evil.test");
         assert_eq!(r.own.len(), 3);
         let cdn = r.addresses.iter().find(|a| a.address == "104.16.0.1").unwrap();
-        assert_eq!(cdn.shared.as_deref(), Some("cdn:cloudflare"));
+        assert_eq!(cdn.shared.as_deref(), Some("cdn:test"));
         let busy = r.addresses.iter().find(|a| a.address == "2001:db8::77").unwrap();
         assert!(busy.fanout_exceeded);
         let got: Vec<(&str, Option<&str>)> = r.cohosted.iter().map(|d| (d.domain.as_str(), d.strength)).collect();

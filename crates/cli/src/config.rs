@@ -78,9 +78,9 @@ pub struct AnalyticsSection {
 }
 
 impl AnalyticsSection {
-    /// The shipped shared-infrastructure lists plus `infra_files`.
+    /// The shipped shared-infrastructure lists, the system's dynamic-DNS suffixes, and `infra_files`.
     pub fn infra(&self) -> anyhow::Result<dnsledger_analytics::Infra> {
-        let mut infra = dnsledger_analytics::Infra::builtin();
+        let mut infra = dnsledger_analytics::Infra::system();
         for f in self.infra_files.iter().flatten() {
             infra.add_file(f).with_context(|| format!("[analytics] infra_files: {}", f.display()))?;
         }
@@ -832,7 +832,7 @@ mod check_tests {
         std::fs::write(&p, "[analytics]\ninfra_files = [\"mine.txt\"]\nnew_index_max_age_secs = 60\n").unwrap();
         let c = Config::load(&p).unwrap();
         let infra = c.analytics.infra().unwrap();
-        assert_eq!(infra.len(), dnsledger_analytics::Infra::builtin().len() + 2);
+        assert_eq!(infra.len(), dnsledger_analytics::Infra::system().len() + 2);
         assert_eq!(infra.address("198.51.100.7".parse().unwrap()), Some("hosting:ours"));
         let r = check_file(&p);
         assert!(r.errors.is_empty(), "{:?}", r.errors);

@@ -96,8 +96,11 @@ fn analyze_locally_and_through_the_server() {
         .map(|x| (x["domain"].as_str().unwrap(), x["strength"].as_str().unwrap()))
         .collect();
     assert_eq!(strong, vec![("evil.co.uk", "strong")]);
-    let co = json(&ok(&["analyze", "--data-dir", d, "--json", "cohosted", "cdnish.test"]));
-    assert_eq!(co["addresses"][0]["shared"], "cdn:cloudflare");
+    let infra = dir.path().join("cdn.txt");
+    std::fs::write(&infra, "# kind: cdn:lab\n104.16.0.0/12\n").expect("write");
+    let i = infra.to_str().expect("utf-8");
+    let co = json(&ok(&["analyze", "--data-dir", d, "--json", "cohosted", "cdnish.test", "--infra", i]));
+    assert_eq!(co["addresses"][0]["shared"], "cdn:lab");
     assert_eq!(co["cohosted"][0]["strength"], "weak");
 
     // new domains in March: evil.co.uk and cdnish.test, other.test; not victim.test

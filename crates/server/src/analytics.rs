@@ -52,7 +52,7 @@ pub struct AnalyticsConfig {
 
 impl Default for AnalyticsConfig {
     fn default() -> Self {
-        AnalyticsConfig { infra: Arc::new(Infra::builtin()), index_max_age: DEFAULT_INDEX_MAX_AGE }
+        AnalyticsConfig { infra: Arc::new(Infra::system()), index_max_age: DEFAULT_INDEX_MAX_AGE }
     }
 }
 
