@@ -50,7 +50,7 @@ fn page_size() -> u64 {
 pub fn read() -> Option<ProcessStats> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // the command name may hold spaces and parentheses: fields start after the last ')'
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let f: Vec<&str> = rest.split_ascii_whitespace().collect();
     // rest[0] is field 3 (state): utime is field 14, stime 15, num_threads 20, starttime 22,
     // vsize 23, rss 24
