@@ -160,17 +160,9 @@ impl Budget {
         &mut self,
         store: &dyn Store,
         q: &RrsetQuery,
-        mut f: impl FnMut(Record) -> ControlFlow<()>,
+        f: impl FnMut(Record) -> ControlFlow<()>,
     ) -> Result<(), AnalyticsError> {
-        if self.left == 0 {
-            self.exhausted = true;
-            return Ok(());
-        }
-        let mut visit = |r: Record| self.take(r, &mut f);
-        store
-            .lookup_rrset(q, &mut visit)
-            .map_err(|source| AnalyticsError::Store { context: format!("looking up RRsets of {}", q.name), source })?;
-        Ok(())
+        self.run(f, |visit| store.lookup_rrset(q, visit), || format!("looking up RRsets of {}", q.name))
     }
 
     /// Runs an rdata lookup, handing records to `f` until it or the budget says stop.
@@ -179,16 +171,24 @@ impl Budget {
         store: &dyn Store,
         q: &RdataQuery,
         what: &str,
+        f: impl FnMut(Record) -> ControlFlow<()>,
+    ) -> Result<(), AnalyticsError> {
+        self.run(f, |visit| store.lookup_rdata(q, visit), || format!("looking up records of {what}"))
+    }
+
+    /// Runs one lookup through the budget; `context` names it in errors.
+    fn run(
+        &mut self,
         mut f: impl FnMut(Record) -> ControlFlow<()>,
+        lookup: impl FnOnce(&mut dnsledger_store::Visitor<'_>) -> Result<dnsledger_store::ScanStats, StoreError>,
+        context: impl FnOnce() -> String,
     ) -> Result<(), AnalyticsError> {
         if self.left == 0 {
             self.exhausted = true;
             return Ok(());
         }
         let mut visit = |r: Record| self.take(r, &mut f);
-        store
-            .lookup_rdata(q, &mut visit)
-            .map_err(|source| AnalyticsError::Store { context: format!("looking up records of {what}"), source })?;
+        lookup(&mut visit).map_err(|source| AnalyticsError::Store { context: context(), source })?;
         Ok(())
     }
 
