@@ -14,8 +14,11 @@
 //! at most [`Limits::max_results`] items per list, and says so (`limited`, `notes`) when a
 //! bound was hit.
 
+pub mod cluster;
+pub mod detect;
 pub mod history;
 pub mod infra;
+pub mod labels;
 pub mod newly;
 pub mod shared;
 
