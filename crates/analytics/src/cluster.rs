@@ -687,7 +687,7 @@ pub fn cluster(
         nodes: g.nodes,
         edges: g.edges,
         clusters,
-        modularity,
+        modularity: (modularity * 1e4).round() / 1e4,
         scanned,
         elapsed_ms: started.elapsed().as_millis() as u64,
         limited,

@@ -1,11 +1,13 @@
-//! `dnsledger analyze`: historical resolutions, shared IP usage, co-hosted domains and newly
-//! observed domains (`dnsledger_analytics`), on the local store or a running server's
+//! `dnsledger analyze`: historical resolutions, shared IP usage, co-hosted domains, newly
+//! observed domains, malicious-domain clusters and ATT&CK detections (`dnsledger_analytics`), on the local store or a running server's
 //! `/api/v1/analytics/...` routes; a readable table, or the JSON report with `--json`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
+use dnsledger_analytics::cluster::{self, ClusterOptions};
+use dnsledger_analytics::detect::{self, DetectOptions, Kind};
 use dnsledger_analytics::history::{self, HistoryOptions};
 use dnsledger_analytics::newly::{self, Level};
 use dnsledger_analytics::shared::{self, DEFAULT_FANOUT};
@@ -26,7 +28,9 @@ EXAMPLES:
   dnsledger analyze history '*.example.com' --from 2024-01-01 --to 2024-06-01   what changed
   dnsledger analyze shared 192.0.2.0/24 --from 30d       names and registered domains there
   dnsledger analyze cohosted example.com --fanout 20     other domains on its addresses
-  dnsledger analyze new --since 7d --level hostname      first seen in the last week")]
+  dnsledger analyze new --since 7d --level hostname      first seen in the last week
+  dnsledger analyze cluster evil.example 198.51.100.7 --labels blocklist.txt
+  dnsledger analyze detect --since 30d --kind shadowing   ATT&CK detections in the last 30 days")]
 pub struct AnalyzeArgs {
     #[command(subcommand)]
     what: What,
@@ -99,6 +103,73 @@ enum What {
         #[arg(long, default_value = "domain")]
         level: String,
     },
+    /// The graph of domains, addresses, name servers and CNAME targets around SEEDs, its
+    /// clusters and their maliciousness scores from label lists.
+    Cluster(ClusterArgs),
+    /// ATT&CK detections (T1583.001, T1584.001, T1584.002) over activity in a window.
+    Detect(DetectArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ClusterArgs {
+    /// Seed domains, hostnames or addresses.
+    #[arg(required = true)]
+    seeds: Vec<String>,
+    /// Window start.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    from: Option<String>,
+    /// Window end.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    to: Option<String>,
+    /// Domain-to-domain pivots from the seeds.
+    #[arg(long, default_value_t = cluster::DEFAULT_HOPS)]
+    hops: usize,
+    /// Addresses and name servers with more registered domains are shared infrastructure.
+    #[arg(long, default_value_t = DEFAULT_FANOUT)]
+    fanout: usize,
+    /// Most nodes in the graph.
+    #[arg(long, default_value_t = cluster::DEFAULT_MAX_NODES)]
+    max_nodes: usize,
+    /// More label lists (`ENTRY verdict:source` lines; local store only).
+    #[arg(long = "labels", value_name = "FILE")]
+    labels: Vec<PathBuf>,
+    /// More shared-infrastructure lists (local store only).
+    #[arg(long = "infra", value_name = "FILE")]
+    infra: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct DetectArgs {
+    /// Window start.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    since: String,
+    /// Window end (default: now).
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    until: Option<String>,
+    /// Only these detections (new-domain, shadowing, delegation-change, soa-change, dangling-cname).
+    #[arg(long = "kind", value_name = "KIND")]
+    kinds: Vec<String>,
+    /// Days of history before the window that make a domain established.
+    #[arg(long, default_value_t = detect::DEFAULT_ESTABLISHED_DAYS)]
+    established: u64,
+    /// Least score reported (0..1).
+    #[arg(long, default_value_t = detect::DEFAULT_MIN_SCORE)]
+    min_score: f64,
+    /// More shared-infrastructure lists (local store only).
+    #[arg(long = "infra", value_name = "FILE")]
+    infra: Vec<PathBuf>,
+}
+
+fn kinds(v: &[String]) -> anyhow::Result<Vec<Kind>> {
+    v.iter()
+        .flat_map(|k| k.split(','))
+        .map(|k| {
+            Kind::parse(k).ok_or_else(|| {
+                let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                anyhow!("--kind: expected one of {}, got {k:?}", all.join(", "))
+            })
+        })
+        .collect()
 }
 
 #[derive(clap::Args, Debug)]
@@ -140,7 +211,7 @@ fn enc(s: &str) -> String {
 pub fn run(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let limits = Limits {
         max_scanned: a.max_scanned.unwrap_or(match a.what {
-            What::New { .. } => u64::MAX,
+            What::New { .. } | What::Detect(_) => u64::MAX,
             _ => Limits::default().max_scanned,
         }),
         max_results: if a.limit == 0 { usize::MAX } else { a.limit as usize },
@@ -195,6 +266,40 @@ fn local(a: &AnalyzeArgs, limits: Limits) -> anyhow::Result<Value> {
             let w = Window { from: t(&Some(since.clone()))?, to: t(until)? };
             to_json(&newly::scan_new(store, w, level, limits)?)
         }
+        What::Cluster(c) => {
+            let cfg = a.store.load_config()?.analytics;
+            let mut infra = cfg.infra()?;
+            for f in &c.infra {
+                infra.add_file(f)?;
+            }
+            let mut labels = cfg.labels()?;
+            for f in &c.labels {
+                labels.add_file(f)?;
+            }
+            let opts = ClusterOptions {
+                window: Window { from: t(&c.from)?, to: t(&c.to)? },
+                hops: c.hops,
+                fanout: c.fanout.max(1),
+                max_nodes: c.max_nodes.max(1),
+                limits,
+                ..ClusterOptions::default()
+            };
+            to_json(&cluster::cluster(store, &c.seeds, &infra, &labels, &opts)?)
+        }
+        What::Detect(d) => {
+            let mut infra = a.store.load_config()?.analytics.infra()?;
+            for f in &d.infra {
+                infra.add_file(f)?;
+            }
+            let opts = DetectOptions {
+                window: Window { from: t(&Some(d.since.clone()))?, to: t(&d.until)? },
+                established_days: d.established,
+                kinds: kinds(&d.kinds)?,
+                min_score: d.min_score,
+                limits,
+            };
+            to_json(&detect::detect(store, &infra, &opts)?)
+        }
     })
 }
 
@@ -234,6 +339,34 @@ fn remote(base: &str, a: &AnalyzeArgs) -> anyhow::Result<Value> {
             p("until", until);
             p("level", &Some(level.clone()));
             "new".to_string()
+        }
+        What::Cluster(c) => {
+            if !c.labels.is_empty() || !c.infra.is_empty() {
+                bail!("--labels and --infra apply to the local store; the server uses its own lists");
+            }
+            for seed in &c.seeds {
+                p("seed", &Some(seed.clone()));
+            }
+            p("from", &c.from);
+            p("to", &c.to);
+            p("hops", &Some(c.hops.to_string()));
+            p("fanout", &Some(c.fanout.to_string()));
+            p("max_nodes", &Some(c.max_nodes.to_string()));
+            "cluster".to_string()
+        }
+        What::Detect(d) => {
+            if !d.infra.is_empty() {
+                bail!("--infra applies to the local store; the server uses its own lists");
+            }
+            kinds(&d.kinds)?;
+            p("since", &Some(d.since.clone()));
+            p("until", &d.until);
+            for k in &d.kinds {
+                p("kind", &Some(k.clone()));
+            }
+            p("established", &Some(d.established.to_string()));
+            p("min_score", &Some(d.min_score.to_string()));
+            "detect".to_string()
         }
     };
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
@@ -374,6 +507,68 @@ fn print_table(what: &What, r: &Value) {
                     tm(d, "time_first"),
                     tm(d, "time_last"),
                     s(d, "addresses")
+                );
+            }
+        }
+        What::Cluster(_) => {
+            let nodes: Vec<&Value> = arr(r, "nodes").collect();
+            println!("{:>3} {:>6} {:>5}  {:<40} {:<40}  nameservers", "id", "score", "size", "domains", "addresses");
+            for c in arr(r, "clusters") {
+                let list = |k: &str, n: usize| {
+                    let v: Vec<String> = arr(c, k).filter_map(Value::as_str).map(str::to_string).collect();
+                    let more = v.len().saturating_sub(n);
+                    let mut s = v.into_iter().take(n).collect::<Vec<_>>().join(" ");
+                    if more > 0 {
+                        s.push_str(&format!(" +{more}"));
+                    }
+                    s
+                };
+                println!(
+                    "{:>3} {:>6} {:>5}  {:<40} {:<40}  {}{}",
+                    s(c, "id"),
+                    s(c, "score"),
+                    arr(c, "members").count(),
+                    list("domains", 3),
+                    list("addresses", 3),
+                    list("nameservers", 2),
+                    if c["has_seed"].as_bool() == Some(true) { "  (seed)" } else { "" }
+                );
+            }
+            println!("\n{:<40} {:<7} {:>6} {:>4}  label / why", "domain", "kind", "score", "cl");
+            let mut scored: Vec<&&Value> = nodes.iter().filter(|n| n["kind"] == "domain").collect();
+            scored.sort_by(|a, b| b["score"].as_f64().unwrap_or(0.0).total_cmp(&a["score"].as_f64().unwrap_or(0.0)));
+            for n in scored {
+                let why = match n.get("label") {
+                    Some(l) => format!("{}:{} ({})", s(l, "verdict"), s(l, "source"), s(l, "entry")),
+                    None => arr(n, "score_evidence")
+                        .map(|c| format!("{} {}", s(c, "value"), s(c, "share")))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                let kind = if n["seed"].as_bool() == Some(true) { "seed" } else { "domain" };
+                println!("{:<40} {:<7} {:>6} {:>4}  {why}", s(n, "value"), kind, s(n, "score"), s(n, "cluster"));
+            }
+            println!(
+                "\n{} nodes, {} edges, modularity {}, {} records read in {} ms",
+                nodes.len(),
+                arr(r, "edges").count(),
+                s(r, "modularity"),
+                s(r, "scanned"),
+                s(r, "elapsed_ms")
+            );
+        }
+        What::Detect(_) => {
+            println!("{:<10} {:<18} {:>5}  {:<32} {:<20}  why", "technique", "kind", "score", "domain", "first seen");
+            for d in arr(r, "detections") {
+                let reasons: Vec<String> = arr(d, "reasons").filter_map(Value::as_str).map(str::to_string).collect();
+                println!(
+                    "{:<10} {:<18} {:>5}  {:<32} {:<20}  {}",
+                    s(d, "technique"),
+                    s(d, "kind"),
+                    s(d, "score"),
+                    s(d, "domain"),
+                    tm(d, "time_first"),
+                    reasons.join("; ")
                 );
             }
         }

@@ -75,6 +75,8 @@ pub struct AnalyticsSection {
     pub infra_files: Option<Vec<PathBuf>>,
     /// Rebuild the server's first-seen index when older than this, in seconds.
     pub new_index_max_age_secs: Option<u64>,
+    /// Label lists (`ENTRY verdict:source` lines) the clustering scores from.
+    pub label_files: Option<Vec<PathBuf>>,
 }
 
 impl AnalyticsSection {
@@ -85,6 +87,15 @@ impl AnalyticsSection {
             infra.add_file(f).with_context(|| format!("[analytics] infra_files: {}", f.display()))?;
         }
         Ok(infra)
+    }
+
+    /// The label lists of `label_files`.
+    pub fn labels(&self) -> anyhow::Result<dnsledger_analytics::labels::Labels> {
+        let mut labels = dnsledger_analytics::labels::Labels::empty();
+        for f in self.label_files.iter().flatten() {
+            labels.add_file(f).with_context(|| format!("[analytics] label_files: {}", f.display()))?;
+        }
+        Ok(labels)
     }
 }
 
@@ -410,7 +421,7 @@ impl Config {
         resolve(&mut c.server.keys_file);
         resolve(&mut c.server.backup_dir);
         resolve(&mut c.sensor.spool_dir);
-        for f in c.analytics.infra_files.iter_mut().flatten() {
+        for f in c.analytics.infra_files.iter_mut().chain(c.analytics.label_files.iter_mut()).flatten() {
             if f.is_relative() {
                 *f = base.join(&*f);
             }
@@ -756,6 +767,11 @@ pub fn check_file(path: &Path) -> CheckReport {
     }
     match c.analytics.infra() {
         Ok(i) => r.summary.push(format!("analytics: {} shared-infrastructure entries", i.len())),
+        Err(e) => r.errors.push(format!("{e:#}")),
+    }
+    match c.analytics.labels() {
+        Ok(l) if !l.is_empty() => r.summary.push(format!("analytics: {} labelled entries", l.len())),
+        Ok(_) => {}
         Err(e) => r.errors.push(format!("{e:#}")),
     }
     if c.analytics.new_index_max_age_secs == Some(0) {

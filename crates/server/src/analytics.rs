@@ -10,6 +10,13 @@
 //!   — names first seen in the window. Domain level answers from a first-seen index rebuilt
 //!   when older than its maximum age; hostname level (or `source=scan`) reads the store.
 //!
+//! - `GET /api/v1/analytics/cluster?seed=S[&seed=S...]` — the graph around seed domains and
+//!   addresses, its communities and maliciousness scores from the label lists; `hops`,
+//!   `fanout`, `max_nodes`, `from`, `to`.
+//! - `GET /api/v1/analytics/detect?since=T[&until=T]` — ATT&CK detections (T1583.001,
+//!   T1584.001, T1584.002) over activity in the window; `kind` (repeatable), `established`
+//!   (days), `min_score`.
+//!
 //! Every route takes `limit` (items per list, 0 = server maximum) and `max_scanned` (records
 //! read); answers say `limited` and why in `notes`. Times are as for lookups (epoch seconds,
 //! negative = relative, RFC 3339, `YYYY-MM-DD`).
@@ -21,7 +28,10 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use dnsledger_analytics::cluster::{self, ClusterOptions};
+use dnsledger_analytics::detect::{self, DetectOptions, Kind};
 use dnsledger_analytics::history::{self, HistoryOptions};
+use dnsledger_analytics::labels::Labels;
 use dnsledger_analytics::newly::{self, FirstSeenIndex, Level};
 use dnsledger_analytics::shared::{self, DEFAULT_FANOUT};
 use dnsledger_analytics::{to_json, AnalyticsError, Infra, Limits, Window};
@@ -48,11 +58,17 @@ pub struct AnalyticsConfig {
     pub infra: Arc<Infra>,
     /// Rebuild the first-seen index when it is older than this (seconds).
     pub index_max_age: u64,
+    /// Label lists the clustering scores from.
+    pub labels: Arc<Labels>,
 }
 
 impl Default for AnalyticsConfig {
     fn default() -> Self {
-        AnalyticsConfig { infra: Arc::new(Infra::system()), index_max_age: DEFAULT_INDEX_MAX_AGE }
+        AnalyticsConfig {
+            infra: Arc::new(Infra::system()),
+            index_max_age: DEFAULT_INDEX_MAX_AGE,
+            labels: Arc::new(Labels::empty()),
+        }
     }
 }
 
@@ -145,9 +161,14 @@ async fn handle(State(st): State<AnState>, uri: Uri, headers: HeaderMap) -> Resp
         ["shared", range] => shared_route(&st, range.to_string(), &pairs, false).await,
         ["cohosted", domain] => shared_route(&st, domain.to_string(), &pairs, true).await,
         ["new"] => new_route(&st, &pairs).await,
+        ["cluster"] => cluster_route(&st, &pairs).await,
+        ["detect"] => detect_route(&st, &pairs).await,
         _ => Err(error(
             StatusCode::NOT_FOUND,
-            format!("no analytics route {}: history/NAME, shared/IP, cohosted/DOMAIN or new", uri.path()),
+            format!(
+                "no analytics route {}: history/NAME, shared/IP, cohosted/DOMAIN, new, cluster or detect",
+                uri.path()
+            ),
         )),
     };
     r.unwrap_or_else(|e| e)
@@ -227,4 +248,69 @@ async fn new_route(st: &AnState, pairs: &Pairs) -> Result<Response, Response> {
         })
         .await?,
     ))
+}
+
+/// Every value of a repeatable parameter, comma-separated lists split.
+fn all_params(pairs: &Pairs, key: &str) -> Vec<String> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == key)
+        .flat_map(|(_, v)| {
+            v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+async fn cluster_route(st: &AnState, pairs: &Pairs) -> Result<Response, Response> {
+    let seeds = all_params(pairs, "seed");
+    if seeds.is_empty() {
+        return Err(bad("seed: at least one domain or address"));
+    }
+    let d = ClusterOptions::default();
+    let opts = ClusterOptions {
+        window: window(pairs, "from", "to")?,
+        hops: num_param(pairs, "hops")?.map_or(d.hops, |n| n as usize),
+        fanout: num_param(pairs, "fanout")?.map_or(d.fanout, |n| n.max(1) as usize),
+        max_nodes: num_param(pairs, "max_nodes")?.map_or(d.max_nodes, |n| n.clamp(1, 20_000) as usize),
+        per_node: d.per_node,
+        limits: limits(&st.app, pairs, DEFAULT_MAX_SCANNED)?,
+    };
+    let store = st.app.store.clone();
+    let (infra, labels) = (st.cfg.infra.clone(), st.cfg.labels.clone());
+    Ok(answer(blocking(move || cluster::cluster(&*store, &seeds, &infra, &labels, &opts).map(|r| to_json(&r))).await?))
+}
+
+async fn detect_route(st: &AnState, pairs: &Pairs) -> Result<Response, Response> {
+    let w = window(pairs, "since", "until")?;
+    if w.from.is_none() {
+        return Err(bad("since: required (the start of the window)"));
+    }
+    let kinds = all_params(pairs, "kind")
+        .iter()
+        .map(|k| {
+            Kind::parse(k).ok_or_else(|| {
+                let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                bad(format!("kind: expected one of {}, got {k:?}", all.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let min_score = match param(pairs, "min_score").filter(|v| !v.is_empty()) {
+        None => detect::DEFAULT_MIN_SCORE,
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| (0.0..=1.0).contains(x))
+            .ok_or_else(|| bad(format!("min_score: expected a number from 0 to 1, got {v:?}")))?,
+    };
+    let opts = DetectOptions {
+        window: w,
+        established_days: num_param(pairs, "established")?.unwrap_or(detect::DEFAULT_ESTABLISHED_DAYS),
+        kinds,
+        min_score,
+        limits: limits(&st.app, pairs, DEFAULT_NEW_MAX_SCANNED)?,
+    };
+    let store = st.app.store.clone();
+    let infra = st.cfg.infra.clone();
+    Ok(answer(blocking(move || detect::detect(&*store, &infra, &opts).map(|r| to_json(&r))).await?))
 }
