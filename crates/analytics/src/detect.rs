@@ -513,7 +513,7 @@ fn examine(ctx: &Ctx<'_>, domain: &str, recs: &[Record]) -> Examined {
 pub fn detect(store: &dyn Store, infra: &Infra, opts: &DetectOptions) -> Result<DetectReport, AnalyticsError> {
     opts.window.validate()?;
     let from = opts.window.from.ok_or_else(|| AnalyticsError::Input("detections need the window's start".into()))?;
-    let to = opts.window.to.unwrap_or(u64::MAX);
+    let to = opts.window.to.unwrap_or_else(dnsledger_model::time::now);
     let ctx = Ctx {
         opts,
         infra,
@@ -581,19 +581,24 @@ pub fn detect(store: &dyn Store, infra: &Infra, opts: &DetectOptions) -> Result<
 
     // new domains sharing name servers with other new domains of the window
     let mut per_ns: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut ns_of: HashMap<&str, BTreeSet<&str>> = HashMap::new();
     for (ns, d) in &new_ns {
         per_ns.entry(ns.as_str()).or_default().insert(d.as_str());
+        ns_of.entry(d.as_str()).or_default().insert(ns.as_str());
     }
+    let busy: HashMap<&str, usize> = per_ns
+        .iter()
+        .filter(|(ns, doms)| doms.len() >= 3 && Name::from_presentation(ns).is_ok_and(|n| infra.name(&n).is_none()))
+        .map(|(ns, doms)| (*ns, doms.len()))
+        .collect();
     for d in detections.iter_mut().filter(|d| d.kind == Kind::NewDomain) {
-        let shared: BTreeSet<(&str, usize)> = new_ns
-            .iter()
-            .filter(|(_, dom)| *dom == d.domain)
-            .filter_map(|(ns, _)| per_ns.get(ns.as_str()).map(|s| (ns.as_str(), s.len())))
-            .filter(|&(ns, n)| {
-                n >= 3 && infra.name(&Name::from_presentation(ns).unwrap_or_else(|_| Name::root())).is_none()
-            })
-            .collect();
-        if let Some(&(ns, n)) = shared.iter().max_by_key(|x| x.1) {
+        let best = ns_of
+            .get(d.domain.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|ns| busy.get(ns).map(|&n| (n, *ns)))
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)));
+        if let Some((n, ns)) = best {
             d.score += 0.2;
             d.reasons.push(format!("its name servers under {ns} serve {n} domains first seen in the window"));
         }
