@@ -6,15 +6,24 @@
 //! expanded with two RRset lookups (the registered domain and every name below it) into its
 //! A/AAAA addresses, its NS name servers and the registered domains its CNAMEs point into; an
 //! address with one inverse lookup into the domains that resolved to it; a name server into the
-//! domains delegated to it. `hops` counts domain-to-domain pivots (one pivot = two edges).
-//! Nodes at the last depth are expanded only to link with nodes already in the graph.
+//! domains delegated to it. Every address is also linked to its /24 (/48) network, expanded
+//! like an address into the domains on its neighbours: bulletproof hosters rent out
+//! neighbouring addresses to one customer after another, so a new campaign next door to a
+//! known one is found even when no address is shared (the network features of Notos).
+//! `hops` counts domain-to-domain pivots (one pivot = two edges; a network sits at the depth
+//! of its address). Nodes at the last depth are expanded only to link with nodes already in
+//! the graph.
 //!
 //! **Shared infrastructure is not followed blindly.** An address or name server tagged by the
-//! [`Infra`] lists (CDN, cloud, parking, sinkhole) is kept in the graph but not expanded, and
-//! its edges are weak (weight × 0.1). One with more than `fanout` registered domains is marked
-//! `fanout_exceeded`, not expanded, and down-weighted the same way. Every other edge weighs
-//! `base / ln(e + d)`, `d` the number of registered domains on its infrastructure end, so a
-//! host shared by two domains links them more strongly than one shared by forty.
+//! [`Infra`] lists (CDN, cloud, parking, sinkhole) is kept in the graph but not expanded, gets
+//! no network node, and its edges are weak (weight × 0.1). One with more than `fanout`
+//! registered domains is marked `fanout_exceeded`, not expanded, and down-weighted the same
+//! way — unless a tenth or more of the domains met there are labelled malicious: then it is a
+//! hostile neighbourhood (a bulletproof hoster's addresses or name servers), `hostile`, read in
+//! full up to the per-node bound and weighed like any other node. Every other edge weighs `base / ln(e + d)` (base 1 for addresses and CNAMEs, 0.7 for
+//! delegations, 0.5 for address-to-network), `d` the number of registered domains on its
+//! infrastructure end, so a host shared by two domains links them more strongly than one
+//! shared by forty.
 //!
 //! **Communities** come from Louvain modularity optimisation (Blondel et al. 2008) on the
 //! weighted graph. It is written here (about a hundred lines) because the graph crates we
@@ -60,6 +69,9 @@ pub const EVIDENCE_PER_EDGE: usize = 3;
 pub const NAMES_PER_DOMAIN: usize = 20;
 /// Weight factor of edges through shared infrastructure or over-the-fan-out nodes.
 pub const WEAK_FACTOR: f64 = 0.1;
+/// Share of labelled-malicious domains among those met that makes an over-the-fan-out node a
+/// hostile neighbourhood.
+pub const HOSTILE_SHARE: f64 = 0.1;
 /// Prior weight shrinking unlabelled scores toward 0.
 pub const PRIOR_WEIGHT: f64 = 0.25;
 
@@ -103,6 +115,8 @@ pub enum NodeKind {
     Ip,
     /// A name server host.
     Ns,
+    /// The /24 (IPv4) or /48 (IPv6) network of addresses in the graph.
+    Net,
 }
 
 /// What an edge stands for.
@@ -115,13 +129,18 @@ pub enum EdgeKind {
     Delegates,
     /// A name of the domain was a CNAME alias into the other domain.
     Alias,
+    /// The address is in the network.
+    Network,
+    /// The name server is a name of the domain (its own addresses lead on from there).
+    Names,
 }
 
 impl EdgeKind {
     fn base(self) -> f64 {
         match self {
-            EdgeKind::Resolves | EdgeKind::Alias => 1.0,
+            EdgeKind::Resolves | EdgeKind::Alias | EdgeKind::Names => 1.0,
             EdgeKind::Delegates => 0.7,
+            EdgeKind::Network => 0.5,
         }
     }
 }
@@ -157,6 +176,10 @@ pub struct Node {
     pub domains: usize,
     /// True if more than the fan-out of registered domains used it.
     pub fanout_exceeded: bool,
+    /// True if over the fan-out but a large share of its domains are labelled malicious: a
+    /// hostile neighbourhood (bulletproof hosting), expanded in full and not down-weighted as
+    /// shared infrastructure.
+    pub hostile: bool,
     /// True if its neighbours were looked up.
     pub expanded: bool,
     /// Names of a domain node seen (first [`NAMES_PER_DOMAIN`]).
@@ -195,7 +218,7 @@ pub struct Edge {
     /// Last seen over the records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_last: Option<u64>,
-    /// The records (first [`EVIDENCE_PER_EDGE`]).
+    /// The records (first [`EVIDENCE_PER_EDGE`]); none on address-to-network edges.
     pub evidence: Vec<Evidence>,
 }
 
@@ -249,6 +272,14 @@ pub struct ClusterReport {
     pub limited: bool,
     /// What was cut and why.
     pub notes: Vec<String>,
+}
+
+/// The /24 (IPv4) or /48 (IPv6) holding an address, as `IP/LEN`.
+fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => format!("{}/24", std::net::Ipv4Addr::from(u32::from(a) & 0xffff_ff00)),
+        IpAddr::V6(a) => format!("{}/48", std::net::Ipv6Addr::from(u128::from(a) & !((1u128 << 80) - 1))),
+    }
 }
 
 /// A parsed seed.
@@ -343,10 +374,15 @@ fn expand(store: &dyn Store, kind: NodeKind, value: &str, opts: &ClusterOptions)
                 }
             }
         }
-        NodeKind::Ip | NodeKind::Ns => {
+        NodeKind::Ip | NodeKind::Ns | NodeKind::Net => {
             let target = if kind == NodeKind::Ip {
                 match value.parse::<IpAddr>() {
                     Ok(ip) => RdataTarget::Ip(IpRange::single(ip)),
+                    Err(_) => return found,
+                }
+            } else if kind == NodeKind::Net {
+                match IpRange::parse(value) {
+                    Ok(r) => RdataTarget::Ip(r),
                     Err(_) => return found,
                 }
             } else {
@@ -381,7 +417,7 @@ fn expand(store: &dyn Store, kind: NodeKind, value: &str, opts: &ClusterOptions)
             found.domains = domains.len();
             found.fanout_exceeded = over;
             found.per_node_cut = cut;
-            if kind == NodeKind::Ip {
+            if kind != NodeKind::Ns {
                 found.records.retain(|r| matches!(r.rrtype, RrType::A | RrType::AAAA));
             }
         }
@@ -421,6 +457,10 @@ impl Graph<'_> {
                     ip.and_then(|a| self.labels.address(a)).cloned(),
                 )
             }
+            NodeKind::Net => (
+                IpRange::parse(value).ok().and_then(|r| self.infra.address(r.start)).map(str::to_string),
+                IpRange::parse(value).ok().and_then(|r| self.labels.address(r.start)).cloned(),
+            ),
             NodeKind::Domain | NodeKind::Ns => {
                 let n = Name::from_presentation(value).ok();
                 (
@@ -439,6 +479,7 @@ impl Graph<'_> {
             shared,
             domains: 0,
             fanout_exceeded: false,
+            hostile: false,
             expanded: false,
             names: Vec::new(),
             label,
@@ -450,7 +491,7 @@ impl Graph<'_> {
         Some(id)
     }
 
-    fn edge(&mut self, a: usize, b: usize, kind: EdgeKind, r: &Record) {
+    fn edge(&mut self, a: usize, b: usize, kind: EdgeKind, r: Option<&Record>) {
         if a == b {
             return;
         }
@@ -468,6 +509,7 @@ impl Graph<'_> {
             });
             self.edges.len() - 1
         });
+        let Some(r) = r else { return };
         let e = &mut self.edges[i];
         e.count = e.count.saturating_add(r.agg.count);
         if let Some((f, l)) = r.agg.effective_times() {
@@ -477,6 +519,20 @@ impl Graph<'_> {
         if e.evidence.len() < EVIDENCE_PER_EDGE {
             e.evidence.push(Evidence::from_record(r));
         }
+    }
+
+    /// The node of address `ip` at `depth`, linked to the node of its network unless the
+    /// address is shared infrastructure.
+    fn address(&mut self, ip: IpAddr, depth: usize, link_only: bool) -> Option<usize> {
+        let id = self.node(NodeKind::Ip, &ip.to_string(), depth, link_only)?;
+        if self.nodes[id].shared.is_none() {
+            let net = network_of(ip);
+            let d = self.nodes[id].depth;
+            if let Some(n) = self.node(NodeKind::Net, &net, d, link_only) {
+                self.edge(id, n, EdgeKind::Network, None);
+            }
+        }
+        Some(id)
     }
 
     /// Adds what a node's lookups found; returns the new nodes.
@@ -496,8 +552,8 @@ impl Graph<'_> {
                         match r.rrtype {
                             RrType::A | RrType::AAAA => {
                                 if let Some(ip) = d.ip(r.rrtype) {
-                                    if let Some(t) = self.node(NodeKind::Ip, &ip.to_string(), depth, link_only) {
-                                        self.edge(id, t, EdgeKind::Resolves, r);
+                                    if let Some(t) = self.address(ip, depth, link_only) {
+                                        self.edge(id, t, EdgeKind::Resolves, Some(r));
                                     }
                                 }
                             }
@@ -506,7 +562,7 @@ impl Graph<'_> {
                                     let ns = ns.to_string();
                                     let ns = ns.trim_end_matches('.');
                                     if let Some(t) = self.node(NodeKind::Ns, ns, depth, link_only) {
-                                        self.edge(id, t, EdgeKind::Delegates, r);
+                                        self.edge(id, t, EdgeKind::Delegates, Some(r));
                                     }
                                 }
                             }
@@ -515,7 +571,7 @@ impl Graph<'_> {
                                     let td = registered_domain(&target.to_string());
                                     if td != own {
                                         if let Some(t) = self.node(NodeKind::Domain, &td, depth, link_only) {
-                                            self.edge(id, t, EdgeKind::Alias, r);
+                                            self.edge(id, t, EdgeKind::Alias, Some(r));
                                         }
                                     }
                                 }
@@ -525,23 +581,53 @@ impl Graph<'_> {
                     }
                 }
             }
-            kind @ (NodeKind::Ip | NodeKind::Ns) => {
-                let ek = if kind == NodeKind::Ip { EdgeKind::Resolves } else { EdgeKind::Delegates };
+            kind @ (NodeKind::Ip | NodeKind::Ns | NodeKind::Net) => {
                 let n = &mut self.nodes[id];
                 n.domains = n.domains.max(found.domains);
                 n.fanout_exceeded |= found.fanout_exceeded;
                 // over the fan-out the domains met are an arbitrary sample: link only to
                 // domains already in the graph
-                let link_only = link_only || found.fanout_exceeded;
+                let link_only = link_only || (found.fanout_exceeded && !n.hostile);
+                if kind == NodeKind::Ns {
+                    // the name server's own domain: its addresses are where the server runs
+                    let own = registered_domain(&self.nodes[id].value);
+                    if let Some(d) = self.node(NodeKind::Domain, &own, depth, link_only) {
+                        self.edge(d, id, EdgeKind::Names, None);
+                    }
+                }
                 for r in &found.records {
                     let d = registered_domain(&r.rrname.to_string());
-                    if let Some(s) = self.node(NodeKind::Domain, &d, depth, link_only) {
-                        self.edge(s, id, ek, r);
+                    let Some(s) = self.node(NodeKind::Domain, &d, depth, link_only) else { continue };
+                    match kind {
+                        NodeKind::Ip => self.edge(s, id, EdgeKind::Resolves, Some(r)),
+                        NodeKind::Ns => self.edge(s, id, EdgeKind::Delegates, Some(r)),
+                        _ => {
+                            // a neighbour in the network: its address joins the graph beside it
+                            for ip in r.rdata.iter().filter_map(|x| x.ip(r.rrtype)) {
+                                if let Some(a) = self.address(ip, depth, link_only) {
+                                    self.edge(s, a, EdgeKind::Resolves, Some(r));
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         (before..self.nodes.len()).collect()
+    }
+
+    /// The share of the registered domains of `records` labelled malicious.
+    fn malicious_share(&self, records: &[Record]) -> f64 {
+        let domains: BTreeSet<String> = records.iter().map(|r| registered_domain(&r.rrname.to_string())).collect();
+        if domains.is_empty() {
+            return 0.0;
+        }
+        let bad = domains
+            .iter()
+            .filter_map(|d| Name::from_presentation(d).ok())
+            .filter(|n| self.labels.name(n).is_some_and(|l| l.verdict == crate::labels::Verdict::Malicious))
+            .count();
+        bad as f64 / domains.len() as f64
     }
 
     /// Sets edge weights from infrastructure degrees and flags.
@@ -554,9 +640,9 @@ impl Graph<'_> {
             let t = &self.nodes[e.target];
             let d = match t.kind {
                 NodeKind::Domain => 1,
-                NodeKind::Ip | NodeKind::Ns => t.domains.max(degree[e.target]),
+                NodeKind::Ip | NodeKind::Ns | NodeKind::Net => t.domains.max(degree[e.target]),
             };
-            e.weak = t.kind != NodeKind::Domain && (t.shared.is_some() || t.fanout_exceeded);
+            e.weak = t.kind != NodeKind::Domain && (t.shared.is_some() || (t.fanout_exceeded && !t.hostile));
             let factor = if e.weak { WEAK_FACTOR } else { 1.0 };
             e.weight = e.kind.base() * factor / (std::f64::consts::E + d as f64).ln();
         }
@@ -597,7 +683,11 @@ pub fn cluster(
             Seed::Domain(d) => (NodeKind::Domain, d.clone()),
             Seed::Ip(ip) => (NodeKind::Ip, ip.to_string()),
         };
-        if let Some(i) = g.node(kind, &value, 0, false) {
+        let made = match s {
+            Seed::Ip(ip) => g.address(*ip, 0, false),
+            Seed::Domain(_) => g.node(kind, &value, 0, false),
+        };
+        if let Some(i) = made {
             g.nodes[i].seed = true;
             if !frontier.contains(&i) {
                 frontier.push(i);
@@ -632,6 +722,7 @@ pub fn cluster(
             level.iter().map(|&i| (g.nodes[i].kind, g.nodes[i].value.clone())).collect();
         let found = run_parallel(store, &jobs, opts);
         let link_only = depth >= max_depth;
+        let mut hostile = Vec::new();
         for (&i, mut f) in level.iter().zip(found) {
             if let Some(e) = f.error.take() {
                 return Err(e);
@@ -639,8 +730,29 @@ pub fn cluster(
             scanned += f.scanned;
             per_node_cut += usize::from(f.per_node_cut);
             g.nodes[i].expanded = true;
+            if f.fanout_exceeded && g.nodes[i].shared.is_none() && g.malicious_share(&f.records) >= HOSTILE_SHARE {
+                hostile.push(i);
+            }
             for n in g.absorb(i, &f, link_only) {
                 queue.push_back(n);
+            }
+        }
+        // hostile neighbourhoods: read in full (up to per_node) what the fan-out cut short
+        if !hostile.is_empty() && scanned < opts.limits.max_scanned {
+            let jobs: Vec<(NodeKind, String)> =
+                hostile.iter().map(|&i| (g.nodes[i].kind, g.nodes[i].value.clone())).collect();
+            let wide = ClusterOptions { fanout: usize::MAX, ..*opts };
+            for (&i, mut f) in hostile.iter().zip(run_parallel(store, &jobs, &wide)) {
+                if let Some(e) = f.error.take() {
+                    return Err(e);
+                }
+                scanned += f.scanned;
+                per_node_cut += usize::from(f.per_node_cut);
+                g.nodes[i].hostile = true;
+                g.nodes[i].domains = f.domains;
+                for n in g.absorb(i, &f, link_only) {
+                    queue.push_back(n);
+                }
             }
         }
     }
@@ -1036,8 +1148,14 @@ mod tests {
         let c = &r.clusters[0];
         assert!(c.has_seed && c.malicious == 1, "{:#?}", r.clusters);
         assert!(c.domains.contains(&"bad-one.test".to_string()) && c.domains.contains(&"bad-two.test".to_string()));
-        // every edge carries its records
-        assert!(r.edges.iter().all(|e| !e.evidence.is_empty() && e.time_first.is_some()));
+        // every edge carries its records, except address-to-network (arithmetic, not a
+        // sighting) and name-server-to-its-domain (the name says it)
+        assert!(r
+            .edges
+            .iter()
+            .filter(|e| !matches!(e.kind, EdgeKind::Network | EdgeKind::Names))
+            .all(|e| !e.evidence.is_empty() && e.time_first.is_some()));
+        assert!(r.nodes.iter().any(|n| n.kind == NodeKind::Net && n.value == "198.51.100.0/24"));
         assert!(!r.limited, "{:?}", r.notes);
     }
 
@@ -1075,9 +1193,9 @@ mod tests {
         // a chain: a.test -1- b.test -2- c.test -3- d.test, each link one shared address
         for (n, ips) in [
             ("a.test", ["192.0.2.1", "192.0.2.1"]),
-            ("b.test", ["192.0.2.1", "192.0.2.2"]),
-            ("c.test", ["192.0.2.2", "192.0.2.3"]),
-            ("d.test", ["192.0.2.3", "192.0.2.3"]),
+            ("b.test", ["192.0.2.1", "198.51.100.2"]),
+            ("c.test", ["198.51.100.2", "203.0.113.3"]),
+            ("d.test", ["203.0.113.3", "203.0.113.3"]),
         ] {
             for ip in ips {
                 put(&*s, n, "A", &[ip], JAN1, JAN1, "s1");

@@ -44,6 +44,8 @@ use crate::{registered_domain, AnalyticsError, Budget, Evidence, Infra, Limits, 
 pub const DEFAULT_ESTABLISHED_DAYS: u64 = 90;
 /// A domain whose whole activity fits in this many days is short-lived.
 pub const SHORT_LIFE_DAYS: u64 = 3;
+/// A new delegation seen for at most this many days, then gone, is brief.
+pub const BRIEF_DELEGATION_DAYS: u64 = 7;
 /// Records of one registered domain kept for the detections.
 pub const MAX_GROUP_RECORDS: usize = 10_000;
 /// CNAME targets looked up per run.
@@ -218,24 +220,46 @@ pub fn entropy(label: &str) -> f64 {
     counts.iter().filter(|&&c| c > 0).map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum()
 }
 
-/// The traits of a label that make it look machine-generated, with a weight in [0, 1].
+/// The traits of a label that make it look machine-generated, with a weight in [0, 1]:
+/// hexadecimal strings, digits mixed into letters, too few vowels or long consonant runs for
+/// a pronounceable word, great length. Concatenated dictionary words pass (they are also how
+/// honest names are made), so do consonant-vowel pseudo-words; those are left to the other
+/// signals.
 fn generated_look(label: &str) -> Option<(f64, String)> {
     let len = label.len();
     let digits = label.bytes().filter(u8::is_ascii_digit).count();
-    let h = entropy(label);
+    let letters: Vec<u8> = label.bytes().filter(u8::is_ascii_alphabetic).map(|b| b.to_ascii_lowercase()).collect();
+    let vowels = letters.iter().filter(|b| b"aeiou".contains(b)).count();
+    let mut run = 0usize;
+    let mut max_run = 0usize;
+    for b in label.bytes().map(|b| b.to_ascii_lowercase()) {
+        if b.is_ascii_alphabetic() && !b"aeiou".contains(&b) {
+            run += 1;
+            max_run = max_run.max(run);
+        } else {
+            run = 0;
+        }
+    }
     let mut w: f64 = 0.0;
     let mut why = Vec::new();
-    if len >= 16 {
+    if len >= 12 && digits >= 2 && label.bytes().all(|b| b.is_ascii_hexdigit()) {
+        w += 0.6;
+        why.push("hexadecimal".to_string());
+    } else if digits >= 3 && letters.len() >= 3 && digits * 5 >= len {
         w += 0.4;
-        why.push(format!("{len} characters"));
+        why.push(format!("{digits} digits mixed into letters"));
     }
-    if len >= 6 && digits * 4 >= len {
+    if letters.len() >= 8 && vowels * 100 < letters.len() * 22 {
+        w += 0.5;
+        why.push(format!("{vowels} vowels in {} letters", letters.len()));
+    }
+    if max_run >= 5 {
         w += 0.3;
-        why.push(format!("{digits} digits"));
+        why.push(format!("{max_run} consonants in a row"));
     }
-    if len >= 8 && h >= 3.5 {
-        w += 0.4;
-        why.push(format!("entropy {h:.2} bits/char"));
+    if len >= 24 {
+        w += 0.2;
+        why.push(format!("{len} characters"));
     }
     (w > 0.0).then(|| (w.min(1.0), format!("label {label:?} looks generated: {}", why.join(", "))))
 }
@@ -324,23 +348,55 @@ impl Detection {
     }
 }
 
+/// A delegation or SOA change found in one domain, scored once the whole pass has counted
+/// what each provider serves.
+struct ZoneChange {
+    d: Detection,
+    /// Providers (registered domains of the name servers) never seen for the zone before.
+    new: BTreeSet<String>,
+    /// The earlier delegation was seen again after the new one ended.
+    reverted: bool,
+    /// Days the new delegation was seen, when it ended inside the window after at most
+    /// [`BRIEF_DELEGATION_DAYS`].
+    ended_after: Option<u64>,
+}
+
 /// Everything the pass learns from one registered domain.
 struct Examined {
     detections: Vec<Detection>,
     shadow: Option<Shadow>,
     aliases: Vec<Alias>,
-    /// (name-server registered domain, this domain) for new domains: shared name servers.
-    new_ns: Vec<(String, String)>,
+    changes: Vec<ZoneChange>,
+    /// Registered domains of its name servers (itself excepted), over all time.
+    providers: BTreeSet<String>,
+    /// First seen inside the window.
+    is_new: bool,
 }
 
 fn examine(ctx: &Ctx<'_>, domain: &str, recs: &[Record]) -> Examined {
-    let mut out = Examined { detections: Vec::new(), shadow: None, aliases: Vec::new(), new_ns: Vec::new() };
+    let mut out = Examined {
+        detections: Vec::new(),
+        shadow: None,
+        aliases: Vec::new(),
+        changes: Vec::new(),
+        providers: BTreeSet::new(),
+        is_new: false,
+    };
     let Some(first) = recs.iter().filter_map(times).map(|t| t.0).min() else { return out };
     let last = recs.iter().filter_map(times).map(|t| t.1).max().unwrap_or(first);
     if !recs.iter().any(|r| ctx.active(r)) {
         return out;
     }
     let established = first < ctx.established_before;
+    out.is_new = ctx.inside(first);
+    for r in recs.iter().filter(|r| r.rrtype == RrType::NS) {
+        for ns in r.rdata.iter().filter_map(|x| x.indexed_name(r.rrtype)) {
+            let p = registered_domain(&ns.to_string());
+            if p != domain {
+                out.providers.insert(p);
+            }
+        }
+    }
 
     // T1583.001: a new registered domain with adversary-like traits
     if ctx.inside(first) && ctx.wants(Kind::NewDomain) {
@@ -362,14 +418,6 @@ fn examine(ctx: &Ctx<'_>, domain: &str, recs: &[Record]) -> Examined {
             score += 0.15;
             d.reasons.push(format!("{} names on its first day", first_day.len()));
         }
-        for r in recs.iter().filter(|r| r.rrtype == RrType::NS) {
-            for ns in r.rdata.iter().filter_map(|x| x.indexed_name(r.rrtype)) {
-                let nd = registered_domain(&ns.to_string());
-                if nd != domain {
-                    out.new_ns.push((nd, domain.to_string()));
-                }
-            }
-        }
         let names: BTreeSet<String> = recs.iter().map(|r| r.rrname.to_string()).collect();
         d.names = names.into_iter().take(20).collect();
         for r in recs {
@@ -379,6 +427,81 @@ fn examine(ctx: &Ctx<'_>, domain: &str, recs: &[Record]) -> Examined {
         out.detections.push(d);
     }
 
+    // T1584.002: delegation and SOA changes of a zone with earlier history (scored after the
+    // pass, from what the new providers serve)
+    for (rrtype, kind) in [(RrType::NS, Kind::DelegationChange), (RrType::SOA, Kind::SoaChange)] {
+        if !ctx.wants(kind) {
+            continue;
+        }
+        // per zone: providers before the window, and the records first seen in it
+        let mut zones: BTreeMap<&Name, ZoneProviders<'_>> = BTreeMap::new();
+        for r in recs.iter().filter(|r| r.rrtype == rrtype) {
+            let Some((f, _)) = times(r) else { continue };
+            let providers: Vec<String> = r
+                .rdata
+                .iter()
+                .filter_map(|x| x.indexed_name(r.rrtype))
+                .map(|n| registered_domain(&n.to_string()))
+                .collect();
+            let z = zones.entry(&r.rrname).or_default();
+            if f < ctx.from {
+                z.0.extend(providers);
+            } else if ctx.inside(f) {
+                z.1.push((r, providers));
+            }
+        }
+        for (zone, (before, changes)) in zones {
+            if before.is_empty() {
+                continue;
+            }
+            let mut d = detection(kind, domain);
+            let mut new: BTreeSet<String> = BTreeSet::new();
+            let (mut new_first, mut new_last) = (u64::MAX, 0u64);
+            for (r, providers) in &changes {
+                let fresh: Vec<&String> = providers.iter().filter(|p| !before.contains(*p)).collect();
+                if !fresh.is_empty() {
+                    new.extend(fresh.into_iter().cloned());
+                    d.add(r);
+                    if let Some((f, l)) = times(r) {
+                        new_first = new_first.min(f);
+                        new_last = new_last.max(l);
+                    }
+                }
+            }
+            if new.is_empty() {
+                continue;
+            }
+            let what =
+                if kind == Kind::DelegationChange { "delegated to name servers under" } else { "SOA MNAME moved to" };
+            d.names.push(zone.to_string());
+            d.reasons.push(format!(
+                "{what} {} (never before; earlier: {})",
+                new.iter().cloned().collect::<Vec<_>>().join(", "),
+                before.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+            let old: Vec<&Record> = recs
+                .iter()
+                .filter(|r| r.rrtype == rrtype && &r.rrname == zone && times(r).is_some_and(|t| t.0 < ctx.from))
+                .collect();
+            let reverted = old.iter().any(|r| times(r).is_some_and(|t| t.1 > new_last + DAY));
+            let days = new_last.saturating_sub(new_first) / DAY + 1;
+            let ended = new_last + DAY < ctx.to.min(dnsledger_model::time::now());
+            let ended_after = (ended && days <= BRIEF_DELEGATION_DAYS).then_some(days);
+            for r in old {
+                d.add(r);
+            }
+            out.changes.push(ZoneChange { d, new, reverted, ended_after });
+        }
+    }
+
+    // dangling CNAMEs: collected here, their targets looked up after the pass
+    if ctx.wants(Kind::DanglingCname) {
+        for r in recs.iter().filter(|r| r.rrtype == RrType::CNAME && ctx.active(r)) {
+            if let Some(target) = r.rdata.first().and_then(|x| x.indexed_name(r.rrtype)) {
+                out.aliases.push(Alias { domain: domain.to_string(), record: r.clone(), target });
+            }
+        }
+    }
     if !established {
         return out;
     }
@@ -436,76 +559,6 @@ fn examine(ctx: &Ctx<'_>, domain: &str, recs: &[Record]) -> Examined {
         }
     }
 
-    // T1584.002: delegation and SOA changes of an established zone
-    for (rrtype, kind) in [(RrType::NS, Kind::DelegationChange), (RrType::SOA, Kind::SoaChange)] {
-        if !ctx.wants(kind) {
-            continue;
-        }
-        // per zone: providers before the window, and the records first seen in it
-        let mut zones: BTreeMap<&Name, ZoneProviders<'_>> = BTreeMap::new();
-        for r in recs.iter().filter(|r| r.rrtype == rrtype) {
-            let Some((f, _)) = times(r) else { continue };
-            let providers: Vec<String> = r
-                .rdata
-                .iter()
-                .filter_map(|x| x.indexed_name(r.rrtype))
-                .map(|n| registered_domain(&n.to_string()))
-                .collect();
-            let z = zones.entry(&r.rrname).or_default();
-            if f < ctx.from {
-                z.0.extend(providers);
-            } else if ctx.inside(f) {
-                z.1.push((r, providers));
-            }
-        }
-        for (zone, (before, changes)) in zones {
-            if before.is_empty() {
-                continue;
-            }
-            let mut d = detection(kind, domain);
-            let mut new: BTreeSet<String> = BTreeSet::new();
-            for (r, providers) in &changes {
-                let fresh: Vec<&String> = providers.iter().filter(|p| !before.contains(*p)).collect();
-                if !fresh.is_empty() {
-                    new.extend(fresh.into_iter().cloned());
-                    d.add(r);
-                }
-            }
-            if new.is_empty() {
-                continue;
-            }
-            let what =
-                if kind == Kind::DelegationChange { "delegated to name servers under" } else { "SOA MNAME moved to" };
-            d.names.push(zone.to_string());
-            d.reasons.push(format!(
-                "{what} {} (never before; earlier: {})",
-                new.iter().cloned().collect::<Vec<_>>().join(", "),
-                before.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
-            // every earlier provider dropped at once is a takeover, an added one a hijack attempt
-            let kept = changes.iter().any(|(_, p)| p.iter().any(|x| before.contains(x)));
-            d.score = if kept { 0.6 } else { 0.8 };
-            if !kept {
-                d.reasons.push("none of the earlier providers remain".into());
-            }
-            for r in recs
-                .iter()
-                .filter(|r| r.rrtype == rrtype && &r.rrname == zone && times(r).is_some_and(|t| t.0 < ctx.from))
-            {
-                d.add(r);
-            }
-            out.detections.push(d);
-        }
-    }
-
-    // dangling CNAMEs: collected here, their targets looked up after the pass
-    if ctx.wants(Kind::DanglingCname) {
-        for r in recs.iter().filter(|r| r.rrtype == RrType::CNAME && ctx.active(r)) {
-            if let Some(target) = r.rdata.first().and_then(|x| x.indexed_name(r.rrtype)) {
-                out.aliases.push(Alias { domain: domain.to_string(), record: r.clone(), target });
-            }
-        }
-    }
     out
 }
 
@@ -526,7 +579,11 @@ pub fn detect(store: &dyn Store, infra: &Infra, opts: &DetectOptions) -> Result<
     let mut detections = Vec::new();
     let mut shadows = Vec::new();
     let mut aliases = Vec::new();
-    let mut new_ns: Vec<(String, String)> = Vec::new();
+    let mut changes: Vec<ZoneChange> = Vec::new();
+    // per provider (registered domain of name servers): domains delegated to it, and how many
+    // of them were first seen in the window
+    let mut served: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut new_providers: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut domains = 0u64;
     let mut big_groups = 0u64;
 
@@ -546,7 +603,15 @@ pub fn detect(store: &dyn Store, infra: &Infra, opts: &DetectOptions) -> Result<
             detections.extend(e.detections);
             shadows.extend(e.shadow);
             aliases.extend(e.aliases);
-            new_ns.extend(e.new_ns);
+            changes.extend(e.changes);
+            for p in &e.providers {
+                let c = served.entry(p.clone()).or_default();
+                c.0 += 1;
+                c.1 += u64::from(e.is_new);
+            }
+            if e.is_new {
+                new_providers.insert(d, e.providers);
+            }
         }
     };
     budget.rrset(store, &q, |r| {
@@ -579,29 +644,53 @@ pub fn detect(store: &dyn Store, infra: &Infra, opts: &DetectOptions) -> Result<
         ));
     }
 
-    // new domains sharing name servers with other new domains of the window
-    let mut per_ns: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-    let mut ns_of: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-    for (ns, d) in &new_ns {
-        per_ns.entry(ns.as_str()).or_default().insert(d.as_str());
-        ns_of.entry(d.as_str()).or_default().insert(ns.as_str());
-    }
-    let busy: HashMap<&str, usize> = per_ns
-        .iter()
-        .filter(|(ns, doms)| doms.len() >= 3 && Name::from_presentation(ns).is_ok_and(|n| infra.name(&n).is_none()))
-        .map(|(ns, doms)| (*ns, doms.len()))
-        .collect();
-    for d in detections.iter_mut().filter(|d| d.kind == Kind::NewDomain) {
-        let best = ns_of
-            .get(d.domain.as_str())
-            .into_iter()
-            .flatten()
-            .filter_map(|ns| busy.get(ns).map(|&n| (n, *ns)))
-            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)));
-        if let Some((n, ns)) = best {
-            d.score += 0.2;
-            d.reasons.push(format!("its name servers under {ns} serve {n} domains first seen in the window"));
+    // a provider is suspect when it serves few domains, or mostly domains new in the window
+    let suspect = |p: &str| -> Option<String> {
+        let &(total, new) = served.get(p)?;
+        if Name::from_presentation(p).is_ok_and(|n| infra.name(&n).is_some()) {
+            return None;
         }
+        if new >= 3 && new * 2 >= total {
+            Some(format!("name servers under {p} serve {total} domains, {new} of them first seen in the window"))
+        } else if total <= 3 {
+            Some(format!("name servers under {p} serve only {total} domain(s)"))
+        } else {
+            None
+        }
+    };
+
+    // new domains on name servers that serve mostly new domains
+    for d in detections.iter_mut().filter(|d| d.kind == Kind::NewDomain) {
+        let why = new_providers.get(&d.domain).into_iter().flatten().find_map(|p| {
+            let &(total, new) = served.get(p.as_str())?;
+            (new >= 3 && new * 2 >= total).then(|| suspect(p)).flatten()
+        });
+        if let Some(why) = why {
+            d.score += 0.2;
+            d.reasons.push(why);
+        }
+    }
+
+    // delegation and SOA changes: a move to an established provider is how domains change
+    // hosting; a move to a provider serving almost nothing, or mostly fresh domains, and a
+    // delegation that flips back, are how hijacks look
+    for c in changes {
+        let mut d = c.d;
+        let mut score: f64 = 0.3;
+        if let Some(why) = c.new.iter().filter(|p| **p != d.domain).find_map(|p| suspect(p)) {
+            score += 0.3;
+            d.reasons.push(why);
+        }
+        if c.reverted {
+            score += 0.3;
+            d.reasons.push("the earlier delegation was seen again after it (a flip and back)".into());
+        }
+        if let Some(days) = c.ended_after {
+            score += 0.2;
+            d.reasons.push(format!("the new delegation was seen for {days} day(s) only"));
+        }
+        d.score = score.min(1.0);
+        detections.push(d);
     }
 
     // shadowing: score by the number of new names and by addresses shared across domains
@@ -816,22 +905,41 @@ mod tests {
     #[test]
     fn delegation_and_soa_changes() {
         let (_d, s) = store();
-        put(&*s, "bank.test", "NS", &["ns1.goodprovider.example", "ns2.goodprovider.example"], JAN1, W0 - D, "s1");
+        // bank.test: delegated for two days to a provider serving nothing else, then back
+        put(&*s, "bank.test", "NS", &["ns1.goodprovider.example", "ns2.goodprovider.example"], JAN1, W0 + 20 * D, "s1");
         put(&*s, "bank.test", "NS", &["ns1.attacker.example"], W0 + 5 * D, W0 + 6 * D, "s1");
-        put(&*s, "bank.test", "SOA", &["ns1.goodprovider.example. host.bank.test. 1 2 3 4 5"], JAN1, W0 - D, "s1");
+        put(&*s, "bank.test", "SOA", &["ns1.goodprovider.example. host.bank.test. 1 2 3 4 5"], JAN1, W0 + 20 * D, "s1");
         put(&*s, "bank.test", "SOA", &["ns1.attacker.example. x.bank.test. 9 2 3 4 5"], W0 + 5 * D, W0 + 6 * D, "s1");
         // a provider adding a third server of its own is not a change of provider
         put(&*s, "shop.test", "NS", &["a.goodprovider.example"], JAN1, W0 - D, "s1");
         put(&*s, "shop.test", "NS", &["a.goodprovider.example", "b.goodprovider.example"], W0 + D, W0 + 2 * D, "s1");
+        // cafe.test moves for good to a big provider: how domains change hosting
+        for i in 0..5 {
+            put(&*s, &format!("client{i}.test"), "NS", &["ns1.bigdns.example"], JAN1, W0 + 25 * D, "s1");
+        }
+        put(&*s, "cafe.test", "NS", &["ns1.goodprovider.example"], JAN1, W0 + 2 * D, "s1");
+        put(&*s, "cafe.test", "NS", &["ns1.bigdns.example"], W0 + 3 * D, W0 + 25 * D, "s1");
         let r = run(&*s, &[Kind::DelegationChange, Kind::SoaChange]);
         assert_eq!(r.detections.len(), 2, "{r:#?}");
         for d in &r.detections {
             assert_eq!(d.technique.id(), "T1584.002");
             assert_eq!(d.domain, "bank.test");
-            assert!(d.reasons.iter().any(|x| x.contains("attacker.example")), "{d:#?}");
-            assert!(d.reasons.iter().any(|x| x.contains("none of the earlier")), "{d:#?}");
+            assert!(d.reasons.iter().any(|x| x.contains("attacker.example serve only 1")), "{d:#?}");
+            assert!(d.reasons.iter().any(|x| x.contains("flip and back")), "{d:#?}");
+            assert!(d.reasons.iter().any(|x| x.contains("2 day(s) only")), "{d:#?}");
+            assert!(d.score >= 0.99, "{d:#?}");
             assert!(d.evidence.len() >= 2, "old and new records: {d:#?}");
         }
+        // at a low threshold the migration shows, with its low score
+        let opts = DetectOptions {
+            window: Window { from: Some(W0), to: Some(W0 + 30 * D) },
+            kinds: vec![Kind::DelegationChange],
+            min_score: 0.0,
+            ..DetectOptions::default()
+        };
+        let all = detect(&*s, &Infra::empty(), &opts).unwrap();
+        let cafe = all.detections.iter().find(|d| d.domain == "cafe.test").expect("cafe.test listed at score 0");
+        assert!(cafe.score < 0.5, "{cafe:#?}");
     }
 
     #[test]
