@@ -31,6 +31,14 @@
 //! negative = false                         # keep NXDOMAIN/NODATA
 //! flush_secs = 1                           # store what arrived at least this often
 //! allow_remote = false                     # a TCP listener off loopback needs this (dnstap has no authentication)
+//!
+//! [[upstream]]                             # other passive DNS platforms (repeatable; docs/federation.md)
+//! name = "dnsdb"
+//! kind = "dnsdb"                           # or "circl", "passivetotal"
+//! url = "http://127.0.0.1:18053"
+//! api_key_env = "DNSLEDGER_UPSTREAM_DNSDB_KEY"
+//! pull_every = "6h"                        # scheduled pulls inside `serve`
+//! pull_indicators = "/etc/dnsledger/indicators.txt"
 //! ```
 
 use std::net::SocketAddr;
@@ -64,6 +72,9 @@ pub struct Config {
     /// `[analytics]`: settings of the analyses (`serve` routes and `dnsledger analyze`).
     #[serde(default)]
     pub analytics: AnalyticsSection,
+    /// `[[upstream]]`: other passive DNS platforms (federated lookups, pulls).
+    #[serde(default)]
+    pub upstream: Vec<dnsledger_federation::UpstreamConfig>,
 }
 
 /// `[analytics]`.
@@ -429,6 +440,9 @@ impl Config {
         for l in &mut c.listener {
             resolve(&mut l.unix);
         }
+        for u in &mut c.upstream {
+            resolve(&mut u.pull_indicators);
+        }
         Ok(c)
     }
 
@@ -777,6 +791,38 @@ pub fn check_file(path: &Path) -> CheckReport {
     if c.analytics.new_index_max_age_secs == Some(0) {
         r.errors.push("[analytics] new_index_max_age_secs must be at least 1".into());
     }
+    // upstreams
+    r.errors.extend(dnsledger_federation::config::check_all(&c.upstream));
+    for u in &c.upstream {
+        let at = format!("[[upstream]] {:?}", u.name);
+        match u.key() {
+            Ok(Some(_)) if u.api_key_env.is_none() => {
+                r.warnings.push(format!("{at}: api_key is in the file: prefer api_key_env"))
+            }
+            Ok(_) => {}
+            Err(e) => r.warnings.push(format!("{e} (lookups and pulls of this upstream will fail until it is)")),
+        }
+        if u.url.starts_with("https://") {
+            r.warnings.push(format!("{at}: url {}: this build has no TLS client; requests will fail", u.url));
+        }
+        if let Some(p) = &u.pull_indicators {
+            match std::fs::read_to_string(p)
+                .map_err(|e| e.to_string())
+                .and_then(|t| dnsledger_federation::pull::read_indicators(&t))
+            {
+                Ok(list) => r.summary.push(format!(
+                    "upstream {} ({}): {} indicator(s) pulled every {}",
+                    u.name,
+                    u.kind.as_str(),
+                    list.len(),
+                    u.pull_every.as_deref().unwrap_or("?")
+                )),
+                Err(e) => r.warnings.push(format!("{at}: pull_indicators {}: {e}", p.display())),
+            }
+        } else {
+            r.summary.push(format!("upstream {} ({}) at {}", u.name, u.kind.as_str(), u.url));
+        }
+    }
     if c.store.clickhouse.as_ref().is_some_and(|ch| ch.password.is_some()) {
         r.warnings.push(format!(
             "[store.clickhouse] password is in the file: prefer the {PASSWORD_ENV} environment variable"
@@ -855,6 +901,30 @@ mod check_tests {
         std::fs::write(dir.path().join("mine.txt"), "198.51.100.0/24 not a tag\n").unwrap();
         let r = check_file(&p);
         assert!(r.errors.iter().any(|e| e.contains("infra_files") && e.contains("mine.txt:1")), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn upstreams_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("u.toml");
+        std::fs::write(
+            &p,
+            "[[upstream]]\nname = \"a\"\nkind = \"dnsdb\"\nurl = \"http://127.0.0.1:1\"\napi_key = \"s3cr3t\"\n\
+             pull_every = \"1h\"\npull_indicators = \"watch.txt\"\n\
+             [[upstream]]\nname = \"a\"\nkind = \"passivetotal\"\nurl = \"https://pt.example\"\n",
+        )
+        .unwrap();
+        let r = check_file(&p);
+        let all = format!("{r:?}");
+        assert!(!all.contains("s3cr3t"), "{all}");
+        assert!(r.errors.iter().any(|e| e.contains("used twice")), "{r:?}");
+        assert!(r.errors.iter().any(|e| e.contains("needs username")), "{r:?}");
+        assert!(r.warnings.iter().any(|w| w.contains("no TLS")), "{r:?}");
+        assert!(r.warnings.iter().any(|w| w.contains("watch.txt")), "{r:?}");
+        std::fs::write(dir.path().join("watch.txt"), "example.com\n192.0.2.1\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.upstream[0].pull_indicators.as_deref(), Some(dir.path().join("watch.txt").as_path()));
+        assert!(check_file(&p).summary.iter().any(|s| s.contains("2 indicator(s) pulled every 1h")));
     }
 
     #[test]

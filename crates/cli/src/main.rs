@@ -1,6 +1,7 @@
 //! `dnsledger`: the command-line entry point. Each subcommand is a thin layer over the library
 //! crates: `serve` (server + store), `sensor` (capture pipeline), `import` (ingest pipeline),
-//! `query` (query engine, local or against a running server), `key` (API keys), `clickhouse`
+//! `query` (query engine, local or against a running server, optionally federated), `pull`
+//! (backfill from upstreams), `key` (API keys), `clickhouse`
 //! (schema of the ClickHouse store) and `migrate` (embedded store into ClickHouse). Which store
 //! a command uses is decided in [`backend`].
 
@@ -16,6 +17,7 @@ mod inspect;
 mod key;
 mod metrics_endpoint;
 mod migrate;
+mod pull;
 mod query;
 mod sensor;
 mod serve;
@@ -55,6 +57,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Look records up by name, address or rdata, in a store or on a running server.
     Query(Box<query::QueryArgs>),
+    /// Backfill: store a configured upstream's answers locally (idempotent, quota-aware).
+    Pull(Box<pull::PullArgs>),
     /// Analyses: historical resolutions, shared IP usage, co-hosted and newly observed domains.
     Analyze(Box<analyze::AnalyzeArgs>),
     /// Compact the store to its steady-state size (an embedded store's server must not be
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::Sensor(a) => sensor::run(*a),
         Command::Import(a) => import::run(a),
         Command::Query(a) => query::run(*a),
+        Command::Pull(a) => pull::run(*a),
         Command::Analyze(a) => analyze::run(*a),
         Command::Compact(a) => compact(a),
         Command::Key(a) => key::run(a),

@@ -1,6 +1,7 @@
 //! `dnsledger query`: lookups against the embedded store or a running server, printed as a
 //! table, COF NDJSON or CSV. Flags follow dnsdbq where they overlap (-r -n -i -R -N -t -b -A
-//! -B -c -l), so DNSDB users feel at home.
+//! -B -c -l), so DNSDB users feel at home. `--sources local,NAME,...` merges the answers of
+//! configured upstreams (dnsledger-federation) with the local one.
 
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -110,6 +111,12 @@ pub struct QueryArgs {
     /// Ask a running `dnsledger serve` at this URL instead of opening the store.
     #[arg(long, value_name = "URL", env = "DNSLEDGER_SERVER")]
     server: Option<String>,
+
+    /// Ask these sources and merge their answers: `local` and `[[upstream]]` names (or `all`),
+    /// comma-separated; with --server, the server's upstreams. JSON output then names each
+    /// record's sources; failed sources are reported on stderr.
+    #[arg(long, value_name = "LIST")]
+    sources: Option<String>,
 
     #[command(flatten)]
     store: StoreArgs,
@@ -241,6 +248,9 @@ pub fn run(a: QueryArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let window = Window { offset: a.offset, limit: (a.limit > 0).then_some(a.limit) };
+    if let Some(list) = &a.sources {
+        return federated(&a, list, &target, fence, lookup, window);
+    }
     let stdout = std::io::stdout();
     let mut out = sink(a.format, Box::new(std::io::BufWriter::new(stdout.lock())));
     let limited = match &a.server {
@@ -287,8 +297,124 @@ pub fn run(a: QueryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `query --sources`: a merged lookup, run here on the configured upstreams or on a server.
+fn federated(
+    a: &QueryArgs,
+    list: &str,
+    t: &Target,
+    fence: TimeFence,
+    lookup: Lookup,
+    window: Window,
+) -> anyhow::Result<ExitCode> {
+    if a.offset > 0 {
+        bail!("--offset cannot be combined with --sources");
+    }
+    // (record as native JSON with `sources`, the same record for the table/CSV sinks)
+    let (records, limited, reports): (Vec<serde_json::Value>, bool, Vec<serde_json::Value>) = match &a.server {
+        Some(url) => {
+            let doc = remote_doc(url, t, &fence, a, Some(list))?;
+            let records = doc.get("records").and_then(|r| r.as_array()).cloned().unwrap_or_default();
+            let reports = doc.get("sources").and_then(|r| r.as_array()).cloned().unwrap_or_default();
+            (records, doc.get("limited").and_then(|l| l.as_bool()).unwrap_or(false), reports)
+        }
+        None => {
+            let file = a.store.load_config()?;
+            let problems = dnsledger_federation::config::check_all(&file.upstream);
+            if !problems.is_empty() {
+                bail!("[[upstream]] configuration: {}", problems.join("; "));
+            }
+            let fed = dnsledger_federation::Federation::new(file.upstream.clone());
+            let (local, upstreams) = fed.select(list).map_err(|e| anyhow!("--{e}"))?;
+            let segs: Vec<String> = {
+                let mut v: Vec<String> = t.kind.split('/').map(str::to_string).collect();
+                v.push(t.value.clone());
+                match (&t.rrtype, &t.bailiwick) {
+                    (Some(ty), Some(b)) => v.extend([ty.clone(), b.clone()]),
+                    (None, Some(b)) => v.extend(["ANY".to_string(), b.clone()]),
+                    (Some(ty), None) => v.push(ty.clone()),
+                    (None, None) => {}
+                }
+                v
+            };
+            let query = dnsledger_federation::UpstreamQuery::from_segments(&segs, fence, window.limit)
+                .map_err(|e| anyhow!(e))?;
+            let store = if local {
+                let (_, store) = crate::backend::open_configured(
+                    &a.store,
+                    RocksStoreOptions { read_only: true, ..Default::default() },
+                )?;
+                Some(store)
+            } else {
+                None
+            };
+            let req = dnsledger_federation::federated::Request {
+                local: store.map(|s| (s, lookup)),
+                upstreams,
+                query,
+                limit: window.limit,
+            };
+            let answer = dnsledger_federation::federated::run(req, &mut |_| {});
+            let reports = answer.reports.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect();
+            (answer.records.iter().map(|m| m.view()).collect(), answer.limited, reports)
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut lock = std::io::BufWriter::new(stdout.lock());
+    let write = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        if a.format == OutputFormat::Json {
+            for r in &records {
+                serde_json::to_writer(&mut lock, r)?;
+                lock.write_all(b"\n")?;
+            }
+            return lock.flush();
+        }
+        let mut out = sink(a.format, Box::new(&mut lock));
+        for r in &records {
+            let v: RecordView = serde_json::from_value(r.clone()).map_err(std::io::Error::other)?;
+            out.record(&v)?;
+        }
+        out.finish(limited)
+    })();
+    match write {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        r => r?,
+    }
+    let mut failed = false;
+    for r in &reports {
+        let name = r.get("source").and_then(|s| s.as_str()).unwrap_or("?");
+        let n = r.get("records").and_then(|s| s.as_u64()).unwrap_or(0);
+        match r.get("error").and_then(|e| e.as_str()) {
+            Some(e) => {
+                failed = true;
+                eprintln!("dnsledger: source {name}: {e} ({n} record(s) kept)");
+            }
+            None => eprintln!("dnsledger: source {name}: {n} record(s)"),
+        }
+    }
+    if limited && a.format != OutputFormat::Table {
+        eprintln!("dnsledger: limit reached: more records match (raise --limit, or --limit 0 for all)");
+    }
+    // partial answers still print; the exit code tells scripts a source failed
+    Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
 /// Asks a running server's native API; returns the records and whether they were limited.
 fn remote(base: &str, t: &Target, fence: &TimeFence, a: &QueryArgs) -> anyhow::Result<(Vec<RecordView>, bool)> {
+    let doc = remote_doc(base, t, fence, a, None)?;
+    let records: Vec<RecordView> = serde_json::from_value(doc.get("records").cloned().unwrap_or_default())
+        .context("server sent malformed records")?;
+    Ok((records, doc.get("limited").and_then(|l| l.as_bool()).unwrap_or(false)))
+}
+
+/// The native lookup document of a running server (`sources=` when given).
+fn remote_doc(
+    base: &str,
+    t: &Target,
+    fence: &TimeFence,
+    a: &QueryArgs,
+    sources: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
     let mut url = format!("{}/api/v1/lookup/{}/{}", base.trim_end_matches('/'), t.kind, encode_segment(&t.value));
     match (&t.rrtype, &t.bailiwick) {
         (Some(ty), Some(b)) => url.push_str(&format!("/{}/{}", encode_segment(ty), encode_segment(b))),
@@ -299,6 +425,9 @@ fn remote(base: &str, t: &Target, fence: &TimeFence, a: &QueryArgs) -> anyhow::R
     let mut params = vec![format!("limit={}", if a.limit == 0 { 0 } else { a.limit }), format!("offset={}", a.offset)];
     if let Some(v) = &a.negative {
         params.push(format!("negative={}", encode_segment(v)));
+    }
+    if let Some(v) = sources {
+        params.push(format!("sources={}", encode_segment(v)));
     }
     for (k, v) in [
         ("time_first_after", fence.first_after),
@@ -325,9 +454,7 @@ fn remote(base: &str, t: &Target, fence: &TimeFence, a: &QueryArgs) -> anyhow::R
     if let Some(e) = doc.get("error").and_then(|e| e.as_str()) {
         bail!("server error: {e}");
     }
-    let records: Vec<RecordView> = serde_json::from_value(doc.get("records").cloned().unwrap_or_default())
-        .context("server sent malformed records")?;
-    Ok((records, doc.get("limited").and_then(|l| l.as_bool()).unwrap_or(false)))
+    Ok(doc)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `dnsledger serve`: the HTTP server on the configured store (embedded or ClickHouse), until
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM; with `[[upstream]]` entries it answers federated lookups (`sources=`) and
+//! runs their scheduled pulls.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ ROUTES (native JSON API):
   GET  /api/v1/lookup/rrset/name/{owner}[/{rrtype}[/{bailiwick}]]
        also rrset/raw, rdata/name, rdata/ip, rdata/raw; parameters limit, offset,
        time_first_after, time_first_before, time_last_after, time_last_before, format=json|ndjson
+       and sources=local,NAME,... to merge configured [[upstream]] answers (docs/federation.md)
   POST /api/v1/observations?format=F&sensor=ID   ingest any import format (or batch), answered once durable
   POST /api/v1/admin/backup[?name=N]             online backup into --backup-dir (admin key)
   GET  /api/v1/stats   GET /healthz   GET /readyz   GET /metrics (Prometheus)
@@ -317,7 +319,21 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .max(1),
         labels: Arc::new(file.analytics.labels()?),
     };
-    let state = AppState::new(store.clone(), config, keys).with_metrics(metrics).with_analytics(analytics);
+    let problems = dnsledger_federation::config::check_all(&file.upstream);
+    if !problems.is_empty() {
+        anyhow::bail!("[[upstream]] configuration: {}", problems.join("; "));
+    }
+    let federation = dnsledger_federation::Federation::new(file.upstream.clone());
+    if !federation.is_empty() {
+        let names: Vec<&str> = federation.all().iter().map(|u| u.name()).collect();
+        tracing::info!("upstreams for sources=: {}", names.join(", "));
+    }
+    let pull_stop = Arc::new(AtomicBool::new(false));
+    let pullers = crate::pull::start_scheduled(&federation, &store, &pull_stop)?;
+    let state = AppState::new(store.clone(), config, keys)
+        .with_metrics(metrics)
+        .with_analytics(analytics)
+        .with_federation(federation);
     state.ready.store(false, Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -338,6 +354,10 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         dnsledger_server::serve(listener, state.clone(), shutdown).await.map_err(anyhow::Error::from)
     });
     stop_listeners(running, &listener_stop);
+    pull_stop.store(true, Ordering::Relaxed);
+    for p in pullers {
+        let _ = p.join();
+    }
     store.flush().context("flushing store at shutdown")?;
     result?;
     tracing::info!("stopped");

@@ -2,6 +2,9 @@
 //! lookup and summarize for the five query kinds, Flex search, `rate_limit` and `ping`, SAF
 //! framing, and the request quirks of the stock `dnsdbq` client.
 //!
+//! `sources=local,NAME,...` on a lookup merges the answers of configured upstreams (see
+//! [`crate::federated`]).
+//!
 //! Choices where the reference marks behaviour as inferred:
 //! - Accept headers are not checked (any value, or none, gets `application/x-ndjson`).
 //! - Time fences are inclusive; a record's sensor times are used when present, zone times
@@ -146,6 +149,8 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         Ok(f) => f,
         Err(e) => return bad(e),
     };
+    // the lookup's segments after `lookup/`, for federated lookups (`sources=`)
+    let lookup_segs: Vec<String> = segs.iter().skip(1).cloned().map(redecode).collect();
     let query = match parse_request(segs, &pairs, fence) {
         Ok(Request::Ping) => return ndjson_line(json!({"ping": "ok"})),
         Ok(Request::RateLimit) => {
@@ -202,9 +207,24 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
             "Error: The type of API key is not allowed to use the DNSDB Flex API",
         );
     }
+    let federated = match (&query, param(&pairs, "sources")) {
+        (_, None) => None,
+        (Query::Lookup(_), Some(_)) if offset > 0 => return bad("offset cannot be combined with sources"),
+        (Query::Lookup(lookup), Some(sources)) => {
+            match crate::federated::plan(&st, sources, &lookup_segs, lookup.clone(), fence, Some(limit)) {
+                Ok(p) => Some(p),
+                Err(e) => return bad(e),
+            }
+        }
+        (_, Some(_)) => return bad("sources: only lookups can ask upstreams"),
+    };
     // Only well-formed queries count against the quota.
     if let Err(resp) = auth::charge(&st, &caller, now) {
         return resp;
+    }
+    if let (Some(plan), Query::Lookup(lookup)) = (federated, &query) {
+        let enc = SafEncoder { humantime, rrset: matches!(lookup, Lookup::Rrset(_)) };
+        return crate::federated::saf(plan, enc);
     }
     let window = Window { offset, limit: Some(limit) };
     match query {

@@ -19,6 +19,8 @@
 //! - `GET /api/v1/stats`, `GET /healthz`, `GET /readyz`, `GET /metrics` (see [`observe`]),
 //!   `GET /openapi.json`.
 //!
+//! Lookups take `sources=local,NAME,...` to ask configured upstreams too (see [`federated`]).
+//!
 //! Compatibility routes: `/dnsdb/v2/...` (DNSDB API v2 with SAF framing, see [`dnsdb`]) and
 //! `/pdns/query/{value}` (CIRCL COF, see `cof`). API keys are checked through a
 //! [`auth::KeyAuthority`]; without one the server is open and may only listen on loopback.
@@ -31,6 +33,7 @@ pub mod analytics;
 pub mod auth;
 mod cof;
 pub mod dnsdb;
+pub mod federated;
 mod native;
 pub mod observe;
 pub mod paths;
@@ -88,6 +91,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Settings of the analytics routes.
     pub analytics: analytics::AnalyticsConfig,
+    /// Configured upstreams for federated lookups (`sources=`); empty = local only.
+    pub federation: Arc<dnsledger_federation::Federation>,
 }
 
 impl AppState {
@@ -101,7 +106,14 @@ impl AppState {
             metrics: None,
             ready: Arc::new(AtomicBool::new(true)),
             analytics: analytics::AnalyticsConfig::default(),
+            federation: Arc::default(),
         }
+    }
+
+    /// The same state with these upstreams for federated lookups.
+    pub fn with_federation(mut self, federation: dnsledger_federation::Federation) -> AppState {
+        self.federation = Arc::new(federation);
+        self
     }
 
     /// The same state with these analytics settings.

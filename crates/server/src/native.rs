@@ -1,4 +1,5 @@
-//! The native JSON API: lookups (streamed), observation ingest, stats, health.
+//! The native JSON API: lookups (streamed; federated with `sources=`, see [`crate::federated`]),
+//! observation ingest, stats, health.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -83,6 +84,15 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
             }
             Lookup::Rdata(_) => {}
         }
+    }
+    if let Some(sources) = param(&pairs, "sources") {
+        if window.offset > 0 {
+            return error(StatusCode::BAD_REQUEST, "offset cannot be combined with sources");
+        }
+        return match crate::federated::plan(&st, sources, &segs, lookup, fence, window.limit) {
+            Ok(plan) => crate::federated::native(plan, ndjson).await,
+            Err(e) => error(StatusCode::BAD_REQUEST, e),
+        };
     }
     let content_type = if ndjson { "application/x-ndjson" } else { "application/json" };
     let body = records_body(st.store.clone(), lookup, window, NativeEncoder { ndjson, first: true });

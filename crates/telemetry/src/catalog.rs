@@ -89,6 +89,10 @@ pub const SENSOR_BATCHES: &str = "dnsledger_sensor_batches_total";
 pub const SENSOR_SPOOL: &str = "dnsledger_sensor_spool_batches";
 /// Configuration reloads (SIGHUP), by result.
 pub const RELOADS: &str = "dnsledger_reloads_total";
+/// Requests to upstream platforms (federated lookups, pulls), by upstream and result.
+pub const UPSTREAM_REQUESTS: &str = "dnsledger_upstream_requests_total";
+/// Sightings pulled from upstreams into the store, by upstream.
+pub const UPSTREAM_PULLED: &str = "dnsledger_upstream_pulled_sightings_total";
 /// Always 1, labelled with the version.
 pub const BUILD_INFO: &str = "dnsledger_build_info";
 
@@ -157,6 +161,18 @@ pub const ALL: &[Def] = &[
     ),
     def(SENSOR_SPOOL, Gauge, &[], "Batches waiting in the sensor's spool for the collector."),
     def(RELOADS, Counter, &["result"], "Reloads on SIGHUP (API keys), by result (ok, error)."),
+    def(
+        UPSTREAM_REQUESTS,
+        Counter,
+        &["upstream", "result"],
+        "Lookups sent to upstream platforms, by upstream and result (ok, limited, timeout, quota, status, connection, garbage, truncated, failed, unsupported, config).",
+    ),
+    def(
+        UPSTREAM_PULLED,
+        Counter,
+        &["upstream"],
+        "Sightings added to the store by pulls from upstream platforms (0 for answers pulled before), by upstream.",
+    ),
     def(BUILD_INFO, Gauge, &["version"], "Always 1; the label is the dnsledger version."),
 ];
 

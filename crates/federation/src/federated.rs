@@ -1,0 +1,290 @@
+//! One lookup asked of the local store and several upstreams at once.
+//!
+//! Every source runs on its own thread and hands records over as it decodes them (upstream
+//! answers are read as they stream in). The caller's thread merges them and enforces each
+//! upstream's deadline (its `timeout_secs`, from the start of the lookup): a source that
+//! misses it is reported as timed out and whatever it sends later is ignored. Errors, 429s and
+//! garbage become [`SourceReport`]s; the local answer always arrives. Records an upstream sent
+//! before failing (a SAF stream cut midway) are kept — each is a complete record — and the
+//! report says the answer is incomplete.
+//!
+//! A merged record is final only when every source has answered or timed out (a later source
+//! may add to its count), so records are released at the end; the progress callback fires as
+//! each source finishes, which the SAF route turns into keepalive lines.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dnsledger_model::{Observation, Record};
+use dnsledger_query::{Lookup, Window};
+use dnsledger_store::Store;
+use serde::Serialize;
+
+use crate::merge::{MergedRecord, Merger};
+use crate::{Upstream, UpstreamQuery, LOCAL};
+
+/// Extra time allowed past an upstream's own timeout before it is declared late (its HTTP
+/// client stops at the timeout itself; this only covers thread scheduling).
+const GRACE: Duration = Duration::from_millis(500);
+
+/// How a source's part of a lookup ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceStatus {
+    /// Complete answer.
+    Ok,
+    /// Complete up to a limit the source applied.
+    Limited,
+    /// No answer, or an incomplete one; see `error`.
+    Error,
+}
+
+/// What one source contributed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceReport {
+    /// `local` or the upstream's name.
+    pub source: String,
+    /// How it ended.
+    pub status: SourceStatus,
+    /// Records it returned (before merging).
+    pub records: u64,
+    /// Milliseconds until it finished (or was given up on).
+    pub millis: u64,
+    /// Short category of the failure (`timeout`, `quota`, `truncated`, `garbage`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<&'static str>,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Remarks (limit messages, counts discounted as already pulled).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl SourceReport {
+    /// One line for humans (SAF `msg`, stderr).
+    pub fn summary(&self) -> String {
+        let mut s = match (&self.status, &self.error) {
+            (SourceStatus::Error, Some(e)) => format!("{}: {e} ({} record(s) kept)", self.source, self.records),
+            (SourceStatus::Limited, _) => format!("{}: {} record(s), limited", self.source, self.records),
+            _ => format!("{}: {} record(s)", self.source, self.records),
+        };
+        for n in &self.notes {
+            s.push_str("; ");
+            s.push_str(n);
+        }
+        s
+    }
+}
+
+/// A federated lookup to run.
+pub struct Request {
+    /// The local store and the lookup to run on it, if `local` is among the sources.
+    pub local: Option<(Arc<dyn Store>, Lookup)>,
+    /// Upstreams to ask.
+    pub upstreams: Vec<Arc<Upstream>>,
+    /// The lookup as upstreams are asked it.
+    pub query: UpstreamQuery,
+    /// Most merged records returned.
+    pub limit: Option<u64>,
+}
+
+/// The merged answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Merged records (at most the limit).
+    pub records: Vec<MergedRecord>,
+    /// True if more merged records existed than the limit.
+    pub limited: bool,
+    /// One report per source, in the order sources were given.
+    pub reports: Vec<SourceReport>,
+}
+
+impl Answer {
+    /// True if any source failed.
+    pub fn has_errors(&self) -> bool {
+        self.reports.iter().any(|r| r.status == SourceStatus::Error)
+    }
+}
+
+enum Event {
+    Local(Vec<Record>),
+    Upstream(usize, Vec<Observation>),
+    Done(usize, Result<(bool, Vec<String>), (&'static str, String)>),
+}
+
+/// Records handed over per channel message.
+const CHUNK: usize = 256;
+
+/// Runs `req`; `progress` is called with each source's report as it finishes.
+pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
+    let start = Instant::now();
+    let (tx, rx) = mpsc::channel::<Event>();
+    // source index 0 is local (when asked), then the upstreams
+    let mut names: Vec<String> = Vec::new();
+    let mut deadlines: Vec<Option<Instant>> = Vec::new();
+    let store = req.local.as_ref().map(|(s, _)| s.clone());
+    if let Some((store, lookup)) = req.local {
+        names.push(LOCAL.to_string());
+        deadlines.push(None);
+        let tx = tx.clone();
+        let window = Window { offset: 0, limit: req.limit };
+        std::thread::spawn(move || {
+            let mut buf = Vec::with_capacity(CHUNK);
+            let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
+                buf.push(r);
+                if buf.len() >= CHUNK && tx.send(Event::Local(std::mem::take(&mut buf))).is_err() {
+                    return std::ops::ControlFlow::Break(());
+                }
+                std::ops::ControlFlow::Continue(())
+            });
+            let _ = tx.send(Event::Local(buf));
+            let done = res.map(|o| (o.limited, Vec::new())).map_err(|e| ("store", e.to_string()));
+            let _ = tx.send(Event::Done(0, done));
+        });
+    }
+    let first_upstream = names.len();
+    for up in &req.upstreams {
+        let i = names.len();
+        names.push(up.name().to_string());
+        deadlines.push(Some(start + up.config.timeout() + GRACE));
+        let (tx, up, q) = (tx.clone(), up.clone(), req.query.clone());
+        std::thread::spawn(move || {
+            let mut buf = Vec::with_capacity(CHUNK);
+            let mut gone = false;
+            let res = up.fetch(&q, &mut |o| {
+                if gone {
+                    return;
+                }
+                buf.push(o);
+                if buf.len() >= CHUNK && tx.send(Event::Upstream(i, std::mem::take(&mut buf))).is_err() {
+                    gone = true;
+                }
+            });
+            let _ = tx.send(Event::Upstream(i, buf));
+            let done = res.map(|f| (f.limited, f.notes)).map_err(|e| (e.category(), e.to_string()));
+            let _ = tx.send(Event::Done(i, done));
+        });
+    }
+    drop(tx);
+    let mut merger = if req.query.kind.is_rdata() { Merger::inverse() } else { Merger::new() };
+    let mut counts = vec![0u64; names.len()];
+    let mut reports: Vec<Option<SourceReport>> = vec![None; names.len()];
+    let finished = |reports: &[Option<SourceReport>]| reports.iter().all(Option::is_some);
+    while !finished(&reports) {
+        let now = Instant::now();
+        // give up on late upstreams
+        for (i, d) in deadlines.iter().enumerate() {
+            let Some(d) = *d else { continue };
+            if reports[i].is_none() && now >= d {
+                let r = SourceReport {
+                    source: names[i].clone(),
+                    status: SourceStatus::Error,
+                    records: counts[i],
+                    millis: start.elapsed().as_millis() as u64,
+                    category: Some("timeout"),
+                    error: Some(format!("timed out: no complete answer within {:?}", d.duration_since(start) - GRACE)),
+                    notes: Vec::new(),
+                };
+                progress(&r);
+                reports[i] = Some(r);
+            }
+        }
+        if finished(&reports) {
+            break;
+        }
+        let wait = deadlines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| reports[*i].is_none())
+            .filter_map(|(_, d)| *d)
+            .min()
+            .map(|d| d.saturating_duration_since(now).max(Duration::from_millis(1)))
+            .unwrap_or(Duration::from_secs(3600));
+        match rx.recv_timeout(wait) {
+            Ok(Event::Local(records)) => {
+                if reports[0].is_none() {
+                    counts[0] += records.len() as u64;
+                    for r in records {
+                        merger.add_record(LOCAL, r);
+                    }
+                }
+            }
+            Ok(Event::Upstream(i, list)) => {
+                if reports[i].is_none() {
+                    counts[i] += list.len() as u64;
+                    for o in &list {
+                        merger.add_observation(&names[i], o);
+                    }
+                }
+            }
+            Ok(Event::Done(i, res)) => {
+                if reports[i].is_some() {
+                    continue;
+                }
+                let millis = start.elapsed().as_millis() as u64;
+                let r = match res {
+                    Ok((limited, notes)) => SourceReport {
+                        source: names[i].clone(),
+                        status: if limited { SourceStatus::Limited } else { SourceStatus::Ok },
+                        records: counts[i],
+                        millis,
+                        category: None,
+                        error: None,
+                        notes,
+                    },
+                    Err((category, error)) => SourceReport {
+                        source: names[i].clone(),
+                        status: SourceStatus::Error,
+                        records: counts[i],
+                        millis,
+                        category: Some(category),
+                        error: Some(error),
+                        notes: Vec::new(),
+                    },
+                };
+                progress(&r);
+                reports[i] = Some(r);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // every thread is gone: a source that never reported died
+                for (i, slot) in reports.iter_mut().enumerate() {
+                    if slot.is_none() {
+                        let r = SourceReport {
+                            source: names[i].clone(),
+                            status: SourceStatus::Error,
+                            records: counts[i],
+                            millis: start.elapsed().as_millis() as u64,
+                            category: Some("failed"),
+                            error: Some("the source's worker stopped without an answer".into()),
+                            notes: Vec::new(),
+                        };
+                        progress(&r);
+                        *slot = Some(r);
+                    }
+                }
+            }
+        }
+    }
+    let mut reports: Vec<SourceReport> = reports.into_iter().flatten().collect();
+    // records pulled earlier from an upstream that answered again are counted once
+    if let Some(store) = &store {
+        for r in reports.iter_mut().skip(first_upstream) {
+            if r.records == 0 {
+                continue;
+            }
+            match merger.discount_pulled(&**store, &r.source) {
+                Ok(0) => {}
+                Ok(n) => r.notes.push(format!("{n} sighting(s) already pulled into the local store counted once")),
+                Err(e) => {
+                    r.notes.push(format!("pull ledger unreadable, counts may include pulled sightings twice: {e}"))
+                }
+            }
+        }
+    }
+    merger.order_sources(&names);
+    let (records, limited) = merger.finish(req.limit);
+    Answer { records, limited, reports }
+}

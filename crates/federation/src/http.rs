@@ -1,0 +1,246 @@
+//! What the three clients share: the HTTP agent (per-request timeout, statuses as values), the
+//! error type, the local rate limiter, HTTP Basic credentials and reading answers line by line.
+
+use std::io::BufRead;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+use crate::config::UpstreamConfig;
+
+/// Longest line accepted from an upstream (a SAF/COF record); longer is garbage.
+pub(crate) const MAX_LINE: usize = 1 << 20;
+
+/// Why an upstream gave no (complete) answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The upstream refused: quota exhausted (HTTP 429) or a rate limit it reports.
+    #[error("quota exhausted: {0}")]
+    Quota(String),
+    /// Another non-success HTTP status, with the first line of the body.
+    #[error("HTTP {status}: {message}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// First body line.
+        message: String,
+    },
+    /// No complete answer within the upstream's timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The connection failed or broke.
+    #[error("connection failed: {0}")]
+    Connection(String),
+    /// The answer is not what the protocol promises (not JSON, wrong shape).
+    #[error("unreadable answer: {0}")]
+    Garbage(String),
+    /// The answer stopped before its end (no SAF terminator), after some records.
+    #[error("answer cut short: {0}")]
+    Truncated(String),
+    /// The upstream reported a failure inside a well-formed answer (SAF `failed`).
+    #[error("upstream failed: {0}")]
+    Failed(String),
+    /// This upstream's protocol cannot express the query.
+    #[error("not supported by this upstream: {0}")]
+    Unsupported(String),
+    /// The configuration cannot be used (missing key, TLS needed).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl UpstreamError {
+    /// Maps a ureq error, knowing the timeout in force.
+    pub(crate) fn from_ureq(e: ureq::Error, timeout: Duration) -> UpstreamError {
+        match e {
+            ureq::Error::Timeout(_) => UpstreamError::Timeout(timeout),
+            ureq::Error::Io(io)
+                if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) =>
+            {
+                UpstreamError::Timeout(timeout)
+            }
+            ureq::Error::BodyExceedsLimit(n) => UpstreamError::Garbage(format!("answer larger than {n} bytes")),
+            other => UpstreamError::Connection(other.to_string()),
+        }
+    }
+
+    /// Maps an error met while reading a body.
+    pub(crate) fn from_io(e: std::io::Error, timeout: Duration, records: u64) -> UpstreamError {
+        if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
+            if matches!(inner, ureq::Error::Timeout(_)) {
+                return UpstreamError::Timeout(timeout);
+            }
+        }
+        match e.kind() {
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => UpstreamError::Timeout(timeout),
+            _ => UpstreamError::Truncated(format!("reading failed after {records} record(s): {e}")),
+        }
+    }
+
+    /// A short machine-readable category (`quota`, `timeout`, …) for reports and metrics.
+    pub fn category(&self) -> &'static str {
+        match self {
+            UpstreamError::Quota(_) => "quota",
+            UpstreamError::Status { .. } => "status",
+            UpstreamError::Timeout(_) => "timeout",
+            UpstreamError::Connection(_) => "connection",
+            UpstreamError::Garbage(_) => "garbage",
+            UpstreamError::Truncated(_) => "truncated",
+            UpstreamError::Failed(_) => "failed",
+            UpstreamError::Unsupported(_) => "unsupported",
+            UpstreamError::Config(_) => "config",
+        }
+    }
+}
+
+/// An agent for `cfg`: its timeout covers a whole request, statuses come back as values.
+pub(crate) fn agent(cfg: &UpstreamConfig) -> Result<ureq::Agent, UpstreamError> {
+    if cfg.url.starts_with("https://") {
+        return Err(UpstreamError::Config(format!(
+            "upstream {:?}: {} needs TLS, and this build's HTTP client has none (see docs/federation.md)",
+            cfg.name, cfg.url
+        )));
+    }
+    let t = cfg.timeout();
+    Ok(ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(t))
+        .timeout_connect(Some(t.min(Duration::from_secs(5))))
+        .user_agent(concat!("dnsledger/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into())
+}
+
+/// The `Authorization: Basic …` value for `user:key`.
+pub(crate) fn basic(user: &str, key: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{key}")))
+}
+
+/// The base URL without a trailing slash.
+pub(crate) fn base(cfg: &UpstreamConfig) -> &str {
+    cfg.url.trim_end_matches('/')
+}
+
+/// Turns a non-success response into an error (429 → quota), reading a little of its body.
+pub(crate) fn check_status(resp: &mut ureq::http::Response<ureq::Body>) -> Result<(), UpstreamError> {
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let body = resp.body_mut().with_config().limit(4096).read_to_string().unwrap_or_default();
+    let message = body.lines().next().unwrap_or("").trim().chars().take(200).collect::<String>();
+    Err(match status {
+        429 => UpstreamError::Quota(if message.is_empty() { "HTTP 429".into() } else { message }),
+        _ => UpstreamError::Status { status, message },
+    })
+}
+
+/// Reads `r` line by line (LF, optional CR), calling `f` with each non-empty line; lines longer
+/// than [`MAX_LINE`] are garbage. `f` returns false to stop.
+pub(crate) fn for_each_line(
+    r: impl std::io::Read,
+    timeout: Duration,
+    records: &dyn Fn() -> u64,
+    f: &mut dyn FnMut(&[u8]) -> Result<bool, UpstreamError>,
+) -> Result<(), UpstreamError> {
+    let mut r = std::io::BufReader::with_capacity(64 << 10, r);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = std::io::Read::take(&mut r, MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| UpstreamError::from_io(e, timeout, records()))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if line.len() > MAX_LINE {
+            return Err(UpstreamError::Garbage(format!("a line longer than {MAX_LINE} bytes")));
+        }
+        let unterminated = line.last() != Some(&b'\n');
+        let mut l = &line[..];
+        while let Some((&last, rest)) = l.split_last() {
+            if last == b'\n' || last == b'\r' {
+                l = rest;
+            } else {
+                break;
+            }
+        }
+        if unterminated {
+            // the body ended inside a line: the protocol's last line is missing its newline
+            return Err(UpstreamError::Truncated(format!(
+                "the answer ended inside a line after {} record(s)",
+                records()
+            )));
+        }
+        if !l.is_empty() && !f(l)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Spaces requests to at most `per_min` a minute.
+pub(crate) struct Limiter {
+    interval: Option<Duration>,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Limiter {
+    pub(crate) fn new(per_min: Option<u32>) -> Limiter {
+        Limiter { interval: per_min.filter(|&n| n > 0).map(|n| Duration::from_secs(60) / n), next: Mutex::new(None) }
+    }
+
+    /// Waits for the next free slot; fails if that is further away than `patience`.
+    pub(crate) fn wait(&self, patience: Duration) -> Result<(), UpstreamError> {
+        let Some(interval) = self.interval else { return Ok(()) };
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            if slot.duration_since(now) > patience {
+                return Err(UpstreamError::Quota(format!(
+                    "local rate limit: next request allowed in {:.0} s",
+                    slot.duration_since(now).as_secs_f64()
+                )));
+            }
+            *next = Some(slot + interval);
+            slot
+        };
+        let now = Instant::now();
+        if slot > now {
+            std::thread::sleep(slot - now);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_spaces_and_refuses_long_waits() {
+        let l = Limiter::new(Some(600)); // one per 100 ms
+        let t = Instant::now();
+        l.wait(Duration::from_secs(1)).unwrap();
+        l.wait(Duration::from_secs(1)).unwrap();
+        l.wait(Duration::from_secs(1)).unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(200), "{:?}", t.elapsed());
+        let slow = Limiter::new(Some(1));
+        slow.wait(Duration::from_secs(1)).unwrap();
+        assert!(matches!(slow.wait(Duration::from_secs(1)), Err(UpstreamError::Quota(_))));
+    }
+
+    #[test]
+    fn lines_and_cut_lines() {
+        let mut got = Vec::new();
+        for_each_line(&b"a\r\n\nb\n"[..], Duration::from_secs(1), &|| 0, &mut |l| {
+            got.push(l.to_vec());
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(got, vec![b"a".to_vec(), b"b".to_vec()]);
+        let e = for_each_line(&b"a\nb"[..], Duration::from_secs(1), &|| 1, &mut |_| Ok(true)).unwrap_err();
+        assert!(matches!(e, UpstreamError::Truncated(_)), "{e}");
+        assert_eq!(basic("u", "p"), "Basic dTpw");
+    }
+}

@@ -1,0 +1,180 @@
+//! Federation: dnsledger as the one place analysts ask, across other passive DNS platforms.
+//!
+//! - [`config`]: the `[[upstream]]` entries (name, kind, URL, credentials, timeout, rate limit,
+//!   scheduled pulls); credentials never appear in `Debug` output or logs.
+//! - [`query`]: a lookup as upstreams are asked it (the DNSDB path shape
+//!   `rrset/name/NAME[/TYPE[/BAILIWICK]]`, `rdata/name/…`, `rdata/ip/…`, `rrset/raw`, `rdata/raw`).
+//! - Clients, one per protocol: [`dnsdb`] (DNSDB API v2, SAF, `rate_limit`), [`circl`] (CIRCL
+//!   COF with `dribble-*` paging) and [`passivetotal`] (PassiveTotal v2 passive DNS JSON). Each
+//!   decodes answers with the feed parsers of `dnsledger-sources` into [`Observation`]s, so an
+//!   upstream record and a local one compare by the same normalised key.
+//! - [`merge`]: answers merged by (rrname, rrtype, bailiwick, rdata) with min first, max last and
+//!   summed counts, each record naming the sources that saw it.
+//! - [`federated`]: one lookup run on the local store and several upstreams at once, each with
+//!   its own deadline; a failing upstream becomes a report, never a failed lookup.
+//! - [`pull`]: backfill — upstream answers stored locally, labelled `upstream:NAME`, idempotent
+//!   through a per-(upstream, owner name) ledger kept in the store's checkpoints.
+//!
+//! The clients are blocking (`ureq`): callers run them on their own threads (the server uses
+//! `spawn_blocking`). This build's HTTP client has no TLS: `https://` upstreams are refused
+//! with an error that says so (see docs/federation.md).
+
+pub mod circl;
+pub mod config;
+pub mod dnsdb;
+pub mod federated;
+mod http;
+pub mod merge;
+pub mod passivetotal;
+pub mod pull;
+pub mod query;
+
+use std::sync::Arc;
+
+pub use config::{Kind, UpstreamConfig};
+use dnsledger_model::Observation;
+pub use federated::{SourceReport, SourceStatus};
+pub use http::UpstreamError;
+pub use merge::{MergedRecord, Merger};
+pub use query::UpstreamQuery;
+
+/// The source name of the local store in `sources=` lists.
+pub const LOCAL: &str = "local";
+
+/// The sensor id under which records pulled from upstream `name` are stored.
+pub fn sensor_label(name: &str) -> String {
+    format!("upstream:{name}")
+}
+
+/// What one upstream fetch delivered (the records themselves went to the caller's callback).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// Records (upstream objects) received.
+    pub records: u64,
+    /// True if the upstream said it cut the answer at a limit.
+    pub limited: bool,
+    /// Remarks worth showing (a SAF `msg`, paging details).
+    pub notes: Vec<String>,
+}
+
+/// A configured upstream with its client state (rate limiter).
+pub struct Upstream {
+    /// Its configuration (credentials resolved).
+    pub config: UpstreamConfig,
+    limiter: http::Limiter,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Upstream {
+    /// A client for `config`.
+    pub fn new(config: UpstreamConfig) -> Upstream {
+        let limiter = http::Limiter::new(config.rate_limit_per_min);
+        Upstream { config, limiter }
+    }
+
+    /// The upstream's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Asks the upstream `q`, handing each record to `emit` as it arrives (streamed where the
+    /// protocol streams). Records already emitted stay valid when an error follows (e.g. a SAF
+    /// stream cut before its terminator).
+    pub fn fetch(&self, q: &UpstreamQuery, emit: &mut dyn FnMut(Observation)) -> Result<Fetched, UpstreamError> {
+        let res = http::agent(&self.config).and_then(|agent| match self.config.kind {
+            Kind::Dnsdb => dnsdb::fetch(self, &agent, q, emit),
+            Kind::Circl => circl::fetch(self, &agent, q, emit),
+            Kind::Passivetotal => passivetotal::fetch(self, &agent, q, emit),
+        });
+        let result = match &res {
+            Ok(f) if f.limited => "limited",
+            Ok(_) => "ok",
+            Err(e) => e.category(),
+        };
+        metrics::counter!(dnsledger_telemetry::catalog::UPSTREAM_REQUESTS, "upstream" => self.config.name.clone(), "result" => result)
+            .increment(1);
+        if let Err(e) = &res {
+            tracing::debug!(upstream = self.name(), query = %q.display(), error = %e, "upstream lookup failed");
+        }
+        res
+    }
+
+    /// The upstream's remaining quota, where its protocol reports one (DNSDB `rate_limit`).
+    pub fn quota(&self) -> Result<Option<dnsdb::Quota>, UpstreamError> {
+        match self.config.kind {
+            Kind::Dnsdb => dnsdb::quota(self, &http::agent(&self.config)?).map(Some),
+            Kind::Circl | Kind::Passivetotal => Ok(None),
+        }
+    }
+
+    /// Waits for the local rate limit before a request (fails instead of waiting past the
+    /// upstream's timeout).
+    fn pace(&self) -> Result<(), UpstreamError> {
+        self.limiter.wait(self.config.timeout())
+    }
+}
+
+/// The configured upstreams, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Federation {
+    upstreams: Vec<Arc<Upstream>>,
+}
+
+impl Federation {
+    /// Clients for `configs` (names must be unique and not `local`; see [`config::check_all`]).
+    pub fn new(configs: Vec<UpstreamConfig>) -> Federation {
+        Federation { upstreams: configs.into_iter().map(|c| Arc::new(Upstream::new(c))).collect() }
+    }
+
+    /// True if no upstream is configured.
+    pub fn is_empty(&self) -> bool {
+        self.upstreams.is_empty()
+    }
+
+    /// The upstream called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<Upstream>> {
+        self.upstreams.iter().find(|u| u.name() == name)
+    }
+
+    /// Every upstream.
+    pub fn all(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
+    }
+
+    /// Parses a `sources=` list (`local,NAME,...`; `all` = local and every upstream): whether
+    /// the local store is asked, and which upstreams, in the order given.
+    pub fn select(&self, list: &str) -> Result<(bool, Vec<Arc<Upstream>>), String> {
+        let mut local = false;
+        let mut chosen: Vec<Arc<Upstream>> = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if name == LOCAL {
+                local = true;
+            } else if name == "all" {
+                local = true;
+                for u in &self.upstreams {
+                    if !chosen.iter().any(|c| c.name() == u.name()) {
+                        chosen.push(u.clone());
+                    }
+                }
+            } else {
+                let Some(u) = self.get(name) else {
+                    let known: Vec<&str> =
+                        std::iter::once(LOCAL).chain(self.upstreams.iter().map(|u| u.name())).collect();
+                    return Err(format!("sources: unknown source {name:?} (known: {})", known.join(", ")));
+                };
+                if !chosen.iter().any(|c| c.name() == name) {
+                    chosen.push(u.clone());
+                }
+            }
+        }
+        if !local && chosen.is_empty() {
+            return Err("sources: empty list (give local and/or upstream names)".into());
+        }
+        Ok((local, chosen))
+    }
+}
