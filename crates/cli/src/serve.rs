@@ -315,6 +315,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .new_index_max_age_secs
             .unwrap_or(dnsledger_server::analytics::DEFAULT_INDEX_MAX_AGE)
             .max(1),
+        enricher: Arc::new(file.analytics.enricher()?),
     };
     let state = AppState::new(store.clone(), config, keys).with_metrics(metrics).with_analytics(analytics);
     state.ready.store(false, Ordering::Relaxed);
