@@ -10,13 +10,14 @@
 //! their intervals are those two days.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::ops::ControlFlow;
 
 use dnsledger_model::{Name, Record, RrType, TypeFilter};
 use dnsledger_store::{NameMatch, NegativeFilter, RrsetQuery, Store};
 use serde::Serialize;
 
-use crate::{day_of, intervals, AnalyticsError, Budget, Evidence, Limits, Window};
+use crate::{day_of, intervals, AnalyticsError, Budget, Enricher, Evidence, IpInfo, Limits, Window};
 
 /// Longest CNAME chain followed by default.
 pub const DEFAULT_CNAME_DEPTH: usize = 8;
@@ -193,6 +194,10 @@ pub struct History {
     pub changes: Option<ChangesAnswer>,
     /// CNAME chains followed from the names that have CNAMEs.
     pub cnames: Vec<CnameResolution>,
+    /// ASN and country of the A/AAAA addresses in the answer, when enrichment databases know
+    /// them (filled by [`History::enrich`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub address_info: BTreeMap<String, IpInfo>,
     /// Records read.
     pub scanned: u64,
     /// True if a bound cut the answer short (see `notes`).
@@ -331,10 +336,34 @@ pub fn history(store: &dyn Store, name: &str, opts: &HistoryOptions) -> Result<H
         at,
         changes,
         cnames,
+        address_info: BTreeMap::new(),
         scanned: budget.scanned,
         limited: !notes.is_empty(),
         notes,
     })
+}
+
+impl History {
+    /// Looks up the ASN and country of every A/AAAA address of the answer (its records and
+    /// the ends of its CNAME chains) into `address_info`.
+    pub fn enrich(&mut self, enricher: &Enricher) {
+        if enricher.is_empty() {
+            return;
+        }
+        let own = self
+            .types
+            .iter()
+            .filter(|t| t.rrtype == "A" || t.rrtype == "AAAA")
+            .flat_map(|t| t.records.iter().flat_map(|r| r.rdata.iter()));
+        let chained = self.cnames.iter().flat_map(|c| c.addresses.iter().flat_map(|e| e.rdata.iter()));
+        let ips: BTreeSet<IpAddr> = own.chain(chained).filter_map(|d| d.parse().ok()).collect();
+        for ip in ips {
+            let info = enricher.lookup(ip);
+            if !info.is_empty() {
+                self.address_info.insert(ip.to_string(), info);
+            }
+        }
+    }
 }
 
 fn record_history(r: &Record) -> RecordHistory {

@@ -9,6 +9,8 @@
 //!   ([`infra`]: CDN ranges, sinkholes, private space, dynamic-DNS suffixes) and with a fan-out
 //!   cap.
 //! - [`newly`]: registered domains and hostnames first seen within a window.
+//! - [`enrich`]: ASN, AS organisation and country of addresses from MaxMind-format databases.
+//! - [`temporal`]: activity timelines, fast-flux scoring, dormancy, revival and bursts.
 //!
 //! Work is bounded: every function reads at most [`Limits::max_scanned`] records and returns
 //! at most [`Limits::max_results`] items per list, and says so (`limited`, `notes`) when a
@@ -16,11 +18,13 @@
 
 pub mod cluster;
 pub mod detect;
+pub mod enrich;
 pub mod history;
 pub mod infra;
 pub mod labels;
 pub mod newly;
 pub mod shared;
+pub mod temporal;
 
 use std::ops::ControlFlow;
 
@@ -29,6 +33,7 @@ use dnsledger_model::{Aggregate, Name, Record, TimeFence};
 use dnsledger_store::{RdataQuery, RrsetQuery, Store, StoreError};
 use serde::Serialize;
 
+pub use enrich::{Enricher, IpInfo};
 pub use infra::Infra;
 
 /// Why an analysis failed.

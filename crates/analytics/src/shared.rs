@@ -13,7 +13,7 @@ use dnsledger_model::{Name, Record, RrType, TypeFilter};
 use dnsledger_store::{IpRange, NameMatch, NegativeFilter, RdataQuery, RdataTarget, RrsetQuery, Store};
 use serde::Serialize;
 
-use crate::{registered_domain, AnalyticsError, Budget, Evidence, Infra, Limits, Window};
+use crate::{registered_domain, AnalyticsError, Budget, Enricher, Evidence, Infra, IpInfo, Limits, Window};
 
 /// Default fan-out cap: an address with more registered domains is shared infrastructure.
 pub const DEFAULT_FANOUT: usize = 50;
@@ -32,6 +32,21 @@ pub struct AddressUse {
     pub domains: usize,
     /// True if more than the fan-out cap of registered domains used it.
     pub fanout_exceeded: bool,
+    /// ASN, AS organisation and country, when an enrichment database knows them.
+    #[serde(flatten)]
+    pub info: IpInfo,
+}
+
+/// Fills in the ASN and country of each address from `enricher`.
+fn enrich_addresses(addresses: &mut [AddressUse], enricher: &Enricher) {
+    if enricher.is_empty() {
+        return;
+    }
+    for a in addresses {
+        if let Ok(ip) = a.address.parse::<IpAddr>() {
+            a.info = enricher.lookup(ip);
+        }
+    }
 }
 
 /// A registered domain and its names on the addresses asked about.
@@ -116,6 +131,13 @@ pub struct SharedReport {
     pub notes: Vec<String>,
 }
 
+impl SharedReport {
+    /// Adds the ASN and country of each address (nothing without databases).
+    pub fn enrich(&mut self, enricher: &Enricher) {
+        enrich_addresses(&mut self.addresses, enricher);
+    }
+}
+
 fn ip_of(r: &Record) -> Option<IpAddr> {
     r.rdata.first().and_then(|d| d.ip(r.rrtype))
 }
@@ -156,6 +178,7 @@ pub fn shared(
             shared: infra.address(ip).map(str::to_string),
             domains: ds.len(),
             fanout_exceeded: ds.len() > fanout,
+            info: IpInfo::default(),
         })
         .collect();
     if addresses.len() > limits.max_results {
@@ -198,6 +221,13 @@ pub struct CohostedReport {
     pub limited: bool,
     /// What was cut and why.
     pub notes: Vec<String>,
+}
+
+impl CohostedReport {
+    /// Adds the ASN and country of each address (nothing without databases).
+    pub fn enrich(&mut self, enricher: &Enricher) {
+        enrich_addresses(&mut self.addresses, enricher);
+    }
 }
 
 /// The addresses of `domain` (and its subdomains) over `window`, then the other registered
@@ -268,6 +298,7 @@ pub fn cohosted(
             shared: shared_tag.clone(),
             domains: ds.len(),
             fanout_exceeded: exceeded,
+            info: IpInfo::default(),
         });
         if exceeded {
             notes.push(format!("{ip}: more than {fanout} registered domains, reported as shared infrastructure"));

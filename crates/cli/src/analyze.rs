@@ -1,5 +1,6 @@
 //! `dnsledger analyze`: historical resolutions, shared IP usage, co-hosted domains, newly
-//! observed domains, malicious-domain clusters and ATT&CK detections (`dnsledger_analytics`), on the local store or a running server's
+//! observed domains, temporal patterns (`analyze_temporal`), malicious-domain clusters and ATT&CK
+//! detections (`dnsledger_analytics`), on the local store or a running server's
 //! `/api/v1/analytics/...` routes; a readable table, or the JSON report with `--json`.
 
 use std::path::PathBuf;
@@ -30,7 +31,11 @@ EXAMPLES:
   dnsledger analyze cohosted example.com --fanout 20     other domains on its addresses
   dnsledger analyze new --since 7d --level hostname      first seen in the last week
   dnsledger analyze cluster evil.example 198.51.100.7 --labels blocklist.txt
-  dnsledger analyze detect --since 30d --kind shadowing   ATT&CK detections in the last 30 days")]
+  dnsledger analyze detect --since 30d --kind shadowing   ATT&CK detections in the last 30 days
+  dnsledger analyze timeline '*.example.com' --bucket week   activity per record and week
+  dnsledger analyze fastflux www.example.com             fast-flux score and its factors
+  dnsledger analyze dormancy example.com --gap 90d       silent for months, then back?
+  dnsledger analyze revived --since 30d                  domains back from dormancy lately")]
 pub struct AnalyzeArgs {
     #[command(subcommand)]
     what: What,
@@ -108,6 +113,8 @@ enum What {
     Cluster(ClusterArgs),
     /// ATT&CK detections (T1583.001, T1584.001, T1584.002) over activity in a window.
     Detect(DetectArgs),
+    #[command(flatten)]
+    Temporal(crate::analyze_temporal::Temporal),
 }
 
 #[derive(clap::Args, Debug)]
@@ -190,12 +197,12 @@ struct SharedArgs {
     infra: Vec<PathBuf>,
 }
 
-fn t(v: &Option<String>) -> anyhow::Result<Option<u64>> {
+pub(crate) fn t(v: &Option<String>) -> anyhow::Result<Option<u64>> {
     v.as_deref().map(|s| parse_time(s, time::now())).transpose().map_err(|e| anyhow!(e))
 }
 
 /// Percent-encodes one path segment or query value.
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -210,8 +217,9 @@ fn enc(s: &str) -> String {
 /// Runs `dnsledger analyze`.
 pub fn run(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let limits = Limits {
-        max_scanned: a.max_scanned.unwrap_or(match a.what {
+        max_scanned: a.max_scanned.unwrap_or(match &a.what {
             What::New { .. } | What::Detect(_) => u64::MAX,
+            What::Temporal(w) if w.whole_store() => u64::MAX,
             _ => Limits::default().max_scanned,
         }),
         max_results: if a.limit == 0 { usize::MAX } else { a.limit as usize },
@@ -247,18 +255,26 @@ fn local(a: &AnalyzeArgs, limits: Limits) -> anyhow::Result<Value> {
                 cname_depth: *depth,
                 limits,
             };
-            to_json(&history::history(store, name, &opts)?)
+            let mut h = history::history(store, name, &opts)?;
+            h.enrich(&a.store.load_config()?.analytics.enricher()?);
+            to_json(&h)
         }
         What::Shared(s) | What::Cohosted(s) => {
-            let mut infra = a.store.load_config()?.analytics.infra()?;
+            let config = a.store.load_config()?;
+            let mut infra = config.analytics.infra()?;
+            let enricher = config.analytics.enricher()?;
             for f in &s.infra {
                 infra.add_file(f)?;
             }
             let w = Window { from: t(&s.from)?, to: t(&s.to)? };
             if matches!(a.what, What::Shared(_)) {
-                to_json(&shared::shared(store, &s.value, w, &infra, s.fanout, limits)?)
+                let mut r = shared::shared(store, &s.value, w, &infra, s.fanout, limits)?;
+                r.enrich(&enricher);
+                to_json(&r)
             } else {
-                to_json(&shared::cohosted(store, &s.value, w, &infra, s.fanout, limits)?)
+                let mut r = shared::cohosted(store, &s.value, w, &infra, s.fanout, limits)?;
+                r.enrich(&enricher);
+                to_json(&r)
             }
         }
         What::New { since, until, level } => {
@@ -300,6 +316,7 @@ fn local(a: &AnalyzeArgs, limits: Limits) -> anyhow::Result<Value> {
             };
             to_json(&detect::detect(store, &infra, &opts)?)
         }
+        What::Temporal(w) => crate::analyze_temporal::local(w, store, &a.store, limits)?,
     })
 }
 
@@ -368,6 +385,11 @@ fn remote(base: &str, a: &AnalyzeArgs) -> anyhow::Result<Value> {
             p("min_score", &Some(d.min_score.to_string()));
             "detect".to_string()
         }
+        What::Temporal(w) => {
+            let (path, extra) = crate::analyze_temporal::remote(w)?;
+            params.extend(extra);
+            path
+        }
     };
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
     let url = format!("{}/api/v1/analytics/{path}?{}", base.trim_end_matches('/'), query.join("&"));
@@ -387,7 +409,7 @@ fn remote(base: &str, a: &AnalyzeArgs) -> anyhow::Result<Value> {
     Ok(doc)
 }
 
-fn s(v: &Value, k: &str) -> String {
+pub(crate) fn s(v: &Value, k: &str) -> String {
     match v.get(k) {
         Some(Value::String(x)) => x.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -399,11 +421,11 @@ fn s(v: &Value, k: &str) -> String {
     }
 }
 
-fn tm(v: &Value, k: &str) -> String {
+pub(crate) fn tm(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_u64).map_or_else(|| "-".into(), format_human)
 }
 
-fn arr<'a>(v: &'a Value, k: &str) -> impl Iterator<Item = &'a Value> {
+pub(crate) fn arr<'a>(v: &'a Value, k: &str) -> impl Iterator<Item = &'a Value> {
     v.get(k).and_then(Value::as_array).into_iter().flatten()
 }
 
@@ -572,6 +594,7 @@ fn print_table(what: &What, r: &Value) {
                 );
             }
         }
+        What::Temporal(w) => crate::analyze_temporal::print_table(w, r),
         What::New { .. } => {
             println!("{:<40} {:<20} {:<20} {:>6}  first record", "name", "first seen", "last seen", "names");
             for it in arr(r, "items") {

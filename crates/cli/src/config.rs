@@ -88,6 +88,10 @@ pub struct AnalyticsSection {
     pub new_index_max_age_secs: Option<u64>,
     /// Label lists (`ENTRY verdict:source` lines) the clustering scores from.
     pub label_files: Option<Vec<PathBuf>>,
+    /// MaxMind-format (.mmdb) database giving the ASN and AS organisation of addresses.
+    pub asn_mmdb: Option<PathBuf>,
+    /// MaxMind-format (.mmdb) database giving the country of addresses.
+    pub country_mmdb: Option<PathBuf>,
 }
 
 impl AnalyticsSection {
@@ -107,6 +111,13 @@ impl AnalyticsSection {
             labels.add_file(f).with_context(|| format!("[analytics] label_files: {}", f.display()))?;
         }
         Ok(labels)
+    }
+
+    /// The ASN/country databases named by `asn_mmdb` and `country_mmdb`, opened (memory-mapped);
+    /// an enricher that knows nothing when neither is set.
+    pub fn enricher(&self) -> anyhow::Result<dnsledger_analytics::Enricher> {
+        dnsledger_analytics::Enricher::open(self.asn_mmdb.as_deref(), self.country_mmdb.as_deref())
+            .context("[analytics] asn_mmdb/country_mmdb")
     }
 }
 
@@ -432,6 +443,8 @@ impl Config {
         resolve(&mut c.server.keys_file);
         resolve(&mut c.server.backup_dir);
         resolve(&mut c.sensor.spool_dir);
+        resolve(&mut c.analytics.asn_mmdb);
+        resolve(&mut c.analytics.country_mmdb);
         for f in c.analytics.infra_files.iter_mut().chain(c.analytics.label_files.iter_mut()).flatten() {
             if f.is_relative() {
                 *f = base.join(&*f);
@@ -788,6 +801,10 @@ pub fn check_file(path: &Path) -> CheckReport {
         Ok(_) => {}
         Err(e) => r.errors.push(format!("{e:#}")),
     }
+    match c.analytics.enricher() {
+        Ok(e) => r.summary.extend(e.describe().into_iter().map(|d| format!("analytics: {d}"))),
+        Err(e) => r.errors.push(format!("{e:#}")),
+    }
     if c.analytics.new_index_max_age_secs == Some(0) {
         r.errors.push("[analytics] new_index_max_age_secs must be at least 1".into());
     }
@@ -883,6 +900,21 @@ mod check_tests {
             assert!(e.contains("keys_file") || e.contains("backup_dir") || e.contains("data_dir"), "{e}");
         }
         assert!(r.errors.iter().any(|e| e.contains("keys_file")), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn enrichment_databases_must_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.toml");
+        std::fs::write(&p, "[analytics]\nasn_mmdb = \"asn.mmdb\"\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.analytics.asn_mmdb.as_deref(), Some(dir.path().join("asn.mmdb").as_path()));
+        let r = check_file(&p);
+        assert!(r.errors.iter().any(|e| e.contains("asn_mmdb") && e.contains("asn.mmdb")), "{:?}", r.errors);
+        std::fs::write(dir.path().join("asn.mmdb"), b"no metadata marker here").unwrap();
+        let r = check_file(&p);
+        assert!(r.errors.iter().any(|e| e.contains("ASN database")), "{:?}", r.errors);
+        assert!(Config::default().analytics.enricher().unwrap().is_empty());
     }
 
     #[test]

@@ -318,6 +318,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(dnsledger_server::analytics::DEFAULT_INDEX_MAX_AGE)
             .max(1),
         labels: Arc::new(file.analytics.labels()?),
+        enricher: Arc::new(file.analytics.enricher()?),
     };
     let problems = dnsledger_federation::config::check_all(&file.upstream);
     if !problems.is_empty() {

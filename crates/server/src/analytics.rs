@@ -9,6 +9,8 @@
 //! - `GET /api/v1/analytics/new?since=T&until=T[&level=domain|hostname][&source=index|scan]`
 //!   — names first seen in the window. Domain level answers from a first-seen index rebuilt
 //!   when older than its maximum age; hostname level (or `source=scan`) reads the store.
+//! - `timeline/{name}`, `fastflux/{name | ip | prefix}`, `dormancy/{name}`, `revived?since=T`:
+//!   temporal patterns (routes in `analytics_temporal`).
 //!
 //! - `GET /api/v1/analytics/cluster?seed=S[&seed=S...]` — the graph around seed domains and
 //!   addresses, its communities and maliciousness scores from the label lists; `hops`,
@@ -34,7 +36,7 @@ use dnsledger_analytics::history::{self, HistoryOptions};
 use dnsledger_analytics::labels::Labels;
 use dnsledger_analytics::newly::{self, FirstSeenIndex, Level};
 use dnsledger_analytics::shared::{self, DEFAULT_FANOUT};
-use dnsledger_analytics::{to_json, AnalyticsError, Infra, Limits, Window};
+use dnsledger_analytics::{to_json, AnalyticsError, Enricher, Infra, Limits, Window};
 use dnsledger_model::time::{self, parse_time};
 use dnsledger_model::TypeFilter;
 
@@ -60,6 +62,8 @@ pub struct AnalyticsConfig {
     pub index_max_age: u64,
     /// Label lists the clustering scores from.
     pub labels: Arc<Labels>,
+    /// ASN/country databases (`[analytics] asn_mmdb`, `country_mmdb`), opened once.
+    pub enricher: Arc<Enricher>,
 }
 
 impl Default for AnalyticsConfig {
@@ -68,14 +72,15 @@ impl Default for AnalyticsConfig {
             infra: Arc::new(Infra::system()),
             index_max_age: DEFAULT_INDEX_MAX_AGE,
             labels: Arc::new(Labels::empty()),
+            enricher: Arc::new(Enricher::none()),
         }
     }
 }
 
 #[derive(Clone)]
-struct AnState {
-    app: AppState,
-    cfg: AnalyticsConfig,
+pub(crate) struct AnState {
+    pub(crate) app: AppState,
+    pub(crate) cfg: AnalyticsConfig,
     index: Arc<Mutex<Option<Arc<FirstSeenIndex>>>>,
 }
 
@@ -90,27 +95,27 @@ pub fn routes_with(state: AppState, cfg: AnalyticsConfig) -> Router {
     Router::new().route("/api/v1/analytics/{*rest}", get(handle)).with_state(st)
 }
 
-type Pairs = Vec<(String, String)>;
+pub(crate) type Pairs = Vec<(String, String)>;
 
-fn bad(msg: impl Into<String>) -> Response {
+pub(crate) fn bad(msg: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, msg)
 }
 
-fn time_param(pairs: &Pairs, key: &str) -> Result<Option<u64>, Response> {
+pub(crate) fn time_param(pairs: &Pairs, key: &str) -> Result<Option<u64>, Response> {
     param(pairs, key)
         .filter(|v| !v.is_empty())
         .map(|v| parse_time(v, time::now()).map_err(|e| bad(format!("{key}: {e}"))))
         .transpose()
 }
 
-fn num_param(pairs: &Pairs, key: &str) -> Result<Option<u64>, Response> {
+pub(crate) fn num_param(pairs: &Pairs, key: &str) -> Result<Option<u64>, Response> {
     param(pairs, key)
         .filter(|v| !v.is_empty())
         .map(|v| v.trim().parse::<u64>().map_err(|_| bad(format!("{key}: expected a non-negative integer, got {v:?}"))))
         .transpose()
 }
 
-fn limits(st: &AppState, pairs: &Pairs, scanned_default: u64) -> Result<Limits, Response> {
+pub(crate) fn limits(st: &AppState, pairs: &Pairs, scanned_default: u64) -> Result<Limits, Response> {
     let max = st.config.max_limit;
     let results = match num_param(pairs, "limit")? {
         None => st.config.default_limit.min(max).min(1000),
@@ -121,11 +126,11 @@ fn limits(st: &AppState, pairs: &Pairs, scanned_default: u64) -> Result<Limits, 
     Ok(Limits { max_scanned: scanned, max_results: usize::try_from(results).unwrap_or(usize::MAX) })
 }
 
-fn window(pairs: &Pairs, from: &str, to: &str) -> Result<Window, Response> {
+pub(crate) fn window(pairs: &Pairs, from: &str, to: &str) -> Result<Window, Response> {
     Ok(Window { from: time_param(pairs, from)?, to: time_param(pairs, to)? })
 }
 
-fn answer(r: Result<serde_json::Value, AnalyticsError>) -> Response {
+pub(crate) fn answer(r: Result<serde_json::Value, AnalyticsError>) -> Response {
     match r {
         Ok(v) => Json(v).into_response(),
         Err(AnalyticsError::Input(m)) => bad(m),
@@ -136,7 +141,7 @@ fn answer(r: Result<serde_json::Value, AnalyticsError>) -> Response {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Response> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("analytics task failed: {e}")))
@@ -163,10 +168,15 @@ async fn handle(State(st): State<AnState>, uri: Uri, headers: HeaderMap) -> Resp
         ["new"] => new_route(&st, &pairs).await,
         ["cluster"] => cluster_route(&st, &pairs).await,
         ["detect"] => detect_route(&st, &pairs).await,
+        ["timeline", name] => crate::analytics_temporal::timeline(&st, name.to_string(), &pairs).await,
+        ["fastflux", target] => crate::analytics_temporal::fastflux(&st, target.to_string(), &pairs).await,
+        ["dormancy", name] => crate::analytics_temporal::dormancy(&st, name.to_string(), &pairs).await,
+        ["revived"] => crate::analytics_temporal::revived(&st, &pairs).await,
         _ => Err(error(
             StatusCode::NOT_FOUND,
             format!(
-                "no analytics route {}: history/NAME, shared/IP, cohosted/DOMAIN, new, cluster or detect",
+                "no analytics route {}: history/NAME, shared/IP, cohosted/DOMAIN, new, timeline/NAME, \
+                 fastflux/NAME, dormancy/NAME, revived, cluster or detect",
                 uri.path()
             ),
         )),
@@ -193,7 +203,16 @@ async fn history_route(st: &AnState, name: String, pairs: &Pairs) -> Result<Resp
         limits: limits(&st.app, pairs, DEFAULT_MAX_SCANNED)?,
     };
     let store = st.app.store.clone();
-    Ok(answer(blocking(move || history::history(&*store, &name, &opts).map(|r| to_json(&r))).await?))
+    let enricher = st.cfg.enricher.clone();
+    Ok(answer(
+        blocking(move || {
+            history::history(&*store, &name, &opts).map(|mut r| {
+                r.enrich(&enricher);
+                to_json(&r)
+            })
+        })
+        .await?,
+    ))
 }
 
 async fn shared_route(st: &AnState, value: String, pairs: &Pairs, cohosted: bool) -> Result<Response, Response> {
@@ -202,12 +221,27 @@ async fn shared_route(st: &AnState, value: String, pairs: &Pairs, cohosted: bool
     let limits = limits(&st.app, pairs, DEFAULT_MAX_SCANNED)?;
     let store = st.app.store.clone();
     let infra = st.cfg.infra.clone();
+    let e = st.cfg.enricher.clone();
     Ok(if cohosted {
         answer(
-            blocking(move || shared::cohosted(&*store, &value, w, &infra, fanout, limits).map(|r| to_json(&r))).await?,
+            blocking(move || {
+                shared::cohosted(&*store, &value, w, &infra, fanout, limits).map(|mut r| {
+                    r.enrich(&e);
+                    to_json(&r)
+                })
+            })
+            .await?,
         )
     } else {
-        answer(blocking(move || shared::shared(&*store, &value, w, &infra, fanout, limits).map(|r| to_json(&r))).await?)
+        answer(
+            blocking(move || {
+                shared::shared(&*store, &value, w, &infra, fanout, limits).map(|mut r| {
+                    r.enrich(&e);
+                    to_json(&r)
+                })
+            })
+            .await?,
+        )
     })
 }
 

@@ -30,6 +30,7 @@
 
 pub mod admin;
 pub mod analytics;
+mod analytics_temporal;
 pub mod auth;
 mod cof;
 pub mod dnsdb;
