@@ -27,6 +27,8 @@ use maxminddb::{Mmap, Reader};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use dnsledger_store::IpRange;
+
 use crate::AnalyticsError;
 
 /// What the databases say about one address.
@@ -106,6 +108,23 @@ impl Raw {
 
     fn country(&self) -> Option<String> {
         [&self.country, &self.country_code, &self.registered_country].into_iter().flatten().find_map(country_of)
+    }
+}
+
+/// The address range of a database network; IPv4 networks of an IPv6 database (stored under
+/// `::/96`) come back as IPv4.
+fn range_of(net: ipnetwork::IpNetwork) -> Option<IpRange> {
+    match net {
+        ipnetwork::IpNetwork::V4(n) => IpRange::cidr(IpAddr::V4(n.network()), u32::from(n.prefix())),
+        ipnetwork::IpNetwork::V6(n) => {
+            let bits = u128::from(n.network());
+            if n.prefix() >= 96 && bits >> 32 == 0 {
+                let v4 = std::net::Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+                IpRange::cidr(IpAddr::V4(v4), u32::from(n.prefix()) - 96)
+            } else {
+                IpRange::cidr(IpAddr::V6(n.network()), u32::from(n.prefix()))
+            }
+        }
     }
 }
 
@@ -197,6 +216,39 @@ impl Enricher {
             as_org: a.and_then(Raw::org).or_else(|| c.and_then(Raw::org)),
             country: c.and_then(Raw::country).or_else(|| a.and_then(Raw::country)),
         }
+    }
+
+    /// The networks the ASN database assigns to `asn` (the ASN database, else the country
+    /// database when it carries ASNs), at most `cap` of them; the flag says whether more were
+    /// left out. A whole-database walk: about a second for a full-size ASN database.
+    pub fn networks_of(&self, asn: u32, cap: usize) -> Result<(Vec<IpRange>, bool), AnalyticsError> {
+        let db = match (&self.asn, &self.country) {
+            (Some(d), _) => d,
+            (None, Some(d)) if self.has_asn() => d,
+            _ => {
+                return Err(AnalyticsError::Input(format!(
+                    "AS{asn}: no ASN database configured ([analytics] asn_mmdb)"
+                )))
+            }
+        };
+        let bad = |e: maxminddb::MaxMindDbError| {
+            AnalyticsError::Input(format!("reading ASN database {}: {e}", db.path.display()))
+        };
+        let mut out = Vec::new();
+        for item in db.reader.networks(maxminddb::WithinOptions::default()).map_err(bad)? {
+            let item = item.map_err(bad)?;
+            let Some(raw) = item.decode::<Raw>().ok().flatten() else { continue };
+            if raw.asn() != Some(asn) {
+                continue;
+            }
+            let net = item.network().map_err(bad)?;
+            let Some(range) = range_of(net) else { continue };
+            if out.len() >= cap {
+                return Ok((out, true));
+            }
+            out.push(range);
+        }
+        Ok((out, false))
     }
 
     /// One line per open database (path, type, IP version, size, build time), for `config check`.

@@ -17,6 +17,8 @@ use crate::{registered_domain, AnalyticsError, Budget, Enricher, Evidence, Infra
 
 /// Default fan-out cap: an address with more registered domains is shared infrastructure.
 pub const DEFAULT_FANOUT: usize = 50;
+/// Most networks of one ASN searched.
+pub const MAX_ASN_NETWORKS: usize = 10_000;
 /// Evidence records kept per domain.
 pub const EVIDENCE_PER_DOMAIN: usize = 10;
 
@@ -153,21 +155,70 @@ pub fn shared(
 ) -> Result<SharedReport, AnalyticsError> {
     window.validate()?;
     let r = IpRange::parse(range).map_err(|e| AnalyticsError::Input(e.to_string()))?;
+    shared_in(store, r.to_string(), &[r], window, infra, fanout, limits, Vec::new())
+}
+
+/// The names that pointed into the networks the ASN database assigns to `asn` over `window`,
+/// grouped by registered domain (one inverse lookup per network, at most
+/// [`MAX_ASN_NETWORKS`] networks).
+pub fn shared_asn(
+    store: &dyn Store,
+    enricher: &Enricher,
+    asn: u32,
+    window: Window,
+    infra: &Infra,
+    fanout: usize,
+    limits: Limits,
+) -> Result<SharedReport, AnalyticsError> {
+    window.validate()?;
+    let (nets, more) = enricher.networks_of(asn, MAX_ASN_NETWORKS)?;
+    let mut notes = Vec::new();
+    if nets.is_empty() {
+        notes.push(format!("the ASN database assigns no network to AS{asn}"));
+    }
+    if more {
+        notes.push(format!("AS{asn} has more than {MAX_ASN_NETWORKS} networks: the first were searched"));
+    }
+    shared_in(store, format!("AS{asn}"), &nets, window, infra, fanout, limits, notes)
+}
+
+/// Parses `AS64500` / `as64500` (an ASN query of the shared-IP analysis).
+pub fn parse_asn(s: &str) -> Option<u32> {
+    let t = s.trim();
+    let digits = t.strip_prefix("AS").or_else(|| t.strip_prefix("as"))?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn shared_in(
+    store: &dyn Store,
+    query: String,
+    ranges: &[IpRange],
+    window: Window,
+    infra: &Infra,
+    fanout: usize,
+    limits: Limits,
+    mut notes: Vec<String>,
+) -> Result<SharedReport, AnalyticsError> {
     let mut budget = Budget::new(&limits);
-    let q = RdataQuery { target: RdataTarget::Ip(r), types: TypeFilter::Any, fence: window.fence() };
     let mut domains: BTreeMap<String, DomainUse> = BTreeMap::new();
     let mut per_addr: BTreeMap<IpAddr, BTreeSet<String>> = BTreeMap::new();
-    budget.rdata(store, &q, range, |rec| {
-        let Some(ip) = ip_of(&rec) else { return ControlFlow::Continue(()) };
-        let d = registered_domain(&rec.rrname.to_string());
-        let set = per_addr.entry(ip).or_default();
-        if set.len() <= fanout {
-            set.insert(d.clone());
+    for r in ranges {
+        let q = RdataQuery { target: RdataTarget::Ip(*r), types: TypeFilter::Any, fence: window.fence() };
+        budget.rdata(store, &q, &r.to_string(), |rec| {
+            let Some(ip) = ip_of(&rec) else { return ControlFlow::Continue(()) };
+            let d = registered_domain(&rec.rrname.to_string());
+            let set = per_addr.entry(ip).or_default();
+            if set.len() <= fanout {
+                set.insert(d.clone());
+            }
+            domains.entry(d.clone()).or_insert_with(|| DomainUse::new(d, infra)).add(&rec, &ip.to_string());
+            ControlFlow::Continue(())
+        })?;
+        if budget.exhausted {
+            break;
         }
-        domains.entry(d.clone()).or_insert_with(|| DomainUse::new(d, infra)).add(&rec, &ip.to_string());
-        ControlFlow::Continue(())
-    })?;
-    let mut notes = Vec::new();
+    }
     if budget.exhausted {
         notes.push(format!("stopped after reading {} records (max_scanned)", limits.max_scanned));
     }
@@ -191,15 +242,7 @@ pub fn shared(
         notes.push(format!("{} registered domains, first {} listed", domains.len(), limits.max_results));
         domains.truncate(limits.max_results);
     }
-    Ok(SharedReport {
-        query: r.to_string(),
-        window,
-        addresses,
-        domains,
-        scanned: budget.scanned,
-        limited: !notes.is_empty(),
-        notes,
-    })
+    Ok(SharedReport { query, window, addresses, domains, scanned: budget.scanned, limited: !notes.is_empty(), notes })
 }
 
 /// The domains co-hosted with one domain.
@@ -409,5 +452,39 @@ mod tests {
         assert_eq!(got, vec![("bad.test", Some("strong")), ("shop.test", Some("weak"))]);
         assert!(r.notes.iter().any(|n| n.contains("shared infrastructure")));
         assert_eq!(r.cohosted[0].evidence[0].rrname, "bad.test.");
+    }
+
+    #[test]
+    fn shared_by_asn_searches_every_network_of_the_as() {
+        use crate::enrich::testdb;
+        let dir = tempfile::tempdir().unwrap();
+        let nets = &[
+            "192.0.2.0/25=64500:Example Hosting:DE",
+            "203.0.113.0/24=64500:Example Hosting:DE",
+            "198.51.100.0/24=64501:Other:US",
+            "2001:db8::/32=64500:Example Hosting:DE",
+        ];
+        let e = Enricher::open(Some(&testdb::make(dir.path(), "geolite2-asn", nets)), None).unwrap();
+        let (_d, s) = store();
+        put(&*s, "a.one.test", "A", &["192.0.2.5"], JAN1, JAN1, "s1");
+        put(&*s, "b.two.test", "A", &["203.0.113.9"], JAN1, JAN1, "s1");
+        put(&*s, "c.three.test", "AAAA", &["2001:db8::7"], JAN1, JAN1, "s1");
+        put(&*s, "outside.test", "A", &["192.0.2.200"], JAN1, JAN1, "s1");
+        put(&*s, "other.test", "A", &["198.51.100.1"], JAN1, JAN1, "s1");
+        let r = shared_asn(&*s, &e, 64500, Window::default(), &Infra::empty(), 50, Limits::default()).unwrap();
+        assert_eq!(r.query, "AS64500");
+        let doms: Vec<&str> = r.domains.iter().map(|d| d.domain.as_str()).collect();
+        assert_eq!(doms.len(), 3, "{r:#?}");
+        for d in ["one.test", "two.test", "three.test"] {
+            assert!(doms.contains(&d), "{d} missing from {doms:?}");
+        }
+        let r = shared_asn(&*s, &e, 65000, Window::default(), &Infra::empty(), 50, Limits::default()).unwrap();
+        assert!(r.domains.is_empty() && r.notes[0].contains("no network"));
+        assert!(shared_asn(&*s, &Enricher::none(), 64500, Window::default(), &Infra::empty(), 50, Limits::default())
+            .is_err());
+        assert_eq!(parse_asn("AS64500"), Some(64500));
+        assert_eq!(parse_asn("as1"), Some(1));
+        assert_eq!(parse_asn("AS"), None);
+        assert_eq!(parse_asn("64500"), None);
     }
 }

@@ -92,7 +92,8 @@ enum What {
         #[arg(long, default_value_t = history::DEFAULT_CNAME_DEPTH)]
         depth: usize,
     },
-    /// Names and registered domains that pointed into IP, IP/LEN or IP-IP.
+    /// Names and registered domains that pointed into IP, IP/LEN, IP-IP or ASnnn (with an ASN
+    /// database configured).
     Shared(SharedArgs),
     /// The addresses of DOMAIN, then the other registered domains on them.
     Cohosted(SharedArgs),
@@ -181,7 +182,7 @@ fn kinds(v: &[String]) -> anyhow::Result<Vec<Kind>> {
 
 #[derive(clap::Args, Debug)]
 struct SharedArgs {
-    /// Address, prefix or range (shared); domain (cohosted).
+    /// Address, prefix, range or ASN (`AS64500`) for shared; domain for cohosted.
     value: String,
     /// Window start.
     #[arg(long, value_name = "T", allow_hyphen_values = true)]
@@ -268,7 +269,10 @@ fn local(a: &AnalyzeArgs, limits: Limits) -> anyhow::Result<Value> {
             }
             let w = Window { from: t(&s.from)?, to: t(&s.to)? };
             if matches!(a.what, What::Shared(_)) {
-                let mut r = shared::shared(store, &s.value, w, &infra, s.fanout, limits)?;
+                let mut r = match shared::parse_asn(&s.value) {
+                    Some(asn) => shared::shared_asn(store, &enricher, asn, w, &infra, s.fanout, limits)?,
+                    None => shared::shared(store, &s.value, w, &infra, s.fanout, limits)?,
+                };
                 r.enrich(&enricher);
                 to_json(&r)
             } else {

@@ -2,8 +2,8 @@
 //!
 //! - `GET /api/v1/analytics/history/{name}` — per rrtype intervals, CNAME chains; `type`,
 //!   `after`/`before` (window), `at=T`, `from=T1&to=T2` (changes), `depth` (CNAME links).
-//! - `GET /api/v1/analytics/shared/{ip | ip/len | ip-ip}` — names and registered domains that
-//!   pointed there; `from`, `to` (window), `fanout`.
+//! - `GET /api/v1/analytics/shared/{ip | ip/len | ip-ip | ASnnn}` — names and registered domains
+//!   that pointed there (an ASN: every network the ASN database gives it); `from`, `to` (window), `fanout`.
 //! - `GET /api/v1/analytics/cohosted/{domain}` — the domain's addresses, then the other
 //!   registered domains on them; `from`, `to`, `fanout`.
 //! - `GET /api/v1/analytics/new?since=T&until=T[&level=domain|hostname][&source=index|scan]`
@@ -235,7 +235,11 @@ async fn shared_route(st: &AnState, value: String, pairs: &Pairs, cohosted: bool
     } else {
         answer(
             blocking(move || {
-                shared::shared(&*store, &value, w, &infra, fanout, limits).map(|mut r| {
+                match shared::parse_asn(&value) {
+                    Some(asn) => shared::shared_asn(&*store, &e, asn, w, &infra, fanout, limits),
+                    None => shared::shared(&*store, &value, w, &infra, fanout, limits),
+                }
+                .map(|mut r| {
                     r.enrich(&e);
                     to_json(&r)
                 })
