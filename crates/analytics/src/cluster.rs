@@ -53,7 +53,7 @@ use dnsledger_store::{
 use serde::Serialize;
 
 use crate::labels::{Label, Labels};
-use crate::{registered_domain, AnalyticsError, Evidence, Infra, Limits, Window};
+use crate::{registered_domain, AnalyticsError, Enricher, Evidence, Infra, IpInfo, Limits, Window};
 
 /// Default domain-to-domain pivots.
 pub const DEFAULT_HOPS: usize = 2;
@@ -182,6 +182,9 @@ pub struct Node {
     pub hostile: bool,
     /// True if its neighbours were looked up.
     pub expanded: bool,
+    /// ASN, AS organisation and country of an address (with databases configured).
+    #[serde(skip_serializing_if = "IpInfo::is_empty")]
+    pub info: IpInfo,
     /// Names of a domain node seen (first [`NAMES_PER_DOMAIN`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
@@ -279,6 +282,21 @@ fn network_of(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(a) => format!("{}/24", std::net::Ipv4Addr::from(u32::from(a) & 0xffff_ff00)),
         IpAddr::V6(a) => format!("{}/48", std::net::Ipv6Addr::from(u128::from(a) & !((1u128 << 80) - 1))),
+    }
+}
+
+impl ClusterReport {
+    /// Adds the ASN, AS organisation and country of each address node (nothing without
+    /// databases).
+    pub fn enrich(&mut self, enricher: &Enricher) {
+        if enricher.is_empty() {
+            return;
+        }
+        for n in self.nodes.iter_mut().filter(|n| n.kind == NodeKind::Ip) {
+            if let Ok(ip) = n.value.parse::<IpAddr>() {
+                n.info = enricher.lookup(ip);
+            }
+        }
     }
 }
 
@@ -481,6 +499,7 @@ impl Graph<'_> {
             fanout_exceeded: false,
             hostile: false,
             expanded: false,
+            info: IpInfo::default(),
             names: Vec::new(),
             label,
             score: 0.0,
@@ -1210,5 +1229,19 @@ mod tests {
         assert_eq!(domains(2), ["a.test", "b.test", "c.test"]);
         assert_eq!(domains(3), ["a.test", "b.test", "c.test", "d.test"]);
         let _ = Verdict::Benign;
+    }
+
+    #[test]
+    fn address_nodes_are_enriched() {
+        let (_d, s) = world();
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::enrich::testdb::make(dir.path(), "geolite2-asn", crate::enrich::testdb::NETS);
+        let e = Enricher::open(Some(&db), None).unwrap();
+        let mut r =
+            cluster(&*s, &["bad-two.test".into()], &infra(), &Labels::empty(), &ClusterOptions::default()).unwrap();
+        r.enrich(&e);
+        let n = r.nodes.iter().find(|n| n.value == "198.51.100.10").unwrap();
+        assert_eq!(n.info.asn, Some(64501), "{n:#?}");
+        assert!(r.nodes.iter().filter(|n| n.kind == NodeKind::Domain).all(|n| n.info.is_empty()));
     }
 }

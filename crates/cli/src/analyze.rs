@@ -304,7 +304,9 @@ fn local(a: &AnalyzeArgs, limits: Limits) -> anyhow::Result<Value> {
                 limits,
                 ..ClusterOptions::default()
             };
-            to_json(&cluster::cluster(store, &c.seeds, &infra, &labels, &opts)?)
+            let mut r = cluster::cluster(store, &c.seeds, &infra, &labels, &opts)?;
+            r.enrich(&cfg.enricher()?);
+            to_json(&r)
         }
         What::Detect(d) => {
             let mut infra = a.store.load_config()?.analytics.infra()?;

@@ -314,8 +314,16 @@ async fn cluster_route(st: &AnState, pairs: &Pairs) -> Result<Response, Response
         limits: limits(&st.app, pairs, DEFAULT_MAX_SCANNED)?,
     };
     let store = st.app.store.clone();
-    let (infra, labels) = (st.cfg.infra.clone(), st.cfg.labels.clone());
-    Ok(answer(blocking(move || cluster::cluster(&*store, &seeds, &infra, &labels, &opts).map(|r| to_json(&r))).await?))
+    let (infra, labels, e) = (st.cfg.infra.clone(), st.cfg.labels.clone(), st.cfg.enricher.clone());
+    Ok(answer(
+        blocking(move || {
+            cluster::cluster(&*store, &seeds, &infra, &labels, &opts).map(|mut r| {
+                r.enrich(&e);
+                to_json(&r)
+            })
+        })
+        .await?,
+    ))
 }
 
 async fn detect_route(st: &AnState, pairs: &Pairs) -> Result<Response, Response> {
