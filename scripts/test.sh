@@ -8,13 +8,14 @@ export ROCKSDB_LIB_DIR
 export CARGO_TERM_COLOR=never
 
 # Python packages the tests use, in a venv of their own: CIRCL's PyPDNS (a client the end-to-end
-# tests drive) and chDB (a current ClickHouse engine in-process, for the SQL dialect check;
-# about 0.9 GB with its pandas/pyarrow dependencies, about a minute to install).
+# tests drive), the OASIS stix2 library (its parser validates the STIX 2.1 exports) and chDB
+# (a current ClickHouse engine in-process, for the SQL dialect check; about 0.9 GB with its
+# pandas/pyarrow dependencies, about a minute to install).
 venv=target/test-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pypdns, chdb" 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pypdns, stix2, chdb" 2>/dev/null; then
   echo "== python test venv ($venv)"
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check pypdns==2.3.2 chdb==4.4.0
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check pypdns==2.3.2 stix2==3.0.2 chdb==4.4.0
 fi
 export DNSLEDGER_TEST_PYTHON="$PWD/$venv/bin/python"
 

@@ -9,13 +9,20 @@
 //!   ([`infra`]: CDN ranges, sinkholes, private space, dynamic-DNS suffixes) and with a fan-out
 //!   cap.
 //! - [`newly`]: registered domains and hostnames first seen within a window.
+//! - [`export`]: records and evidence as CSV, MISP events (`passive-dns` objects) and STIX 2.1
+//!   bundles.
+//! - [`indicators`] and [`lookback`]: batches of indicators (text, MISP, STIX) and every
+//!   stored trace of each, with times.
 //!
 //! Work is bounded: every function reads at most [`Limits::max_scanned`] records and returns
 //! at most [`Limits::max_results`] items per list, and says so (`limited`, `notes`) when a
 //! bound was hit.
 
+pub mod export;
 pub mod history;
+pub mod indicators;
 pub mod infra;
+pub mod lookback;
 pub mod newly;
 pub mod shared;
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
+use dnsledger_analytics::export::{collect_records, ExportFormat};
 use dnsledger_analytics::history::{self, HistoryOptions};
 use dnsledger_analytics::newly::{self, Level};
 use dnsledger_analytics::shared::{self, DEFAULT_FANOUT};
@@ -26,7 +27,10 @@ EXAMPLES:
   dnsledger analyze history '*.example.com' --from 2024-01-01 --to 2024-06-01   what changed
   dnsledger analyze shared 192.0.2.0/24 --from 30d       names and registered domains there
   dnsledger analyze cohosted example.com --fanout 20     other domains on its addresses
-  dnsledger analyze new --since 7d --level hostname      first seen in the last week")]
+  dnsledger analyze new --since 7d --level hostname      first seen in the last week
+  dnsledger analyze lookback iocs.txt --below            every match of a list of indicators
+  dnsledger analyze lookback event.json --export misp    ... of a MISP event, as a MISP event
+  dnsledger analyze shared 192.0.2.0/24 --export stix    the evidence as a STIX 2.1 bundle")]
 pub struct AnalyzeArgs {
     #[command(subcommand)]
     what: What,
@@ -34,6 +38,11 @@ pub struct AnalyzeArgs {
     /// Print the JSON report instead of a table.
     #[arg(long, global = true)]
     json: bool,
+
+    /// Print the records the answer rests on instead: csv, misp (a MISP event of passive-dns
+    /// objects) or stix (a STIX 2.1 bundle).
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_export)]
+    export: Option<ExportFormat>,
 
     /// Most items per list (0 = no bound).
     #[arg(short = 'l', long, global = true, default_value_t = 100)]
@@ -99,6 +108,12 @@ enum What {
         #[arg(long, default_value = "domain")]
         level: String,
     },
+    /// Every stored match of a batch of indicators (text, MISP event or STIX bundle).
+    Lookback(crate::analyze_lookback::LookbackArgs),
+}
+
+fn parse_export(s: &str) -> Result<ExportFormat, String> {
+    ExportFormat::parse(s).ok_or_else(|| format!("unknown export format {s:?}: csv, misp or stix"))
 }
 
 #[derive(clap::Args, Debug)]
@@ -124,7 +139,7 @@ fn t(v: &Option<String>) -> anyhow::Result<Option<u64>> {
 }
 
 /// Percent-encodes one path segment or query value.
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -145,11 +160,26 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }),
         max_results: if a.limit == 0 { usize::MAX } else { a.limit as usize },
     };
-    let report = match &a.server {
-        Some(url) => remote(url, &a)?,
-        None => local(&a, limits)?,
+    let report = match (&a.server, &a.what) {
+        (Some(url), What::Lookback(l)) => {
+            crate::analyze_lookback::remote(url, a.key.as_deref(), l, a.limit, a.max_scanned)?
+        }
+        (Some(url), _) => remote(url, &a)?,
+        (None, _) => local(&a, limits)?,
     };
-    if a.json {
+    if let Some(format) = a.export {
+        let records = collect_records(&report);
+        let title = match (report.get("query").or(report.get("domain")).and_then(Value::as_str), &a.what) {
+            (_, What::Lookback(_)) => format!(
+                "dnsledger lookback: {} of {} indicators matched",
+                report.get("hits").and_then(Value::as_u64).unwrap_or(0),
+                report.get("indicators").and_then(Value::as_u64).unwrap_or(0)
+            ),
+            (Some(q), _) => format!("dnsledger analyze {q}"),
+            (None, _) => "dnsledger analyze".to_string(),
+        };
+        print!("{}", format.render(&records, &title, time::now()));
+    } else if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&a.what, &report);
@@ -195,6 +225,7 @@ fn local(a: &AnalyzeArgs, limits: Limits) -> anyhow::Result<Value> {
             let w = Window { from: t(&Some(since.clone()))?, to: t(until)? };
             to_json(&newly::scan_new(store, w, level, limits)?)
         }
+        What::Lookback(l) => crate::analyze_lookback::local(store, l, a.limit, a.max_scanned)?,
     })
 }
 
@@ -235,6 +266,7 @@ fn remote(base: &str, a: &AnalyzeArgs) -> anyhow::Result<Value> {
             p("level", &Some(level.clone()));
             "new".to_string()
         }
+        What::Lookback(_) => bail!("lookback batches are posted (analyze_lookback::remote)"),
     };
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
     let url = format!("{}/api/v1/analytics/{path}?{}", base.trim_end_matches('/'), query.join("&"));
@@ -377,6 +409,7 @@ fn print_table(what: &What, r: &Value) {
                 );
             }
         }
+        What::Lookback(_) => crate::analyze_lookback::print_table(r),
         What::New { .. } => {
             println!("{:<40} {:<20} {:<20} {:>6}  first record", "name", "first seen", "last seen", "names");
             for it in arr(r, "items") {

@@ -5,6 +5,7 @@
 //! a command uses is decided in [`backend`].
 
 mod analyze;
+mod analyze_lookback;
 mod backend;
 mod backup;
 mod clickhouse;
