@@ -8,14 +8,15 @@ export ROCKSDB_LIB_DIR
 export CARGO_TERM_COLOR=never
 
 # Python packages the tests use, in a venv of their own: CIRCL's PyPDNS (a client the end-to-end
-# tests drive), chDB (a current ClickHouse engine in-process, for the SQL dialect check;
-# about 0.9 GB with its pandas/pyarrow dependencies, about a minute to install) and mmdb-writer
-# (writes the .mmdb databases of the enrichment tests: crates/analytics/tests/make_mmdb.py).
+# tests drive), the OASIS stix2 library (its parser validates the STIX 2.1 exports), chDB
+# (a current ClickHouse engine in-process, for the SQL dialect check; about 0.9 GB with its
+# pandas/pyarrow dependencies, about a minute to install) and mmdb-writer (writes the .mmdb
+# databases of the enrichment tests: crates/analytics/tests/make_mmdb.py).
 venv=target/test-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pypdns, chdb, mmdb_writer" 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import pypdns, stix2, chdb, mmdb_writer" 2>/dev/null; then
   echo "== python test venv ($venv)"
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check pypdns==2.3.2 chdb==4.4.0 mmdb-writer==0.2.7
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check pypdns==2.3.2 stix2==3.0.2 chdb==4.4.0 mmdb-writer==0.2.7
 fi
 export DNSLEDGER_TEST_PYTHON="$PWD/$venv/bin/python"
 

@@ -11,6 +11,13 @@
 //! - [`newly`]: registered domains and hostnames first seen within a window.
 //! - [`enrich`]: ASN, AS organisation and country of addresses from MaxMind-format databases.
 //! - [`temporal`]: activity timelines, fast-flux scoring, dormancy, revival and bursts.
+//! - [`export`]: records and evidence as CSV, MISP events (`passive-dns` objects) and STIX 2.1
+//!   bundles.
+//! - [`indicators`] and [`lookback`]: batches of indicators (text, MISP, STIX) and every
+//!   stored trace of each, with times.
+//! - [`cluster`] with [`labels`]: the graph of domains, addresses, networks and name servers
+//!   around seeds, its communities, and maliciousness scores from label lists.
+//! - [`detect`]: ATT&CK detections (T1583.001, T1584.001, T1584.002) over a window.
 //!
 //! Work is bounded: every function reads at most [`Limits::max_scanned`] records and returns
 //! at most [`Limits::max_results`] items per list, and says so (`limited`, `notes`) when a
@@ -19,9 +26,12 @@
 pub mod cluster;
 pub mod detect;
 pub mod enrich;
+pub mod export;
 pub mod history;
+pub mod indicators;
 pub mod infra;
 pub mod labels;
+pub mod lookback;
 pub mod newly;
 pub mod shared;
 pub mod temporal;

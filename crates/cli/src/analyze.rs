@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context};
 use dnsledger_analytics::cluster::{self, ClusterOptions};
 use dnsledger_analytics::detect::{self, DetectOptions, Kind};
+use dnsledger_analytics::export::{collect_records, ExportFormat};
 use dnsledger_analytics::history::{self, HistoryOptions};
 use dnsledger_analytics::newly::{self, Level};
 use dnsledger_analytics::shared::{self, DEFAULT_FANOUT};
@@ -35,7 +36,10 @@ EXAMPLES:
   dnsledger analyze timeline '*.example.com' --bucket week   activity per record and week
   dnsledger analyze fastflux www.example.com             fast-flux score and its factors
   dnsledger analyze dormancy example.com --gap 90d       silent for months, then back?
-  dnsledger analyze revived --since 30d                  domains back from dormancy lately")]
+  dnsledger analyze revived --since 30d                  domains back from dormancy lately
+  dnsledger analyze lookback iocs.txt --below            every match of a list of indicators
+  dnsledger analyze lookback event.json --export misp    ... of a MISP event, as a MISP event
+  dnsledger analyze shared 192.0.2.0/24 --export stix    the evidence as a STIX 2.1 bundle")]
 pub struct AnalyzeArgs {
     #[command(subcommand)]
     what: What,
@@ -43,6 +47,11 @@ pub struct AnalyzeArgs {
     /// Print the JSON report instead of a table.
     #[arg(long, global = true)]
     json: bool,
+
+    /// Print the records the answer rests on instead: csv, misp (a MISP event of passive-dns
+    /// objects) or stix (a STIX 2.1 bundle).
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = parse_export)]
+    export: Option<ExportFormat>,
 
     /// Most items per list (0 = no bound).
     #[arg(short = 'l', long, global = true, default_value_t = 100)]
@@ -116,6 +125,8 @@ enum What {
     Detect(DetectArgs),
     #[command(flatten)]
     Temporal(crate::analyze_temporal::Temporal),
+    /// Every stored match of a batch of indicators (text, MISP event or STIX bundle).
+    Lookback(crate::analyze_lookback::LookbackArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -180,6 +191,10 @@ fn kinds(v: &[String]) -> anyhow::Result<Vec<Kind>> {
         .collect()
 }
 
+fn parse_export(s: &str) -> Result<ExportFormat, String> {
+    ExportFormat::parse(s).ok_or_else(|| format!("unknown export format {s:?}: csv, misp or stix"))
+}
+
 #[derive(clap::Args, Debug)]
 struct SharedArgs {
     /// Address, prefix, range or ASN (`AS64500`) for shared; domain for cohosted.
@@ -225,11 +240,26 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }),
         max_results: if a.limit == 0 { usize::MAX } else { a.limit as usize },
     };
-    let report = match &a.server {
-        Some(url) => remote(url, &a)?,
-        None => local(&a, limits)?,
+    let report = match (&a.server, &a.what) {
+        (Some(url), What::Lookback(l)) => {
+            crate::analyze_lookback::remote(url, a.key.as_deref(), l, a.limit, a.max_scanned)?
+        }
+        (Some(url), _) => remote(url, &a)?,
+        (None, _) => local(&a, limits)?,
     };
-    if a.json {
+    if let Some(format) = a.export {
+        let records = collect_records(&report);
+        let title = match (report.get("query").or(report.get("domain")).and_then(Value::as_str), &a.what) {
+            (_, What::Lookback(_)) => format!(
+                "dnsledger lookback: {} of {} indicators matched",
+                report.get("hits").and_then(Value::as_u64).unwrap_or(0),
+                report.get("indicators").and_then(Value::as_u64).unwrap_or(0)
+            ),
+            (Some(q), _) => format!("dnsledger analyze {q}"),
+            (None, _) => "dnsledger analyze".to_string(),
+        };
+        print!("{}", format.render(&records, &title, time::now()));
+    } else if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&a.what, &report);
@@ -323,6 +353,7 @@ fn local(a: &AnalyzeArgs, limits: Limits) -> anyhow::Result<Value> {
             to_json(&detect::detect(store, &infra, &opts)?)
         }
         What::Temporal(w) => crate::analyze_temporal::local(w, store, &a.store, limits)?,
+        What::Lookback(l) => crate::analyze_lookback::local(store, l, a.limit, a.max_scanned)?,
     })
 }
 
@@ -396,6 +427,7 @@ fn remote(base: &str, a: &AnalyzeArgs) -> anyhow::Result<Value> {
             params.extend(extra);
             path
         }
+        What::Lookback(_) => bail!("lookback batches are posted (analyze_lookback::remote)"),
     };
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
     let url = format!("{}/api/v1/analytics/{path}?{}", base.trim_end_matches('/'), query.join("&"));
@@ -601,6 +633,7 @@ fn print_table(what: &What, r: &Value) {
             }
         }
         What::Temporal(w) => crate::analyze_temporal::print_table(w, r),
+        What::Lookback(_) => crate::analyze_lookback::print_table(r),
         What::New { .. } => {
             println!("{:<40} {:<20} {:<20} {:>6}  first record", "name", "first seen", "last seen", "names");
             for it in arr(r, "items") {

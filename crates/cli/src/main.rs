@@ -6,6 +6,7 @@
 //! a command uses is decided in [`backend`].
 
 mod analyze;
+mod analyze_lookback;
 mod analyze_temporal;
 mod backend;
 mod backup;

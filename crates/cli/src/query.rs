@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
+use dnsledger_analytics::export::{ExportFormat, ExportRecord};
 use dnsledger_model::time::{self, parse_time};
 use dnsledger_model::TimeFence;
 use dnsledger_query::output::{sink, OutputFormat};
@@ -108,6 +109,11 @@ pub struct QueryArgs {
     #[arg(short = 'f', long = "format", default_value = "table", value_parser = parse_output)]
     format: OutputFormat,
 
+    /// Export the records instead of -f: csv (RFC 4180, RFC 3339 times), misp (a MISP event of
+    /// passive-dns objects) or stix (a STIX 2.1 bundle).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_export, conflicts_with = "format")]
+    export: Option<ExportFormat>,
+
     /// Ask a running `dnsledger serve` at this URL instead of opening the store.
     #[arg(long, value_name = "URL", env = "DNSLEDGER_SERVER")]
     server: Option<String>,
@@ -120,6 +126,10 @@ pub struct QueryArgs {
 
     #[command(flatten)]
     store: StoreArgs,
+}
+
+fn parse_export(s: &str) -> Result<ExportFormat, String> {
+    ExportFormat::parse(s).ok_or_else(|| format!("unknown export format {s:?}: csv, misp or stix"))
 }
 
 fn parse_output(s: &str) -> Result<OutputFormat, String> {
@@ -248,6 +258,12 @@ pub fn run(a: QueryArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let window = Window { offset: a.offset, limit: (a.limit > 0).then_some(a.limit) };
+    if let Some(format) = a.export {
+        if a.sources.is_some() {
+            bail!("--export cannot be combined with --sources");
+        }
+        return export(&a, &target, &fence, &lookup, window, format);
+    }
     if let Some(list) = &a.sources {
         return federated(&a, list, &target, fence, lookup, window);
     }
@@ -407,14 +423,59 @@ fn remote(base: &str, t: &Target, fence: &TimeFence, a: &QueryArgs) -> anyhow::R
     Ok((records, doc.get("limited").and_then(|l| l.as_bool()).unwrap_or(false)))
 }
 
-/// The native lookup document of a running server (`sources=` when given).
-fn remote_doc(
-    base: &str,
-    t: &Target,
-    fence: &TimeFence,
+/// `query --export`: the records rendered locally, or the server's own export of them.
+fn export(
     a: &QueryArgs,
-    sources: Option<&str>,
-) -> anyhow::Result<serde_json::Value> {
+    target: &Target,
+    fence: &TimeFence,
+    lookup: &Lookup,
+    window: Window,
+    format: ExportFormat,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let text = match &a.server {
+        Some(url) => {
+            let url = format!("{}&format={}", remote_url(url, target, fence, a, None), format.name());
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let mut resp = agent.get(&url).call().with_context(|| format!("requesting {url}"))?;
+            let status = resp.status();
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_string()
+                .with_context(|| format!("reading {url}"))?;
+            if !status.is_success() {
+                bail!("server answered {status}: {}", body.trim());
+            }
+            body
+        }
+        None => {
+            let (_, store) =
+                crate::backend::open_configured(&a.store, RocksStoreOptions { read_only: true, ..Default::default() })?;
+            let mut records = Vec::new();
+            let outcome = dnsledger_query::run(&*store, lookup, window, &mut |r| {
+                records.push(ExportRecord::from_record(&r));
+                ControlFlow::Continue(())
+            })?;
+            if outcome.limited {
+                eprintln!("dnsledger: limit reached: more records match (raise --limit, or --limit 0 for all)");
+            }
+            let title = format!("dnsledger {} {}", target.kind, target.value);
+            format.render(&records, &title, time::now())
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The native API URL of a lookup, with its limit, offset, fences and (for a federated
+/// lookup) sources.
+fn remote_url(base: &str, t: &Target, fence: &TimeFence, a: &QueryArgs, sources: Option<&str>) -> String {
     let mut url = format!("{}/api/v1/lookup/{}/{}", base.trim_end_matches('/'), t.kind, encode_segment(&t.value));
     match (&t.rrtype, &t.bailiwick) {
         (Some(ty), Some(b)) => url.push_str(&format!("/{}/{}", encode_segment(ty), encode_segment(b))),
@@ -441,6 +502,18 @@ fn remote_doc(
     }
     url.push('?');
     url.push_str(&params.join("&"));
+    url
+}
+
+/// The native lookup document of a running server (`sources=` when given).
+fn remote_doc(
+    base: &str,
+    t: &Target,
+    fence: &TimeFence,
+    a: &QueryArgs,
+    sources: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
+    let url = remote_url(base, t, fence, a, sources);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut resp = agent.get(&url).call().with_context(|| format!("requesting {url}"))?;
     let status = resp.status();

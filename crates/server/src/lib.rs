@@ -12,10 +12,13 @@
 //!
 //!   with `limit`, `offset`, `time_first_after`, `time_first_before`, `time_last_after`,
 //!   `time_last_before`, and `format=json` (default: one JSON document
-//!   `{"records":[…],"returned":N,"limited":bool}`) or `format=ndjson` (one record per line).
+//!   `{"records":[…],"returned":N,"limited":bool}`), `format=ndjson` (one record per line) or
+//!   the exports `format=csv|misp|stix` (`dnsledger_analytics::export`).
 //! - `POST /api/v1/observations?format=ndjson|passivedns|batch&sensor=ID` — ingest (gzip bodies
 //!   accepted; `batch` is a sensor's pre-aggregated batch, applied once per `X-Batch-Id`); the response is
 //!   sent after the batch is durable.
+//! - `GET /api/v1/analytics/...` (see [`analytics`]) and `POST /api/v1/analytics/lookback`
+//!   (a batch of indicators, see `lookback`).
 //! - `GET /api/v1/stats`, `GET /healthz`, `GET /readyz`, `GET /metrics` (see [`observe`]),
 //!   `GET /openapi.json`.
 //!
@@ -35,6 +38,7 @@ pub mod auth;
 mod cof;
 pub mod dnsdb;
 pub mod federated;
+mod lookback;
 mod native;
 pub mod observe;
 pub mod paths;
@@ -139,6 +143,7 @@ pub fn router(state: AppState) -> Router {
     native::routes(state.clone())
         .merge(admin::routes(state.clone()))
         .merge(analytics::routes_with(state.clone(), state.analytics.clone()))
+        .merge(lookback::routes(state.clone()))
         .merge(
             Router::new()
                 .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use dnsledger_analytics::export::{self, ExportFormat, ExportRecord};
 use dnsledger_model::time;
 use dnsledger_model::Record;
 use dnsledger_query::{Lookup, Outcome, RecordView};
@@ -62,12 +63,18 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         Ok(w) => w,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let ndjson = match param(&pairs, "format") {
-        None | Some("json") => false,
-        Some("ndjson") => true,
-        Some(other) => {
-            return error(StatusCode::BAD_REQUEST, format!("format: expected json or ndjson, got {other:?}"))
-        }
+    let (ndjson, export) = match param(&pairs, "format") {
+        None | Some("json") => (false, None),
+        Some("ndjson") => (true, None),
+        Some(other) => match ExportFormat::parse(other) {
+            Some(f) => (false, Some(f)),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("format: expected json, ndjson, csv, misp or stix, got {other:?}"),
+                )
+            }
+        },
     };
     let mut lookup = match paths::lookup_from_segments(&segs, fence) {
         Ok(l) => l,
@@ -84,6 +91,15 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
             }
             Lookup::Rdata(_) => {}
         }
+    }
+    if let Some(format) = export {
+        if param(&pairs, "sources").is_some() {
+            return error(StatusCode::BAD_REQUEST, "format=csv|misp|stix cannot be combined with sources");
+        }
+        let title = format!("dnsledger lookup {}", uri.path().strip_prefix(LOOKUP_PREFIX).unwrap_or(""));
+        let enc = ExportEncoder { format, title, records: Vec::new() };
+        let body = records_body(st.store.clone(), lookup, window, enc);
+        return ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     }
     if let Some(sources) = param(&pairs, "sources") {
         if window.offset > 0 {
@@ -135,6 +151,52 @@ impl Encoder for NativeEncoder {
                 out.extend_from_slice(if ndjson { b"{\"error\":" } else { b"],\"error\":" });
                 let _ = serde_json::to_writer(&mut *out, &e.to_string());
                 out.extend_from_slice(b"}\n");
+            }
+        }
+    }
+}
+
+/// The export formats of lookups (`format=csv|misp|stix`, see `dnsledger_analytics::export`):
+/// CSV rows are written as records arrive; a MISP event or STIX bundle is rendered once the
+/// lookup ended (its records are bounded by the lookup's `limit`). A failed lookup ends a CSV
+/// with an `# error:` line and replaces a JSON document by `{"error": …}`.
+#[derive(Clone)]
+struct ExportEncoder {
+    format: ExportFormat,
+    title: String,
+    records: Vec<ExportRecord>,
+}
+
+impl Encoder for ExportEncoder {
+    fn begin(&mut self, out: &mut Vec<u8>) {
+        if self.format == ExportFormat::Csv {
+            out.extend_from_slice(export::csv_header().as_bytes());
+        }
+    }
+
+    fn record(&mut self, r: &Record, out: &mut Vec<u8>) {
+        let rec = ExportRecord::from_record(r);
+        if self.format == ExportFormat::Csv {
+            let mut s = String::new();
+            export::csv_rows(&rec, &mut s);
+            out.extend_from_slice(s.as_bytes());
+        } else {
+            self.records.push(rec);
+        }
+    }
+
+    fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
+        match outcome {
+            Ok(_) if self.format == ExportFormat::Csv => {}
+            Ok(_) => out.extend_from_slice(self.format.render(&self.records, &self.title, time::now()).as_bytes()),
+            Err(e) => {
+                tracing::error!(error = %e, "lookup failed");
+                if self.format == ExportFormat::Csv {
+                    out.extend_from_slice(format!("# error: {e}\r\n").as_bytes());
+                } else {
+                    let _ = serde_json::to_writer(&mut *out, &json!({ "error": e.to_string() }));
+                    out.push(b'\n');
+                }
             }
         }
     }
