@@ -75,6 +75,14 @@ pub struct AnalyticsSection {
     pub infra_files: Option<Vec<PathBuf>>,
     /// Rebuild the server's first-seen index when older than this, in seconds.
     pub new_index_max_age_secs: Option<u64>,
+    /// Directory of watchlist files (default: `watchlists` in the embedded store's data dir).
+    pub watch_dir: Option<PathBuf>,
+    /// The alerts journal every alert is appended to (default: `alerts.ndjson` in `watch_dir`).
+    pub watch_alerts_file: Option<PathBuf>,
+    /// Alerts the server keeps in memory for `/api/v1/alerts`.
+    pub watch_recent_alerts: Option<usize>,
+    /// `[[analytics.watch_sink]]`: alert sinks watchlists may name (ndjson, webhook, syslog).
+    pub watch_sink: Option<Vec<dnsledger_watch::SinkConfig>>,
 }
 
 impl AnalyticsSection {
@@ -413,6 +421,15 @@ impl Config {
         for f in c.analytics.infra_files.iter_mut().flatten() {
             if f.is_relative() {
                 *f = base.join(&*f);
+            }
+        }
+        resolve(&mut c.analytics.watch_dir);
+        resolve(&mut c.analytics.watch_alerts_file);
+        for sink in c.analytics.watch_sink.iter_mut().flatten() {
+            if let dnsledger_watch::SinkConfig::Ndjson { path, .. } = sink {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
             }
         }
         for l in &mut c.listener {
@@ -761,6 +778,7 @@ pub fn check_file(path: &Path) -> CheckReport {
     if c.analytics.new_index_max_age_secs == Some(0) {
         r.errors.push("[analytics] new_index_max_age_secs must be at least 1".into());
     }
+    r.errors.extend(crate::watch::check_config(&c.analytics));
     if c.store.clickhouse.as_ref().is_some_and(|ch| ch.password.is_some()) {
         r.warnings.push(format!(
             "[store.clickhouse] password is in the file: prefer the {PASSWORD_ENV} environment variable"

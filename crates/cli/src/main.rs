@@ -19,6 +19,7 @@ mod migrate;
 mod query;
 mod sensor;
 mod serve;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,8 @@ enum Command {
     Query(Box<query::QueryArgs>),
     /// Analyses: historical resolutions, shared IP usage, co-hosted and newly observed domains.
     Analyze(Box<analyze::AnalyzeArgs>),
+    /// Watchlists checked against everything ingested, and their alerts: list, show, add, remove, alerts.
+    Watch(Box<watch::WatchArgs>),
     /// Compact the store to its steady-state size (an embedded store's server must not be
     /// running; on ClickHouse this merges each shard's parts).
     Compact(backend::StoreArgs),
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Import(a) => import::run(a),
         Command::Query(a) => query::run(*a),
         Command::Analyze(a) => analyze::run(*a),
+        Command::Watch(a) => watch::run(*a),
         Command::Compact(a) => compact(a),
         Command::Key(a) => key::run(a),
         Command::Clickhouse(a) => clickhouse::run(a),

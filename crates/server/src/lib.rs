@@ -16,6 +16,8 @@
 //! - `POST /api/v1/observations?format=ndjson|passivedns|batch&sensor=ID` — ingest (gzip bodies
 //!   accepted; `batch` is a sensor's pre-aggregated batch, applied once per `X-Batch-Id`); the response is
 //!   sent after the batch is durable.
+//! - `GET|PUT|DELETE /api/v1/watchlists/{name}`, `GET /api/v1/watchlists`, `GET /api/v1/alerts`
+//!   (see [`watch`]).
 //! - `GET /api/v1/stats`, `GET /healthz`, `GET /readyz`, `GET /metrics` (see [`observe`]),
 //!   `GET /openapi.json`.
 //!
@@ -35,6 +37,7 @@ mod native;
 pub mod observe;
 pub mod paths;
 pub mod stream;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -88,6 +91,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Settings of the analytics routes.
     pub analytics: analytics::AnalyticsConfig,
+    /// The watchlists and alerts (`/api/v1/watchlists`, `/api/v1/alerts`); `None`: not configured.
+    pub watch: Option<Arc<dnsledger_watch::Watcher>>,
 }
 
 impl AppState {
@@ -101,7 +106,15 @@ impl AppState {
             metrics: None,
             ready: Arc::new(AtomicBool::new(true)),
             analytics: analytics::AnalyticsConfig::default(),
+            watch: None,
         }
+    }
+
+    /// The same state serving `watcher`'s lists and alerts (the store should be wrapped in a
+    /// `dnsledger_watch::WatchingStore` of the same watcher, so ingest raises alerts).
+    pub fn with_watch(mut self, watcher: Arc<dnsledger_watch::Watcher>) -> AppState {
+        self.watch = Some(watcher);
+        self
     }
 
     /// The same state with these analytics settings.
@@ -126,6 +139,7 @@ pub fn router(state: AppState) -> Router {
     native::routes(state.clone())
         .merge(admin::routes(state.clone()))
         .merge(analytics::routes_with(state.clone(), state.analytics.clone()))
+        .merge(watch::routes(state.clone()))
         .merge(
             Router::new()
                 .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))
