@@ -92,6 +92,14 @@ pub struct AnalyticsSection {
     pub asn_mmdb: Option<PathBuf>,
     /// MaxMind-format (.mmdb) database giving the country of addresses.
     pub country_mmdb: Option<PathBuf>,
+    /// Directory of watchlist files (default: `watchlists` in the embedded store's data dir).
+    pub watch_dir: Option<PathBuf>,
+    /// The alerts journal every alert is appended to (default: `alerts.ndjson` in `watch_dir`).
+    pub watch_alerts_file: Option<PathBuf>,
+    /// Alerts the server keeps in memory for `/api/v1/alerts`.
+    pub watch_recent_alerts: Option<usize>,
+    /// `[[analytics.watch_sink]]`: alert sinks watchlists may name (ndjson, webhook, syslog).
+    pub watch_sink: Option<Vec<dnsledger_watch::SinkConfig>>,
 }
 
 impl AnalyticsSection {
@@ -448,6 +456,15 @@ impl Config {
         for f in c.analytics.infra_files.iter_mut().chain(c.analytics.label_files.iter_mut()).flatten() {
             if f.is_relative() {
                 *f = base.join(&*f);
+            }
+        }
+        resolve(&mut c.analytics.watch_dir);
+        resolve(&mut c.analytics.watch_alerts_file);
+        for sink in c.analytics.watch_sink.iter_mut().flatten() {
+            if let dnsledger_watch::SinkConfig::Ndjson { path, .. } = sink {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
             }
         }
         for l in &mut c.listener {
@@ -840,6 +857,7 @@ pub fn check_file(path: &Path) -> CheckReport {
             r.summary.push(format!("upstream {} ({}) at {}", u.name, u.kind.as_str(), u.url));
         }
     }
+    r.errors.extend(crate::watch::check_config(&c.analytics));
     if c.store.clickhouse.as_ref().is_some_and(|ch| ch.password.is_some()) {
         r.warnings.push(format!(
             "[store.clickhouse] password is in the file: prefer the {PASSWORD_ENV} environment variable"

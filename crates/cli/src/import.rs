@@ -108,6 +108,11 @@ pub struct ImportArgs {
     #[arg(long)]
     no_sync: bool,
 
+    /// Check everything imported against the watchlists ([analytics] watch_dir, or watchlists/
+    /// in the data dir) and raise alerts to the journal and the lists' sinks.
+    #[arg(long)]
+    watch: bool,
+
     /// Write a batch once about this many MiB of aggregated records are pending.
     #[arg(long, default_value_t = 256)]
     batch_mib: usize,
@@ -240,9 +245,36 @@ fn print_summary(s: &Summary) {
 
 /// Runs `dnsledger import`.
 pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let (_, store) =
-        crate::backend::open_configured(&a.store, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })?;
-    let store: &dyn Store = &*store;
+    let file = a.store.load_config()?;
+    let target = a.store.target(&file)?;
+    let store = crate::backend::open(&target, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })?;
+    let watcher = if a.watch {
+        let w = crate::watch::open_watcher(&file, &target)?.ok_or_else(|| {
+            anyhow::anyhow!("--watch: no watch directory (set [analytics] watch_dir for a ClickHouse store)")
+        })?;
+        if w.lists().is_empty() && !a.quiet {
+            eprintln!("--watch: no watchlists in {}", w.dir().path().display());
+        }
+        Some(w)
+    } else {
+        None
+    };
+    let store: Arc<dyn Store> = match &watcher {
+        Some(w) => Arc::new(dnsledger_watch::WatchingStore::new(store, w.clone())),
+        None => store,
+    };
+    let result = run_on(&a, &*store);
+    if let Some(w) = watcher {
+        w.close(Duration::from_secs(30));
+        if !a.quiet {
+            eprintln!("watch: {} alert(s) raised (journal {})", w.raised(), w.journal_path().display());
+        }
+    }
+    result
+}
+
+/// The import itself, on the (possibly watched) store.
+fn run_on(a: &ImportArgs, store: &dyn Store) -> anyhow::Result<ExitCode> {
     let now = dnsledger_model::time::now();
     let zone_time = match &a.zone_time {
         Some(t) => {
@@ -289,7 +321,7 @@ pub fn run(a: ImportArgs) -> anyhow::Result<ExitCode> {
         if a.format == Some(InputFormat::Batch) {
             bail!("--follow tails growing logs; batch files are whole files");
         }
-        return follow(store, &a, opts, &stop);
+        return follow(store, a, opts, &stop);
     }
     let mut tally = Tally::default();
     for f in &a.files {

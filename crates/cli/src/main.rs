@@ -23,6 +23,7 @@ mod pull;
 mod query;
 mod sensor;
 mod serve;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -63,6 +64,8 @@ enum Command {
     Pull(Box<pull::PullArgs>),
     /// Analyses: historical resolutions, shared IP usage, co-hosted and newly observed domains.
     Analyze(Box<analyze::AnalyzeArgs>),
+    /// Watchlists checked against everything ingested, and their alerts: list, show, add, remove, alerts.
+    Watch(Box<watch::WatchArgs>),
     /// Compact the store to its steady-state size (an embedded store's server must not be
     /// running; on ClickHouse this merges each shard's parts).
     Compact(backend::StoreArgs),
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Query(a) => query::run(*a),
         Command::Pull(a) => pull::run(*a),
         Command::Analyze(a) => analyze::run(*a),
+        Command::Watch(a) => watch::run(*a),
         Command::Compact(a) => compact(a),
         Command::Key(a) => key::run(a),
         Command::Clickhouse(a) => clickhouse::run(a),

@@ -232,7 +232,7 @@ fn build_lookup(t: &Target, fence: TimeFence) -> Result<Lookup, spec::LookupErro
 }
 
 /// Percent-encodes one path segment (everything but unreserved characters).
-fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -33,6 +33,8 @@ ROUTES (native JSON API):
        and sources=local,NAME,... to merge configured [[upstream]] answers (docs/federation.md)
   POST /api/v1/observations?format=F&sensor=ID   ingest any import format (or batch), answered once durable
   POST /api/v1/admin/backup[?name=N]             online backup into --backup-dir (admin key)
+  GET|PUT|DELETE /api/v1/watchlists/{name}, GET /api/v1/watchlists, GET /api/v1/alerts
+                                                 watchlists checked against everything ingested (docs/analytics.md)
   GET  /api/v1/stats   GET /healthz   GET /readyz   GET /metrics (Prometheus)
 
 STREAMS:
@@ -267,6 +269,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let engine = crate::backend::open(&target, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })?;
+    // watchlists see every write: HTTP ingest, sensor batches and the dnstap listeners
+    let watcher = crate::watch::open_watcher(&file, &target)?;
+    let engine: Arc<dyn Store> = match &watcher {
+        Some(w) => Arc::new(dnsledger_watch::WatchingStore::new(engine, w.clone())),
+        None => engine,
+    };
     let store: Arc<dyn Store> = Arc::new(dnsledger_telemetry::store::TimedStore::new(engine));
     {
         let s = Arc::downgrade(&store);
@@ -331,10 +339,13 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let pull_stop = Arc::new(AtomicBool::new(false));
     let pullers = crate::pull::start_scheduled(&federation, &store, &pull_stop)?;
-    let state = AppState::new(store.clone(), config, keys)
+    let mut state = AppState::new(store.clone(), config, keys)
         .with_metrics(metrics)
         .with_analytics(analytics)
         .with_federation(federation);
+    if let Some(w) = &watcher {
+        state = state.with_watch(w.clone());
+    }
     state.ready.store(false, Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -348,7 +359,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         // installed before the server announces itself: SIGHUP's default action is to exit
         let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("installing the SIGHUP handler")?;
-        tokio::spawn(reload_on_hangup(hup, key_store));
+        tokio::spawn(reload_on_hangup(hup, key_store, watcher.clone()));
         state.ready.store(true, Ordering::Relaxed);
         tracing::info!("store {}, listening on http://{local}", target.describe());
         tracing::info!("try: curl http://{local}/api/v1/lookup/rrset/name/www.example.com");
@@ -360,30 +371,74 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         let _ = p.join();
     }
     store.flush().context("flushing store at shutdown")?;
+    if let Some(w) = &watcher {
+        // alerts still queued for the journal and the sinks
+        w.close(Duration::from_secs(10));
+    }
     result?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reloads what can change without a restart on every SIGHUP: the API key file (watchlists
-/// will join it). A file that does not parse keeps the keys loaded before.
-async fn reload_on_hangup(mut hup: tokio::signal::unix::Signal, keys: Option<Arc<KeyStore>>) {
+/// Reloads what can change without a restart on every SIGHUP: the API key file and the
+/// watchlist directory. A key file that does not parse keeps the keys loaded before; a
+/// watchlist file that does not load keeps the version of that list loaded before. Each
+/// SIGHUP counts once in `dnsledger_reloads_total`: `error` if any part failed.
+async fn reload_on_hangup(
+    mut hup: tokio::signal::unix::Signal,
+    keys: Option<Arc<KeyStore>>,
+    watcher: Option<Arc<dnsledger_watch::Watcher>>,
+) {
     use dnsledger_telemetry::catalog::RELOADS;
     while hup.recv().await.is_some() {
-        let Some(ks) = keys.clone() else {
-            tracing::info!("SIGHUP: no API key file configured; nothing to reload");
-            continue;
-        };
-        match tokio::task::spawn_blocking(move || ks.reload().map(|()| ks.len())).await {
-            Ok(Ok(n)) => {
-                metrics::counter!(RELOADS, "result" => "ok").increment(1);
-                tracing::info!(keys = n, "SIGHUP: API keys reloaded");
-            }
-            Ok(Err(e)) => {
-                metrics::counter!(RELOADS, "result" => "error").increment(1);
-                tracing::error!(error = %e, "SIGHUP: API keys not reloaded (keeping the keys loaded before)");
-            }
-            Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
+        let mut results: Vec<bool> = Vec::new();
+        if let Some(w) = watcher.clone() {
+            let ok = match tokio::task::spawn_blocking(move || w.reload()).await {
+                Ok(Ok(r)) if r.errors.is_empty() => {
+                    tracing::info!(lists = r.lists, entries = r.entries, "SIGHUP: watchlists reloaded");
+                    true
+                }
+                Ok(Ok(r)) => {
+                    tracing::error!(
+                        lists = r.lists,
+                        entries = r.entries,
+                        failed = r.errors.len(),
+                        "SIGHUP: watchlists reloaded, some files not (their lists stay as loaded before)"
+                    );
+                    false
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: watchlists not reloaded (keeping the lists loaded before)");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: watchlist reload task failed");
+                    false
+                }
+            };
+            results.push(ok);
+        }
+        if let Some(ks) = keys.clone() {
+            let ok = match tokio::task::spawn_blocking(move || ks.reload().map(|()| ks.len())).await {
+                Ok(Ok(n)) => {
+                    tracing::info!(keys = n, "SIGHUP: API keys reloaded");
+                    true
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: API keys not reloaded (keeping the keys loaded before)");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: reload task failed");
+                    false
+                }
+            };
+            results.push(ok);
+        }
+        match (results.is_empty(), results.iter().all(|ok| *ok)) {
+            (true, _) => tracing::info!("SIGHUP: no API key file and no watchlists configured; nothing to reload"),
+            (false, true) => metrics::counter!(RELOADS, "result" => "ok").increment(1),
+            (false, false) => metrics::counter!(RELOADS, "result" => "error").increment(1),
         }
     }
 }

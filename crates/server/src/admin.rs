@@ -74,8 +74,8 @@ pub fn default_backup_name(t: u64) -> String {
     dnsledger_model::time::format_rfc3339(t).chars().filter(|c| *c != '-' && *c != ':').collect()
 }
 
-/// Only admin keys, when keys are configured.
-fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// Only admin keys, when keys are configured (also for the watchlist writes of [`crate::watch`]).
+pub(crate) fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     let Some(keys) = &st.keys else { return Ok(()) };
     match auth::native_caller(st, headers) {
         Ok(Caller::Key(k)) if keys.is_admin(&k) => Ok(()),

@@ -19,6 +19,8 @@
 //!   sent after the batch is durable.
 //! - `GET /api/v1/analytics/...` (see [`analytics`]) and `POST /api/v1/analytics/lookback`
 //!   (a batch of indicators, see `lookback`).
+//! - `GET|PUT|DELETE /api/v1/watchlists/{name}`, `GET /api/v1/watchlists`, `GET /api/v1/alerts`
+//!   (see [`watch`]).
 //! - `GET /api/v1/stats`, `GET /healthz`, `GET /readyz`, `GET /metrics` (see [`observe`]),
 //!   `GET /openapi.json`.
 //!
@@ -43,6 +45,7 @@ mod native;
 pub mod observe;
 pub mod paths;
 pub mod stream;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -98,6 +101,8 @@ pub struct AppState {
     pub analytics: analytics::AnalyticsConfig,
     /// Configured upstreams for federated lookups (`sources=`); empty = local only.
     pub federation: Arc<dnsledger_federation::Federation>,
+    /// The watchlists and alerts (`/api/v1/watchlists`, `/api/v1/alerts`); `None`: not configured.
+    pub watch: Option<Arc<dnsledger_watch::Watcher>>,
 }
 
 impl AppState {
@@ -112,12 +117,20 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             analytics: analytics::AnalyticsConfig::default(),
             federation: Arc::default(),
+            watch: None,
         }
     }
 
     /// The same state with these upstreams for federated lookups.
     pub fn with_federation(mut self, federation: dnsledger_federation::Federation) -> AppState {
         self.federation = Arc::new(federation);
+        self
+    }
+
+    /// The same state serving `watcher`'s lists and alerts (the store should be wrapped in a
+    /// `dnsledger_watch::WatchingStore` of the same watcher, so ingest raises alerts).
+    pub fn with_watch(mut self, watcher: Arc<dnsledger_watch::Watcher>) -> AppState {
+        self.watch = Some(watcher);
         self
     }
 
@@ -144,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes(state.clone()))
         .merge(analytics::routes_with(state.clone(), state.analytics.clone()))
         .merge(lookback::routes(state.clone()))
+        .merge(watch::routes(state.clone()))
         .merge(
             Router::new()
                 .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))

@@ -43,9 +43,13 @@ pub fn route_label(path: &str) -> &'static str {
     if p.starts_with("api/v1/admin/") {
         return "admin";
     }
+    if p == "api/v1/watchlists" || p.starts_with("api/v1/watchlists/") {
+        return "watchlists";
+    }
     match p {
         "api/v1/observations" => "ingest",
         "api/v1/stats" => "stats",
+        "api/v1/alerts" => "alerts",
         "healthz" => "healthz",
         "readyz" => "readyz",
         "metrics" => "metrics",

@@ -93,6 +93,24 @@ pub const RELOADS: &str = "dnsledger_reloads_total";
 pub const UPSTREAM_REQUESTS: &str = "dnsledger_upstream_requests_total";
 /// Sightings pulled from upstreams into the store, by upstream.
 pub const UPSTREAM_PULLED: &str = "dnsledger_upstream_pulled_sightings_total";
+/// Watchlist alerts raised, by watchlist and kind.
+pub const WATCH_ALERTS: &str = "dnsledger_watch_alerts_total";
+/// Alerts handed to, delivered by and dropped by each alert sink.
+pub const WATCH_SINK_ALERTS: &str = "dnsledger_watch_sink_alerts_total";
+/// Failed delivery attempts of each alert sink.
+pub const WATCH_SINK_ERRORS: &str = "dnsledger_watch_sink_errors_total";
+/// Written records that matched a watchlist entry (and were checked against the store).
+pub const WATCH_MATCHED: &str = "dnsledger_watch_matched_records_total";
+/// Time spent checking one written batch against the watchlists.
+pub const WATCH_CHECK_SECONDS: &str = "dnsledger_watch_check_seconds";
+/// Batches whose check against the store failed (written without alerts).
+pub const WATCH_CHECK_ERRORS: &str = "dnsledger_watch_check_errors_total";
+/// Watchlist files that failed to load.
+pub const WATCH_LOAD_ERRORS: &str = "dnsledger_watch_load_errors_total";
+/// Watchlists in force.
+pub const WATCH_LISTS: &str = "dnsledger_watch_lists";
+/// Watchlist entries in force.
+pub const WATCH_ENTRIES: &str = "dnsledger_watch_entries";
 /// Always 1, labelled with the version.
 pub const BUILD_INFO: &str = "dnsledger_build_info";
 
@@ -160,7 +178,12 @@ pub const ALL: &[Def] = &[
         "Batches the sensor output handled, by outcome (stored, written, sent, spooled, refused).",
     ),
     def(SENSOR_SPOOL, Gauge, &[], "Batches waiting in the sensor's spool for the collector."),
-    def(RELOADS, Counter, &["result"], "Reloads on SIGHUP (API keys), by result (ok, error)."),
+    def(
+        RELOADS,
+        Counter,
+        &["result"],
+        "Reloads on SIGHUP (API keys, watchlists), by result (ok, error: any part failed).",
+    ),
     def(
         UPSTREAM_REQUESTS,
         Counter,
@@ -173,6 +196,25 @@ pub const ALL: &[Def] = &[
         &["upstream"],
         "Sightings added to the store by pulls from upstream platforms (0 for answers pulled before), by upstream.",
     ),
+    def(WATCH_ALERTS, Counter, &["watchlist", "kind"], "Watchlist alerts raised, by watchlist and kind."),
+    def(
+        WATCH_SINK_ALERTS,
+        Counter,
+        &["sink", "outcome"],
+        "Alerts per alert sink, by outcome (raised: handed to the sink; delivered; dropped: queue full or given up).",
+    ),
+    def(WATCH_SINK_ERRORS, Counter, &["sink"], "Failed delivery attempts of each alert sink (retried or not)."),
+    def(
+        WATCH_MATCHED,
+        Counter,
+        &[],
+        "Written records that matched a watchlist entry and were checked against the store.",
+    ),
+    def(WATCH_CHECK_SECONDS, Histogram, &[], "Time spent checking one written batch against the watchlists."),
+    def(WATCH_CHECK_ERRORS, Counter, &[], "Batches whose check against the store failed (written without alerts)."),
+    def(WATCH_LOAD_ERRORS, Counter, &[], "Watchlist files that failed to load (the version loaded before stays)."),
+    def(WATCH_LISTS, Gauge, &[], "Watchlists in force."),
+    def(WATCH_ENTRIES, Gauge, &[], "Watchlist entries in force."),
     def(BUILD_INFO, Gauge, &["version"], "Always 1; the label is the dnsledger version."),
 ];
 
