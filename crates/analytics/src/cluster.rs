@@ -50,7 +50,7 @@ use dnsledger_model::{Name, Record, RrType, TypeFilter};
 use dnsledger_store::{
     IpRange, NameMatch, NegativeFilter, RdataQuery, RdataTarget, RrsetQuery, ScanStats, Store, StoreError,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::labels::{Label, Labels};
 use crate::{registered_domain, AnalyticsError, Enricher, Evidence, Infra, IpInfo, Limits, Window};
@@ -106,7 +106,7 @@ impl Default for ClusterOptions {
 }
 
 /// What a node stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeKind {
     /// A registered domain (eTLD+1) and the names below it.
@@ -120,7 +120,7 @@ pub enum NodeKind {
 }
 
 /// What an edge stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EdgeKind {
     /// A name of the domain had an A/AAAA record with the address.
@@ -146,7 +146,7 @@ impl EdgeKind {
 }
 
 /// A neighbour's share of a score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contribution {
     /// The neighbour node's index.
     pub node: usize,
@@ -157,7 +157,7 @@ pub struct Contribution {
 }
 
 /// A node of the graph.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     /// Index in `nodes`.
     pub id: usize,
@@ -183,10 +183,10 @@ pub struct Node {
     /// True if its neighbours were looked up.
     pub expanded: bool,
     /// ASN, AS organisation and country of an address (with databases configured).
-    #[serde(skip_serializing_if = "IpInfo::is_empty")]
+    #[serde(default, skip_serializing_if = "IpInfo::is_empty")]
     pub info: IpInfo,
     /// Names of a domain node seen (first [`NAMES_PER_DOMAIN`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
     /// What a label list says of it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,14 +194,14 @@ pub struct Node {
     /// Maliciousness in [0, 1].
     pub score: f64,
     /// The neighbours that contributed most to an unlabelled node's score.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub score_evidence: Vec<Contribution>,
     /// Index in `clusters`.
     pub cluster: usize,
 }
 
 /// An edge of the graph, with the records behind it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Edge {
     /// Domain node index.
     pub source: usize,
@@ -226,7 +226,7 @@ pub struct Edge {
 }
 
 /// A community of the graph.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
     /// Index in `clusters` (clusters are sorted by score, then size).
     pub id: usize,
@@ -251,7 +251,7 @@ pub struct Cluster {
 }
 
 /// The answer of [`cluster`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterReport {
     /// The seeds as given.
     pub seeds: Vec<String>,
@@ -286,6 +286,62 @@ fn network_of(ip: IpAddr) -> String {
 }
 
 impl ClusterReport {
+    /// The MISP event of one cluster: its domains (`domain`, flagged for detection from
+    /// `to_ids_score` up), addresses (`ip-dst`) and name servers (`hostname`) as attributes with
+    /// their scores and labels in the comment, a `passive-dns` object per record behind its
+    /// edges, and tags with the cluster's score. `None` if there is no such cluster.
+    pub fn misp_event(&self, cluster: usize, to_ids_score: f64, now: u64) -> Option<serde_json::Value> {
+        use crate::export::{misp_event, ExportRecord, MispAttribute};
+        let c = self.clusters.iter().find(|c| c.id == cluster)?;
+        let members: std::collections::HashSet<usize> = c.members.iter().copied().collect();
+        let mut attrs = Vec::new();
+        for &i in &c.members {
+            let n = &self.nodes[i];
+            let kind = match n.kind {
+                NodeKind::Domain => "domain",
+                NodeKind::Ip => "ip-dst",
+                NodeKind::Ns => "hostname",
+                NodeKind::Net => continue,
+            };
+            let mut comment = format!("dnsledger score {:.2}", n.score);
+            if let Some(l) = &n.label {
+                comment.push_str(&format!("; labelled {:?} by {}", l.verdict, l.source).to_lowercase());
+            }
+            if let Some(t) = &n.shared {
+                comment.push_str(&format!("; shared infrastructure {t}"));
+            }
+            attrs.push(MispAttribute {
+                category: "Network activity".into(),
+                kind: kind.into(),
+                value: n.value.clone(),
+                comment,
+                to_ids: n.kind == NodeKind::Domain && n.score >= to_ids_score && n.shared.is_none(),
+            });
+        }
+        let mut records = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for e in self.edges.iter().filter(|e| members.contains(&e.source) && members.contains(&e.target)) {
+            for ev in &e.evidence {
+                if let Some(r) = ExportRecord::from_json(&crate::to_json(ev)) {
+                    if seen.insert(r.key()) {
+                        records.push(r);
+                    }
+                }
+            }
+        }
+        let seeds = self.seeds.join(", ");
+        let title = format!("dnsledger cluster {} around {seeds} ({} domains)", c.id, c.domains.len());
+        let tags =
+            vec![format!("dnsledger:cluster-score=\"{:.2}\"", c.score), "dnsledger:analysis=\"cluster\"".to_string()];
+        Some(misp_event(&title, &tags, &records, &attrs, now))
+    }
+
+    /// The cluster an export stands for when none is named: the highest-scored one holding a
+    /// seed, else the first.
+    pub fn main_cluster(&self) -> Option<usize> {
+        self.clusters.iter().find(|c| c.has_seed).or(self.clusters.first()).map(|c| c.id)
+    }
+
     /// Adds the ASN, AS organisation and country of each address node (nothing without
     /// databases).
     pub fn enrich(&mut self, enricher: &Enricher) {
@@ -1243,5 +1299,31 @@ mod tests {
         let n = r.nodes.iter().find(|n| n.value == "198.51.100.10").unwrap();
         assert_eq!(n.info.asn, Some(64501), "{n:#?}");
         assert!(r.nodes.iter().filter(|n| n.kind == NodeKind::Domain).all(|n| n.info.is_empty()));
+    }
+
+    #[test]
+    fn a_cluster_becomes_a_misp_event() {
+        let (_d, s) = world();
+        let mut labels = Labels::empty();
+        labels.add_text("bad-one.test malicious:feed\n", "l").unwrap();
+        let r = cluster(&*s, &["bad-one.test".into()], &infra(), &labels, &ClusterOptions::default()).unwrap();
+        let id = r.main_cluster().unwrap();
+        let ev = r.misp_event(id, 0.3, 1_700_000_000).unwrap();
+        let e = &ev["Event"];
+        assert!(e["info"].as_str().unwrap().contains("bad-one.test"), "{ev:#}");
+        let attrs = e["Attribute"].as_array().unwrap();
+        let dom = attrs.iter().find(|a| a["value"] == "bad-one.test").unwrap();
+        assert_eq!(dom["type"], "domain");
+        assert_eq!(dom["to_ids"], true);
+        assert!(dom["comment"].as_str().unwrap().contains("labelled malicious by feed"), "{dom}");
+        assert!(attrs.iter().any(|a| a["type"] == "ip-dst"));
+        let objects = e["Object"].as_array().unwrap();
+        assert!(!objects.is_empty() && objects.iter().all(|o| o["name"] == "passive-dns"));
+        assert!(e["Tag"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"].as_str().unwrap().starts_with("dnsledger:cluster-score")));
+        assert!(r.misp_event(9999, 0.3, 0).is_none());
     }
 }

@@ -32,7 +32,7 @@ use dnsledger_store::IpRange;
 use crate::AnalyticsError;
 
 /// What the databases say about one address.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpInfo {
     /// Autonomous system number.
     #[serde(skip_serializing_if = "Option::is_none")]

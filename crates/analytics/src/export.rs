@@ -155,7 +155,7 @@ impl ExportRecord {
         }
     }
 
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!(
             "{}\u{0}{}\u{0}{}\u{0}{}",
             self.rrname,

@@ -14,12 +14,12 @@ use std::path::Path;
 
 use dnsledger_model::Name;
 use dnsledger_store::IpRange;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::AnalyticsError;
 
 /// What a list says of an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Known good (an allow list, an analyst's "benign").
@@ -52,7 +52,7 @@ impl Verdict {
 }
 
 /// A verdict and the list it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Label {
     /// The verdict.
     pub verdict: Verdict,

@@ -79,7 +79,7 @@ impl Default for Limits {
 
 /// A time window; either end may be open. Records count when their first..last seen interval
 /// overlaps it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Window {
     /// Start (epoch seconds, inclusive).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,7 +105,7 @@ impl Window {
 }
 
 /// One stored record an answer rests on, with its times.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Evidence {
     /// Owner name.
     pub rrname: String,

@@ -152,6 +152,10 @@ struct ClusterArgs {
     /// More label lists (`ENTRY verdict:source` lines; local store only).
     #[arg(long = "labels", value_name = "FILE")]
     labels: Vec<PathBuf>,
+    /// With `--export misp`: the cluster exported as a MISP event (default: the highest-scored
+    /// cluster holding a seed).
+    #[arg(long, value_name = "ID")]
+    cluster: Option<usize>,
     /// More shared-infrastructure lists (local store only).
     #[arg(long = "infra", value_name = "FILE")]
     infra: Vec<PathBuf>,
@@ -247,7 +251,15 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         (Some(url), _) => remote(url, &a)?,
         (None, _) => local(&a, limits)?,
     };
-    if let Some(format) = a.export {
+    if let (Some(ExportFormat::Misp), What::Cluster(c)) = (a.export, &a.what) {
+        let r: cluster::ClusterReport =
+            serde_json::from_value(report.clone()).context("reading the cluster report back")?;
+        let id = c.cluster.or(r.main_cluster()).ok_or_else(|| anyhow!("no cluster to export"))?;
+        let ev = r
+            .misp_event(id, dnsledger_server::analytics::CLUSTER_TO_IDS_SCORE, time::now())
+            .ok_or_else(|| anyhow!("no cluster {id}"))?;
+        println!("{}", serde_json::to_string_pretty(&ev)?);
+    } else if let Some(format) = a.export {
         let records = collect_records(&report);
         let title = match (report.get("query").or(report.get("domain")).and_then(Value::as_str), &a.what) {
             (_, What::Lookback(_)) => format!(

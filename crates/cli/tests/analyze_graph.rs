@@ -92,6 +92,14 @@ fn clusters_and_detections_locally_and_through_the_server() {
     let table = ok(&["analyze", "--data-dir", d, "cluster", "198.51.100.11", "--labels", labels.to_str().unwrap()]);
     assert!(table.contains("kit-beta.test") && table.contains("malicious:feed"), "{table}");
 
+    // the campaign's cluster as a MISP event
+    let ev =
+        json(&ok(&["analyze", "--data-dir", d, "--config", c, "cluster", "www.kit-alpha.test", "--export", "misp"]));
+    let attrs = ev["Event"]["Attribute"].as_array().unwrap();
+    assert!(attrs.iter().any(|a| a["value"] == "kit-beta.test" && a["type"] == "domain"), "{ev}");
+    assert!(attrs.iter().any(|a| a["value"] == "kit-alpha.test" && a["to_ids"] == true), "{ev}");
+    assert!(ev["Event"]["Object"].as_array().unwrap().iter().all(|o| o["name"] == "passive-dns"));
+
     // detections: the delegation change of bank.test in July
     let det =
         json(&ok(&["analyze", "--data-dir", d, "--json", "detect", "--since", "2024-07-01", "--until", "2024-08-01"]));
@@ -141,6 +149,20 @@ fn clusters_and_detections_locally_and_through_the_server() {
     let (status, body) = get(&format!("{u}/api/v1/analytics/cluster?seed=a..b"));
     assert_eq!(status, 400, "{body}");
     let (status, body) = get(&format!("{u}/api/v1/analytics/detect?since=2024-07-01&min_score=2"));
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = get(&format!("{u}/api/v1/analytics/cluster?seed=www.kit-alpha.test&format=misp"));
+    assert_eq!(status, 200, "{body}");
+    // the same attributes (their uuids derive from the export time)
+    let strip = |v: &Value| -> Vec<(String, String, String)> {
+        v["Event"]["Attribute"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["type"].to_string(), a["value"].to_string(), a["comment"].to_string()))
+            .collect()
+    };
+    assert_eq!(strip(&json(&body)), strip(&ev));
+    let (status, body) = get(&format!("{u}/api/v1/analytics/cluster?seed=kit-beta.test&format=misp&cluster=999"));
     assert_eq!(status, 400, "{body}");
     let (status, body) = get(&format!("{u}/api/v1/analytics/cluster?seed=kit-beta.test,198.51.100.10&hops=1"));
     assert_eq!(status, 200, "{body}");

@@ -14,7 +14,8 @@
 //!
 //! - `GET /api/v1/analytics/cluster?seed=S[&seed=S...]` — the graph around seed domains and
 //!   addresses, its communities and maliciousness scores from the label lists; `hops`,
-//!   `fanout`, `max_nodes`, `from`, `to`.
+//!   `fanout`, `max_nodes`, `from`, `to`; `format=misp` (with `cluster=ID`, default the
+//!   highest-scored cluster holding a seed) answers the cluster as a MISP event.
 //! - `GET /api/v1/analytics/detect?since=T[&until=T]` — ATT&CK detections (T1583.001,
 //!   T1584.001, T1584.002) over activity in the window; `kind` (repeatable), `established`
 //!   (days), `min_score`.
@@ -46,6 +47,8 @@ use crate::paths::{self, param};
 use crate::AppState;
 
 const PREFIX: &str = "/api/v1/analytics/";
+/// Domains of a cluster exported to MISP scoring at least this are flagged for detection.
+pub const CLUSTER_TO_IDS_SCORE: f64 = 0.5;
 /// Default records read per analysis.
 pub const DEFAULT_MAX_SCANNED: u64 = 1_000_000;
 /// Default records read by a pass for new domains (a whole-store pass).
@@ -315,12 +318,22 @@ async fn cluster_route(st: &AnState, pairs: &Pairs) -> Result<Response, Response
     };
     let store = st.app.store.clone();
     let (infra, labels, e) = (st.cfg.infra.clone(), st.cfg.labels.clone(), st.cfg.enricher.clone());
+    let misp = match param(pairs, "format") {
+        None | Some("") | Some("json") => false,
+        Some("misp") => true,
+        Some(f) => return Err(bad(format!("format: expected json or misp, got {f:?}"))),
+    };
+    let wanted = num_param(pairs, "cluster")?.map(|n| n as usize);
     Ok(answer(
         blocking(move || {
-            cluster::cluster(&*store, &seeds, &infra, &labels, &opts).map(|mut r| {
-                r.enrich(&e);
-                to_json(&r)
-            })
+            let mut r = cluster::cluster(&*store, &seeds, &infra, &labels, &opts)?;
+            r.enrich(&e);
+            if !misp {
+                return Ok(to_json(&r));
+            }
+            let id = wanted.or(r.main_cluster()).ok_or_else(|| AnalyticsError::Input("no cluster to export".into()))?;
+            r.misp_event(id, CLUSTER_TO_IDS_SCORE, time::now())
+                .ok_or_else(|| AnalyticsError::Input(format!("cluster: no cluster {id}")))
         })
         .await?,
     ))
