@@ -1,6 +1,6 @@
 //! `dnsledger pull`: backfill from a configured upstream into the store (the pull ledger makes
 //! it idempotent; see `dnsledger_federation::pull`), and the scheduled pulls `serve` runs for
-//! `[[upstream]]` entries with `pull_every` and `pull_indicators`.
+//! `[[upstream]]` entries with `pull_every` and `pull_indicators` and/or `pull_watchlists`.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -127,21 +127,33 @@ fn report_line(r: &PullReport) -> String {
 pub fn start_scheduled(
     fed: &Federation,
     store: &Arc<dyn Store>,
+    watcher: Option<&Arc<dnsledger_watch::Watcher>>,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
     let mut threads = Vec::new();
     for up in fed.all() {
-        let (Some(every), Some(file)) =
-            (up.config.pull_interval().map_err(anyhow::Error::msg)?, up.config.pull_indicators.clone())
-        else {
-            continue;
+        let Some(every) = up.config.pull_interval().map_err(anyhow::Error::msg)? else { continue };
+        let file = up.config.pull_indicators.clone();
+        let lists = if up.config.pull_watchlists == Some(true) {
+            if watcher.is_none() {
+                tracing::warn!(upstream = up.name(), "pull_watchlists: no watchlists are configured");
+            }
+            watcher.cloned()
+        } else {
+            None
         };
         let (up, store, stop) = (up.clone(), store.clone(), stop.clone());
-        tracing::info!(upstream = up.name(), file = %file.display(), every_secs = every.as_secs(), "scheduled pulls");
+        tracing::info!(
+            upstream = up.name(),
+            file = file.as_ref().map(|f| f.display().to_string()),
+            watchlists = lists.is_some(),
+            every_secs = every.as_secs(),
+            "scheduled pulls"
+        );
         let t = std::thread::Builder::new()
             .name(format!("pull-{}", up.name()))
             .spawn(move || loop {
-                scheduled_round(&up, &*store, &file);
+                scheduled_round(&up, &*store, file.as_deref(), lists.as_deref());
                 let until = Instant::now() + every;
                 while Instant::now() < until {
                     if stop.load(Ordering::Relaxed) {
@@ -159,15 +171,46 @@ pub fn start_scheduled(
     Ok(threads)
 }
 
-fn scheduled_round(up: &Upstream, store: &dyn Store, file: &std::path::Path) {
-    let queries = match std::fs::read_to_string(file).map_err(|e| e.to_string()).and_then(|t| pull::read_indicators(&t))
-    {
-        Ok(q) => q,
-        Err(e) => {
-            tracing::error!(upstream = up.name(), file = %file.display(), error = %e, "scheduled pull: indicators not read");
-            return;
+/// The lookups of the watchlists' entries (a name, `*.zone`, an address, prefix or range each).
+fn watchlist_queries(w: &dnsledger_watch::Watcher) -> Vec<dnsledger_federation::UpstreamQuery> {
+    let mut seen = std::collections::BTreeSet::new();
+    let text: Vec<String> = w
+        .lists()
+        .iter()
+        .flat_map(|l| l.entries.iter().map(|e| e.value.trim().to_string()).collect::<Vec<_>>())
+        .filter(|v| seen.insert(v.clone()))
+        .collect();
+    let mut out = Vec::new();
+    for v in text {
+        match pull::read_indicators(&v) {
+            Ok(q) => out.extend(q),
+            Err(e) => tracing::warn!(entry = %v, error = %e, "scheduled pull: watchlist entry not pullable"),
         }
-    };
+    }
+    out
+}
+
+fn scheduled_round(
+    up: &Upstream,
+    store: &dyn Store,
+    file: Option<&std::path::Path>,
+    lists: Option<&dnsledger_watch::Watcher>,
+) {
+    let mut queries = Vec::new();
+    if let Some(file) = file {
+        match std::fs::read_to_string(file).map_err(|e| e.to_string()).and_then(|t| pull::read_indicators(&t)) {
+            Ok(q) => queries.extend(q),
+            Err(e) => {
+                tracing::error!(upstream = up.name(), file = %file.display(), error = %e, "scheduled pull: indicators not read");
+            }
+        }
+    }
+    if let Some(w) = lists {
+        queries.extend(watchlist_queries(w));
+    }
+    if queries.is_empty() {
+        return;
+    }
     match pull::pull_many(store, up, &queries) {
         Ok(reports) => {
             let failed: Vec<&PullReport> = reports.iter().filter(|r| r.error.is_some()).collect();

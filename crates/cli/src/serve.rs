@@ -338,7 +338,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("upstreams for sources=: {}", names.join(", "));
     }
     let pull_stop = Arc::new(AtomicBool::new(false));
-    let pullers = crate::pull::start_scheduled(&federation, &store, &pull_stop)?;
+    let pullers = crate::pull::start_scheduled(&federation, &store, watcher.as_ref(), &pull_stop)?;
     let mut state = AppState::new(store.clone(), config, keys)
         .with_metrics(metrics)
         .with_analytics(analytics)

@@ -99,6 +99,7 @@ fn federated_lookups_pulls_and_failures() {
             r#"{"rrname":"www.example.com","rrtype":"A","rdata":["192.0.2.1"],"bailiwick":"example.com","time_first":1000,"time_last":2000,"count":10}"#,
             r#"{"rrname":"www.example.com","rrtype":"A","rdata":["192.0.2.2"],"bailiwick":"example.com","time_first":1100,"time_last":1200,"count":5}"#,
             r#"{"rrname":"mail.example.com","rrtype":"A","rdata":["192.0.2.25"],"bailiwick":"example.com","time_first":1000,"time_last":1000,"count":2}"#,
+            r#"{"rrname":"ftp.example.com","rrtype":"A","rdata":["192.0.2.21"],"bailiwick":"example.com","time_first":1000,"time_last":1000,"count":4}"#,
         ],
     );
     ok(&["import", "--format", "ndjson", "--sensor", "up-1", "--data-dir", up_data.to_str().unwrap(), &up_file]);
@@ -355,10 +356,13 @@ api_key = "x"
     let mut text = std::fs::read_to_string(&config).unwrap();
     text = text.replacen(
         "timeout_secs = 5\n",
-        &format!("timeout_secs = 5\npull_every = \"1h\"\npull_indicators = \"{indicators}\"\n"),
+        &format!("timeout_secs = 5\npull_every = \"1h\"\npull_indicators = \"{indicators}\"\npull_watchlists = true\n"),
         1,
     );
     std::fs::write(&config, text).unwrap();
+    // a watchlist: its entries are pulled too, and what arrives raises its alerts
+    std::fs::create_dir_all(local_data.join("watchlists")).unwrap();
+    std::fs::write(local_data.join("watchlists/ops.json"), r#"{"entries":[{"value":"ftp.example.com"}]}"#).unwrap();
     let local = Server::start(&local_data, &["--config", cfg]);
     // the scheduled pull runs at start: mail.example.com arrives, www.example.com is not doubled
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -371,6 +375,18 @@ api_key = "x"
         assert!(std::time::Instant::now() < deadline, "scheduled pull did not store: {doc}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    loop {
+        let doc = common::lookup(&local.url, "rrset/name/ftp.example.com");
+        if doc["returned"] == 1 {
+            assert_eq!(doc["records"][0]["count"], 4, "{doc}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "watchlist entry not pulled: {doc}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = get(&format!("{}/api/v1/alerts?watchlist=ops", local.url));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("first_match") && body.contains("ftp.example.com"), "{body}");
     std::thread::sleep(Duration::from_millis(500));
     let doc = common::lookup(&local.url, "rrset/name/www.example.com");
     let recs = doc["records"].as_array().unwrap().clone();
@@ -424,7 +440,8 @@ api_key = "x"
     for needle in [
         "dnsledger_upstream_requests_total{upstream=\"garbage\",result=\"garbage\"} 1",
         "dnsledger_upstream_requests_total{upstream=\"cut\",result=\"truncated\"} 1",
-        "dnsledger_upstream_pulled_sightings_total{upstream=\"dnsdb\"} 2",
+        // mail.example.com (2) from the indicators file, ftp.example.com (4) from the watchlist
+        "dnsledger_upstream_pulled_sightings_total{upstream=\"dnsdb\"} 6",
     ] {
         assert!(metrics.contains(needle), "{needle} not in /metrics:\n{metrics}");
     }

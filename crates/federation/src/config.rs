@@ -91,6 +91,8 @@ pub struct UpstreamConfig {
     pub pull_every: Option<String>,
     /// Scheduled pulls: a file of indicators, one lookup per line (see docs/federation.md).
     pub pull_indicators: Option<PathBuf>,
+    /// Scheduled pulls: also every entry of the watchlists (`dnsledger serve` with watchlists).
+    pub pull_watchlists: Option<bool>,
 }
 
 impl UpstreamConfig {
@@ -108,6 +110,7 @@ impl UpstreamConfig {
             limit: None,
             pull_every: None,
             pull_indicators: None,
+            pull_watchlists: None,
         }
     }
 
@@ -170,8 +173,11 @@ impl UpstreamConfig {
         if let Err(e) = self.pull_interval() {
             out.push(e);
         }
-        if self.pull_every.is_some() != self.pull_indicators.is_some() {
-            out.push(format!("{at}: scheduled pulls need both pull_every and pull_indicators"));
+        let what = self.pull_indicators.is_some() || self.pull_watchlists == Some(true);
+        if self.pull_every.is_some() != what {
+            out.push(format!(
+                "{at}: scheduled pulls need pull_every and something to pull (pull_indicators, pull_watchlists = true)"
+            ));
         }
         out
     }
