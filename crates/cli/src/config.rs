@@ -98,6 +98,15 @@ pub struct AnalyticsSection {
     pub watch_alerts_file: Option<PathBuf>,
     /// Alerts the server keeps in memory for `/api/v1/alerts`.
     pub watch_recent_alerts: Option<usize>,
+    /// `serve` runs the ATT&CK detections this often (seconds) and alerts what they find.
+    pub detect_every_secs: Option<u64>,
+    /// The window each scheduled detection run looks at, ending now (seconds).
+    pub detect_window_secs: Option<u64>,
+    /// Least score a scheduled detection must have to raise an alert (0..1).
+    pub detect_min_score: Option<f64>,
+    /// Alert sinks (`[[analytics.watch_sink]]` names) that receive detection alerts, beside
+    /// the journal.
+    pub detect_sinks: Option<Vec<String>>,
     /// `[[analytics.watch_sink]]`: alert sinks watchlists may name (ndjson, webhook, syslog).
     pub watch_sink: Option<Vec<dnsledger_watch::SinkConfig>>,
 }
@@ -858,6 +867,25 @@ pub fn check_file(path: &Path) -> CheckReport {
         }
     }
     r.errors.extend(crate::watch::check_config(&c.analytics));
+    let a = &c.analytics;
+    if a.detect_every_secs == Some(0) || a.detect_window_secs == Some(0) {
+        r.errors.push("[analytics] detect_every_secs and detect_window_secs must be at least 1".into());
+    }
+    if a.detect_min_score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+        r.errors.push("[analytics] detect_min_score must be from 0 to 1".into());
+    }
+    let sinks: Vec<&str> = a.watch_sink.iter().flatten().map(|s| s.name()).collect();
+    for s in a.detect_sinks.iter().flatten() {
+        if !sinks.contains(&s.as_str()) {
+            r.errors.push(format!("[analytics] detect_sinks: no [[analytics.watch_sink]] named {s:?}"));
+        }
+    }
+    if let Some(every) = a.detect_every_secs {
+        r.summary.push(format!(
+            "analytics: ATT&CK detections every {every} s over the last {} s",
+            a.detect_window_secs.unwrap_or(crate::detect_schedule::DEFAULT_WINDOW_SECS)
+        ));
+    }
     if c.store.clickhouse.as_ref().is_some_and(|ch| ch.password.is_some()) {
         r.warnings.push(format!(
             "[store.clickhouse] password is in the file: prefer the {PASSWORD_ENV} environment variable"

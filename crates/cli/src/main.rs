@@ -13,6 +13,7 @@ mod backup;
 mod clickhouse;
 mod config;
 mod demo;
+mod detect_schedule;
 mod generate;
 mod import;
 mod inspect;

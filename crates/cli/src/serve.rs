@@ -339,6 +339,13 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let pull_stop = Arc::new(AtomicBool::new(false));
     let pullers = crate::pull::start_scheduled(&federation, &store, watcher.as_ref(), &pull_stop)?;
+    let detections = crate::detect_schedule::start(
+        store.clone(),
+        analytics.infra.clone(),
+        watcher.clone(),
+        &file.analytics,
+        pull_stop.clone(),
+    )?;
     let mut state = AppState::new(store.clone(), config, keys)
         .with_metrics(metrics)
         .with_analytics(analytics)
@@ -367,7 +374,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     });
     stop_listeners(running, &listener_stop);
     pull_stop.store(true, Ordering::Relaxed);
-    for p in pullers {
+    for p in pullers.into_iter().chain(detections) {
         let _ = p.join();
     }
     store.flush().context("flushing store at shutdown")?;

@@ -169,3 +169,59 @@ fn clusters_and_detections_locally_and_through_the_server() {
     assert_eq!(json(&body)["seeds"].as_array().unwrap().len(), 2);
     assert!(srv.terminate());
 }
+
+#[test]
+fn scheduled_detections_raise_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("pdns.log");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // bank.test: delegated for a day to a provider serving nothing else, then back
+    let mut s = String::new();
+    s += &line(now - 200 * D, "bank.test.", "NS", "ns1.goodprovider.test.");
+    s += &line(now - D, "bank.test.", "NS", "ns1.goodprovider.test.");
+    s += &line(now - 3 * D, "bank.test.", "NS", "ns1.attacker.test.");
+    std::fs::write(&log, s).unwrap();
+    let d = data.to_str().unwrap();
+    ok(&["import", "--format", "passivedns", "--data-dir", d, log.to_str().unwrap()]);
+    let sink = dir.path().join("soc.ndjson");
+    let config = dir.path().join("dnsledger.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[analytics]\ndetect_every_secs = 3600\ndetect_window_secs = 604800\ndetect_sinks = [\"soc\"]\n\n\
+             [[analytics.watch_sink]]\nkind = \"ndjson\"\nname = \"soc\"\npath = \"{}\"\n",
+            sink.display()
+        ),
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let check = ok(&["config", "check", c]);
+    assert!(check.contains("ATT&CK detections every 3600 s"), "{check}");
+    let srv = Server::start(&data, &["--config", c]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let alert = loop {
+        let (status, body) = get(&format!("{}/api/v1/alerts?watchlist=attack-detections", srv.url));
+        assert_eq!(status, 200, "{body}");
+        let doc = json(&body);
+        let found = doc["alerts"].as_array().and_then(|a| a.first()).cloned();
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(std::time::Instant::now() < deadline, "no detection alert: {body}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(alert["kind"], "detection", "{alert}");
+    assert_eq!(alert["technique"], "T1584.002", "{alert}");
+    assert_eq!(alert["entry"], "delegation-change", "{alert}");
+    assert_eq!(alert["matched"], "bank.test", "{alert}");
+    assert!(alert["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("attacker.test")));
+    assert!(srv.terminate());
+    // the sink got it too
+    let text = std::fs::read_to_string(&sink).unwrap();
+    assert!(text.contains("T1584.002") && text.contains("bank.test"), "{text}");
+    // a bad sink name is a configuration error
+    std::fs::write(&config, "[analytics]\ndetect_every_secs = 60\ndetect_sinks = [\"nosuch\"]\n").unwrap();
+    let bad = run(&["config", "check", c]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("nosuch"));
+}

@@ -59,6 +59,12 @@ pub struct Alert {
     /// For `new_resolution`: the rdata items the name never had before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub new_rdata: Vec<String>,
+    /// For `detection`: the ATT&CK technique id (`T1584.002`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub technique: Option<String>,
+    /// For `detection`: its score and why, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
     /// The record.
     pub record: AlertRecord,
 }
@@ -192,6 +198,8 @@ pub(crate) mod tests {
             matched_in: "rrname".into(),
             matched: "www.example.com.".into(),
             new_rdata: vec![],
+            technique: None,
+            reasons: Vec::new(),
             record: AlertRecord {
                 rrname: "www.example.com.".into(),
                 rrtype: "A".into(),

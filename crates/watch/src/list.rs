@@ -27,6 +27,9 @@ pub enum AlertKind {
     /// A watched address (or an address in a watched prefix/range) gains a name never seen
     /// pointing there.
     IpNewName,
+    /// An ATT&CK detection of a scheduled run (not asked for by lists: see
+    /// [`crate::Watcher::raise_detections`]).
+    Detection,
 }
 
 impl AlertKind {
@@ -39,6 +42,7 @@ impl AlertKind {
             AlertKind::FirstMatch => "first_match",
             AlertKind::NewResolution => "new_resolution",
             AlertKind::IpNewName => "ip_new_name",
+            AlertKind::Detection => "detection",
         }
     }
 

@@ -153,6 +153,8 @@ impl WatchingStore {
                         matched_in: matched_in.to_string(),
                         matched: matched.clone(),
                         new_rdata,
+                        technique: None,
+                        reasons: Vec::new(),
                         record: record_of(&rk, agg, batch),
                     },
                 });

@@ -14,7 +14,7 @@ use dnsledger_telemetry::catalog;
 
 use crate::alert::{read_journal, Alert, AlertFilter, AlertPage, Ring};
 use crate::dir::{LoadError, WatchDir};
-use crate::list::Watchlist;
+use crate::list::{AlertKind, Watchlist};
 use crate::matcher::Matcher;
 use crate::sink::{NdjsonWriter, Sink, SinkConfig, SinkStats, JOURNAL};
 use crate::WatchError;
@@ -280,6 +280,31 @@ impl Watcher {
                 tracing::error!(error = %e, alerts = n, "alerts not written to the journal (they are in the ring and the sinks)");
             }
         }
+    }
+
+    /// Raises the alerts of a scheduled detection run (`kind: detection`, with technique and
+    /// reasons) under the pseudo-list `source`, into the ring, the journal and `sinks`; once per
+    /// (source, detection) per run, whatever the alert's `raised` time.
+    pub fn raise_detections(&self, source: &str, sinks: &[String], alerts: Vec<Alert>) {
+        let list = Arc::new(Watchlist {
+            name: source.to_string(),
+            description: Some("scheduled ATT&CK detections".into()),
+            kinds: vec![AlertKind::Detection],
+            sinks: sinks.to_vec(),
+            entries: Vec::new(),
+        });
+        let pending = alerts
+            .into_iter()
+            .map(|mut alert| {
+                alert.kind = AlertKind::Detection;
+                alert.watchlist = source.to_string();
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (&alert.entry, &alert.matched, &alert.record.rrname, &alert.record.rdata, alert.record.time_first)
+                    .hash(&mut h);
+                Pending { list: list.clone(), key_hash: h.finish(), alert }
+            })
+            .collect();
+        self.raise(pending);
     }
 
     /// Stops the sinks after they delivered what is queued (waiting up to `wait` for each).
