@@ -5,7 +5,9 @@
 //! covers every name below it), an address, an `IP/LEN` prefix or an `IP-IP` range — optionally
 //! followed by `verdict:source`, where the verdict is `malicious`, `suspicious` or `benign` and
 //! the source names the list (`malicious:abuse-feed`, `benign:analyst`). Lines without one take
-//! the file's `# kind: verdict:source` header. Lookups are hashed (exact names and each parent
+//! the file's `# kind: verdict:source` header. A file that is JSON is read as a MISP event or
+//! STIX 2.1 bundle instead (`crate::indicators`): each of its domains and addresses is labelled
+//! malicious, with the file's name as source. Lookups are hashed (exact names and each parent
 //! of a name; addresses per prefix length), so lists of millions of entries stay cheap.
 
 use std::collections::HashMap;
@@ -114,11 +116,56 @@ impl Labels {
         Labels::default()
     }
 
-    /// Adds the entries of a list file.
+    /// Adds the entries of a list file: a label list, or a MISP event or STIX 2.1 bundle (JSON)
+    /// whose indicators are all labelled malicious with the file name as source.
     pub fn add_file(&mut self, path: &Path) -> Result<usize, AnalyticsError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| AnalyticsError::Input(format!("reading label list {}: {e}", path.display())))?;
-        self.add_text(&text, &path.display().to_string())
+        let origin = path.display().to_string();
+        if text.trim_start().starts_with(['{', '[']) {
+            let source: String = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "import".into())
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .collect();
+            return self.add_indicators(&text, &origin, Verdict::Malicious, &source);
+        }
+        self.add_text(&text, &origin)
+    }
+
+    /// Labels every domain, address, prefix and range of a MISP event or STIX bundle with
+    /// `verdict` from `source`; `*.zone` wildcards label the zone. Returns the entries read;
+    /// items that are not indicators of names or addresses are skipped.
+    pub fn add_indicators(
+        &mut self,
+        json: &str,
+        origin: &str,
+        verdict: Verdict,
+        source: &str,
+    ) -> Result<usize, AnalyticsError> {
+        use crate::indicators::{self, Target};
+        let (_, batch) =
+            indicators::parse(json, None).map_err(|e| AnalyticsError::Input(format!("label list {origin}: {e}")))?;
+        let mut n = 0;
+        for ind in batch.indicators {
+            let label = |entry: String| Label { verdict, source: source.to_string(), entry };
+            match ind.target {
+                Target::Domain(name) | Target::Below(name) => {
+                    self.names.insert(name.clone(), label(name.to_string()));
+                }
+                Target::Ip(r) => match as_prefix(&r) {
+                    Some((v6, len, start)) => {
+                        self.prefixes.entry((v6, len)).or_default().insert(start, label(r.to_string()));
+                    }
+                    None => self.ranges.push((r, label(r.to_string()))),
+                },
+            }
+            n += 1;
+        }
+        self.sources.push(format!("{origin} ({n} entries, {} unreadable)", batch.rejected_count));
+        Ok(n)
     }
 
     /// Adds the entries of list text; `origin` names it in errors and [`Labels::sources`].
@@ -287,5 +334,32 @@ mod tests {
         assert!(l.address("2001:db8::1".parse().unwrap()).is_none());
         l.mark_name(n("x.example"), Verdict::Benign, "analyst");
         assert_eq!(l.name(&n("www.x.example")).map(|x| x.verdict), Some(Verdict::Benign));
+    }
+
+    #[test]
+    fn misp_and_stix_files_label_their_indicators_malicious() {
+        let dir = tempfile::tempdir().unwrap();
+        let misp = dir.path().join("case-42.json");
+        std::fs::write(
+            &misp,
+            r#"{"Event":{"info":"x","Attribute":[{"type":"domain","value":"evil.example"},{"type":"ip-dst","value":"198.51.100.7"},{"type":"md5","value":"d41d8cd98f00b204e9800998ecf8427e"}]}}"#,
+        )
+        .unwrap();
+        let mut l = Labels::empty();
+        assert_eq!(l.add_file(&misp).unwrap(), 2);
+        let d = l.name(&n("www.evil.example")).unwrap();
+        assert_eq!((d.verdict, d.source.as_str()), (Verdict::Malicious, "case-42"));
+        assert!(l.address("198.51.100.7".parse().unwrap()).is_some());
+        let stix = dir.path().join("feed.json");
+        std::fs::write(
+            &stix,
+            r#"{"type":"bundle","id":"bundle--1","objects":[{"type":"indicator","id":"indicator--1","pattern":"[domain-name:value = 'bad.example']","pattern_type":"stix"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(l.add_file(&stix).unwrap(), 1);
+        assert!(l.name(&n("bad.example")).is_some());
+        let broken = dir.path().join("broken.json");
+        std::fs::write(&broken, "{ not json").unwrap();
+        assert!(l.add_file(&broken).is_err());
     }
 }
