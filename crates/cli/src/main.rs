@@ -13,6 +13,7 @@ mod clickhouse;
 mod config;
 mod demo;
 mod generate;
+mod https;
 mod import;
 mod inspect;
 mod key;
