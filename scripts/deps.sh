@@ -11,8 +11,9 @@ build_pkgs=(librocksdb-dev libclang-dev libpcap-dev pkg-config python3)
 # curl: its readiness and sanity checks, and the ClickHouse tests' clean-up.
 clickhouse_pkgs=(clickhouse-server clickhouse-client zookeeper curl)
 # dnsdbq: the DNSDB client; unbound, nsd, bind9, knot: real dnstap senders; dnstap-ldns, fstrm-bin: interop;
-# publicsuffix: the Public Suffix List the analyses read dynamic-DNS suffixes from.
-test_pkgs=(dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin publicsuffix "${clickhouse_pkgs[@]}")
+# publicsuffix: the Public Suffix List the analyses read dynamic-DNS suffixes from;
+# openssl: the TLS tests' certificates (made at test time); ca-certificates: the system CA store.
+test_pkgs=(openssl ca-certificates dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin publicsuffix "${clickhouse_pkgs[@]}")
 
 mode="${1:-}"
 case "$mode" in

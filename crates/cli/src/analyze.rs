@@ -65,6 +65,11 @@ pub struct AnalyzeArgs {
     #[arg(long, global = true, value_name = "URL", env = "DNSLEDGER_SERVER")]
     server: Option<String>,
 
+    /// PEM file of extra CA certificates to trust for an https:// --server (a private CA or a
+    /// self-signed server), beside the system's.
+    #[arg(long, value_name = "FILE", env = "DNSLEDGER_CA_FILE", global = true)]
+    ca_file: Option<std::path::PathBuf>,
+
     /// API key for --server.
     #[arg(long, global = true, value_name = "KEY", env = "DNSLEDGER_API_KEY", hide_env_values = true)]
     key: Option<String>,
@@ -246,7 +251,7 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     };
     let report = match (&a.server, &a.what) {
         (Some(url), What::Lookback(l)) => {
-            crate::analyze_lookback::remote(url, a.key.as_deref(), l, a.limit, a.max_scanned)?
+            crate::analyze_lookback::remote(url, a.key.as_deref(), a.ca_file.as_deref(), l, a.limit, a.max_scanned)?
         }
         (Some(url), _) => remote(url, &a)?,
         (None, _) => local(&a, limits)?,
@@ -443,12 +448,12 @@ fn remote(base: &str, a: &AnalyzeArgs) -> anyhow::Result<Value> {
     };
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
     let url = format!("{}/api/v1/analytics/{path}?{}", base.trim_end_matches('/'), query.join("&"));
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent = crate::https::agent(a.ca_file.as_deref())?;
     let mut req = agent.get(&url);
     if let Some(k) = &a.key {
         req = req.header("X-API-Key", k);
     }
-    let mut resp = req.call().with_context(|| format!("requesting {url}"))?;
+    let mut resp = req.call().map_err(crate::https::failed(&url))?;
     let status = resp.status();
     let body =
         resp.body_mut().with_config().limit(1 << 30).read_to_string().with_context(|| format!("reading {url}"))?;

@@ -84,6 +84,7 @@ pub fn local(store: &dyn Store, l: &LookbackArgs, limit: u64, max_scanned: Optio
 pub fn remote(
     base: &str,
     key: Option<&str>,
+    ca_file: Option<&std::path::Path>,
     l: &LookbackArgs,
     limit: u64,
     max_scanned: Option<u64>,
@@ -106,12 +107,12 @@ pub fn remote(
         params.push("misses=1".into());
     }
     let url = format!("{}/api/v1/analytics/lookback?{}", base.trim_end_matches('/'), params.join("&"));
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent = crate::https::agent(ca_file)?;
     let mut req = agent.post(&url);
     if let Some(k) = key {
         req = req.header("X-API-Key", k);
     }
-    let mut resp = req.send(input.as_bytes()).with_context(|| format!("posting to {url}"))?;
+    let mut resp = req.send(input.as_bytes()).map_err(crate::https::failed(&url))?;
     let status = resp.status();
     let body =
         resp.body_mut().with_config().limit(1 << 30).read_to_string().with_context(|| format!("reading {url}"))?;

@@ -46,6 +46,11 @@ pub struct BackupArgs {
     #[arg(long, value_name = "URL")]
     server: Option<String>,
 
+    /// PEM file of extra CA certificates to trust for an https:// --server (a private CA or a
+    /// self-signed server), beside the system's.
+    #[arg(long, value_name = "FILE", env = "DNSLEDGER_CA_FILE", requires = "server")]
+    ca_file: Option<std::path::PathBuf>,
+
     /// API key for --server (an admin key, when the server has keys).
     #[arg(long, env = "DNSLEDGER_API_KEY", hide_env_values = true, requires = "server")]
     key: Option<String>,
@@ -123,7 +128,7 @@ fn open_unused(dir: &Path, in_use: impl FnOnce() -> String) -> anyhow::Result<Re
 /// Runs `dnsledger backup`.
 pub fn backup(a: BackupArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &a.server {
-        return backup_remote(url, a.key.as_deref(), a.name.as_deref(), a.json);
+        return backup_remote(url, a.key.as_deref(), a.name.as_deref(), a.json, a.ca_file.as_deref());
     }
     let Some(dest) = a.dest.as_deref() else { bail!("give DEST (a new directory), or --server URL") };
     let config = a.store.load_config()?;
@@ -181,19 +186,25 @@ fn encode_query(s: &str) -> String {
     out
 }
 
-fn backup_remote(base: &str, key: Option<&str>, name: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+fn backup_remote(
+    base: &str,
+    key: Option<&str>,
+    name: Option<&str>,
+    json: bool,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let mut url = format!("{}/api/v1/admin/backup", base.trim_end_matches('/'));
     if let Some(n) = name {
         url.push_str("?name=");
         url.push_str(&encode_query(n));
     }
     // a backup of a large store takes a while; no overall timeout
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent = crate::https::agent(ca_file)?;
     let mut req = agent.post(&url);
     if let Some(k) = key {
         req = req.header("X-API-Key", k);
     }
-    let mut resp = req.send_empty().with_context(|| format!("requesting {url}"))?;
+    let mut resp = req.send_empty().map_err(crate::https::failed(&url))?;
     let status = resp.status();
     let body = resp.body_mut().read_to_string().with_context(|| format!("reading the answer of {url}"))?;
     let doc: serde_json::Value = serde_json::from_str(&body)

@@ -17,9 +17,12 @@
 //! max_rows_per_insert = 500000
 //! timeout_secs = 120
 //! retries = 5
+//! ca_file = "/etc/dnsledger/ch-ca.pem"     # extra CA certificates for https:// URLs
 //!
 //! [server]
 //! listen = "127.0.0.1:8053"
+//! tls_cert = "/etc/dnsledger/tls/cert.pem" # HTTPS: certificate chain and key (PEM), reloaded on SIGHUP
+//! tls_key = "/etc/dnsledger/tls/key.pem"
 //! keys_file = "/var/lib/dnsledger/keys.toml"   # API keys (`dnsledger key add`); none = open, loopback only
 //! results_max = 1000000                    # most results per lookup
 //! max_body_mib = 64                        # largest ingest request
@@ -35,7 +38,8 @@
 //! [[upstream]]                             # other passive DNS platforms (repeatable; docs/federation.md)
 //! name = "dnsdb"
 //! kind = "dnsdb"                           # or "circl", "passivetotal"
-//! url = "http://127.0.0.1:18053"
+//! url = "https://dnsdb.example.net"
+//! ca_file = "/etc/dnsledger/upstream-ca.pem"   # extra CA certificates (optional)
 //! api_key_env = "DNSLEDGER_UPSTREAM_DNSDB_KEY"
 //! pull_every = "6h"                        # scheduled pulls inside `serve`
 //! pull_indicators = "/etc/dnsledger/indicators.txt"
@@ -184,6 +188,8 @@ pub struct SensorSection {
     pub key: Option<String>,
     /// Spool directory.
     pub spool_dir: Option<PathBuf>,
+    /// PEM file of extra CA certificates to trust for an https:// collector.
+    pub ca_file: Option<PathBuf>,
     /// Seconds between counter reports in the log.
     pub stats_secs: Option<u64>,
     /// Address of the `/metrics` endpoint.
@@ -279,6 +285,8 @@ pub struct ClickHouseSection {
     pub timeout_secs: Option<u64>,
     /// Attempts per insert before a write fails.
     pub retries: Option<u32>,
+    /// PEM file of extra CA certificates to trust for https:// URLs.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ClickHouseSection {
@@ -294,6 +302,7 @@ impl std::fmt::Debug for ClickHouseSection {
             .field("max_rows_per_insert", &self.max_rows_per_insert)
             .field("timeout_secs", &self.timeout_secs)
             .field("retries", &self.retries)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -313,15 +322,12 @@ pub struct ClickHouseOverrides {
 
 /// Checks one ClickHouse URL's shape.
 fn check_url(u: &str) -> anyhow::Result<()> {
-    if u.starts_with("https://") {
-        bail!(
-            "ClickHouse URL {u:?}: this build speaks plain HTTP to ClickHouse; keep the servers on a private \
-             network or put a TLS-terminating proxy on the collector's side"
-        );
-    }
-    match u.strip_prefix("http://") {
+    match u.strip_prefix("http://").or_else(|| u.strip_prefix("https://")) {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
-        _ => bail!("ClickHouse URL {u:?}: expected http://HOST:PORT (the HTTP interface, default port 8123)"),
+        _ => bail!(
+            "ClickHouse URL {u:?}: expected http://HOST:PORT (the HTTP interface, default port 8123) or \
+             https://HOST:PORT (its TLS port, usually 8443)"
+        ),
     }
 }
 
@@ -402,6 +408,7 @@ impl ClickHouseSection {
         if let Some(r) = self.retries {
             o.retries = r;
         }
+        o.ca_file = self.ca_file.clone();
         let servers: usize = o.shards.iter().map(Vec::len).sum();
         if o.cluster.is_none() && o.shards.len() > 1 {
             bail!(
@@ -438,6 +445,10 @@ pub struct ServerSection {
     pub max_body_mib: Option<usize>,
     /// Directory of online backups.
     pub backup_dir: Option<PathBuf>,
+    /// HTTPS: the certificate chain (PEM, end-entity first); needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS: the certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -459,7 +470,13 @@ impl Config {
         resolve(&mut c.store.data_dir);
         resolve(&mut c.server.keys_file);
         resolve(&mut c.server.backup_dir);
+        resolve(&mut c.server.tls_cert);
+        resolve(&mut c.server.tls_key);
         resolve(&mut c.sensor.spool_dir);
+        resolve(&mut c.sensor.ca_file);
+        if let Some(ch) = c.store.clickhouse.as_mut() {
+            resolve(&mut ch.ca_file);
+        }
         resolve(&mut c.analytics.asn_mmdb);
         resolve(&mut c.analytics.country_mmdb);
         for f in c.analytics.infra_files.iter_mut().chain(c.analytics.label_files.iter_mut()).flatten() {
@@ -481,6 +498,7 @@ impl Config {
         }
         for u in &mut c.upstream {
             resolve(&mut u.pull_indicators);
+            resolve(&mut u.ca_file);
         }
         Ok(c)
     }
@@ -609,8 +627,8 @@ mod tests {
         assert!(e.contains("at least one URL"), "{e}");
         let e = err_of(parse("[store.clickhouse]\nurls = [\"ch1:8123\"]\n"));
         assert!(e.contains("http://HOST:PORT"), "{e}");
-        let e = err_of(parse("[store.clickhouse]\nurls = [\"https://ch1:8443\"]\n"));
-        assert!(e.contains("plain HTTP"), "{e}");
+        // https:// is accepted (ClickHouse's TLS port)
+        parse("[store.clickhouse]\nurls = [\"https://ch1:8443\"]\n").unwrap();
         let e = err_of(parse("[store.clickhouse]\ntimeout_secs = 0\n"));
         assert!(e.contains("timeout_secs"), "{e}");
         let e = err_of(parse("[store.clickhouse]\nurl = \"http://a:1\"\n"));
@@ -724,6 +742,11 @@ pub fn check_file(path: &Path) -> CheckReport {
             Err(e) => r.errors.push(format!("[store.clickhouse]: {e:#}")),
         },
     }
+    if let Some(p) = c.store.clickhouse.as_ref().and_then(|ch| ch.ca_file.as_ref()) {
+        if let Err(e) = dnsledger_tls::client::read_ca_file(p) {
+            r.errors.push(format!("[store.clickhouse] ca_file: {e}"));
+        }
+    }
     if c.store.kind == StoreKind::Rocksdb && c.store.clickhouse.is_some() {
         r.warnings.push(
             "[store.clickhouse] is set but [store] kind is rocksdb: only `clickhouse init` and `migrate` use it".into(),
@@ -731,20 +754,41 @@ pub fn check_file(path: &Path) -> CheckReport {
     }
     // the server
     let listen = c.server.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8053)));
+    let scheme = match (&c.server.tls_cert, &c.server.tls_key) {
+        (Some(cert), Some(key)) => {
+            if let Err(e) = dnsledger_tls::server::ServerCert::load(cert, key) {
+                r.errors.push(format!("[server] tls_cert/tls_key: {e}"));
+            }
+            "https"
+        }
+        (None, None) => {
+            if !listen.ip().is_loopback() {
+                r.warnings.push(format!(
+                    "[server] listen {listen}: off loopback without tls_cert/tls_key; API keys and answers travel \
+                     in clear text"
+                ));
+            }
+            "http"
+        }
+        _ => {
+            r.errors.push("[server] tls_cert and tls_key go together (the certificate chain and its key)".into());
+            "http"
+        }
+    };
     match &c.server.keys_file {
         Some(k) => match dnsledger_keys::KeyStore::load(k) {
             Ok(ks) => {
                 if ks.is_empty() {
                     r.warnings.push(format!("[server] keys_file {}: no keys in it; the API refuses every request", k.display()));
                 }
-                r.summary.push(format!("server: http://{listen}, {} API key(s) from {}", ks.len(), k.display()));
+                r.summary.push(format!("server: {scheme}://{listen}, {} API key(s) from {}", ks.len(), k.display()));
             }
             Err(e) => r.errors.push(format!("[server] keys_file: {e}")),
         },
         None if !listen.ip().is_loopback() => r.errors.push(format!(
             "[server] listen {listen}: not a loopback address and no keys_file; the server refuses to start open to the network"
         )),
-        None => r.summary.push(format!("server: http://{listen}, open API (no keys_file)")),
+        None => r.summary.push(format!("server: {scheme}://{listen}, open API (no keys_file)")),
     }
     if c.server.results_max == Some(0) {
         r.errors.push("[server] results_max must be at least 1".into());
@@ -808,6 +852,11 @@ pub fn check_file(path: &Path) -> CheckReport {
             r.warnings.push("[sensor] key is in the file: prefer the DNSLEDGER_API_KEY environment variable".into());
         }
     }
+    if let Some(p) = &s.ca_file {
+        if let Err(e) = dnsledger_tls::client::read_ca_file(p) {
+            r.errors.push(format!("[sensor] ca_file: {e}"));
+        }
+    }
     if s.cache_mib == Some(0) || s.flush_secs == Some(0) || s.stats_secs == Some(0) || s.capture_threads == Some(0) {
         r.errors.push("[sensor] cache_mib, flush_secs, stats_secs and capture_threads must be at least 1".into());
     }
@@ -844,9 +893,6 @@ pub fn check_file(path: &Path) -> CheckReport {
             }
             Ok(_) => {}
             Err(e) => r.warnings.push(format!("{e} (lookups and pulls of this upstream will fail until it is)")),
-        }
-        if u.url.starts_with("https://") {
-            r.warnings.push(format!("{at}: url {}: this build has no TLS client; requests will fail", u.url));
         }
         if let Some(p) = &u.pull_indicators {
             match std::fs::read_to_string(p)
@@ -997,12 +1043,40 @@ mod check_tests {
         assert!(!all.contains("s3cr3t"), "{all}");
         assert!(r.errors.iter().any(|e| e.contains("used twice")), "{r:?}");
         assert!(r.errors.iter().any(|e| e.contains("needs username")), "{r:?}");
-        assert!(r.warnings.iter().any(|w| w.contains("no TLS")), "{r:?}");
+        assert!(!r.warnings.iter().any(|w| w.contains("TLS")), "https:// upstreams work: {r:?}");
         assert!(r.warnings.iter().any(|w| w.contains("watch.txt")), "{r:?}");
         std::fs::write(dir.path().join("watch.txt"), "example.com\n192.0.2.1\n").unwrap();
         let c = Config::load(&p).unwrap();
         assert_eq!(c.upstream[0].pull_indicators.as_deref(), Some(dir.path().join("watch.txt").as_path()));
         assert!(check_file(&p).summary.iter().any(|s| s.contains("2 indicator(s) pulled every 1h")));
+    }
+
+    #[test]
+    fn tls_settings_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        // off loopback without TLS: allowed (with keys), but keys travel in clear text
+        std::fs::write(&p, "[server]\nlisten = \"0.0.0.0:8053\"\n").unwrap();
+        let r = check_file(&p);
+        assert!(r.warnings.iter().any(|w| w.contains("clear text")), "{r:?}");
+        // half a pair, and files that are not there (relative to the file), each named
+        std::fs::write(&p, "[server]\ntls_cert = \"cert.pem\"\n").unwrap();
+        assert!(check_file(&p).errors.iter().any(|e| e.contains("go together")));
+        std::fs::write(
+            &p,
+            "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n[sensor]\nca_file = \"ca.pem\"\n\
+             [store.clickhouse]\nurls = [\"https://ch1:8443\"]\nca_file = \"ch-ca.pem\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.server.tls_key.as_deref(), Some(dir.path().join("key.pem").as_path()));
+        assert_eq!(c.clickhouse(&ClickHouseOverrides::default()).unwrap().ca_file, Some(dir.path().join("ch-ca.pem")));
+        let r = check_file(&p);
+        let errors = r.errors.join("\n");
+        for needle in ["cert.pem", "[sensor] ca_file", "ca.pem", "[store.clickhouse] ca_file", "ch-ca.pem"] {
+            assert!(errors.contains(needle), "{needle}: {errors}");
+        }
+        assert!(r.summary.iter().any(|s| s.starts_with("server: https://")), "{r:?}");
     }
 
     #[test]

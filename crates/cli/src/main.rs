@@ -15,6 +15,7 @@ mod config;
 mod demo;
 mod detect_schedule;
 mod generate;
+mod https;
 mod import;
 mod inspect;
 mod key;

@@ -118,6 +118,11 @@ pub struct QueryArgs {
     #[arg(long, value_name = "URL", env = "DNSLEDGER_SERVER")]
     server: Option<String>,
 
+    /// PEM file of extra CA certificates to trust for an https:// --server (a private CA or a
+    /// self-signed server), beside the system's.
+    #[arg(long, value_name = "FILE", env = "DNSLEDGER_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
+
     /// Ask these sources and merge their answers: `local` and `[[upstream]]` names (or `all`),
     /// comma-separated; with --server, the server's upstreams. JSON output then names each
     /// record's sources; failed sources are reported on stderr.
@@ -436,8 +441,8 @@ fn export(
     let text = match &a.server {
         Some(url) => {
             let url = format!("{}&format={}", remote_url(url, target, fence, a, None), format.name());
-            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-            let mut resp = agent.get(&url).call().with_context(|| format!("requesting {url}"))?;
+            let agent = crate::https::agent(a.ca_file.as_deref())?;
+            let mut resp = agent.get(&url).call().map_err(crate::https::failed(&url))?;
             let status = resp.status();
             let body = resp
                 .body_mut()
@@ -514,8 +519,8 @@ fn remote_doc(
     sources: Option<&str>,
 ) -> anyhow::Result<serde_json::Value> {
     let url = remote_url(base, t, fence, a, sources);
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut resp = agent.get(&url).call().with_context(|| format!("requesting {url}"))?;
+    let agent = crate::https::agent(a.ca_file.as_deref())?;
+    let mut resp = agent.get(&url).call().map_err(crate::https::failed(&url))?;
     let status = resp.status();
     let body =
         resp.body_mut().with_config().limit(1 << 30).read_to_string().with_context(|| format!("reading {url}"))?;

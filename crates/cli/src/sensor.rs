@@ -129,6 +129,11 @@ pub struct SensorArgs {
     #[arg(long, value_name = "URL", conflicts_with = "output")]
     server: Option<String>,
 
+    /// PEM file of extra CA certificates to trust for an https:// collector (a private CA or a
+    /// self-signed collector), beside the system's.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+
     /// API key for the collector.
     #[arg(long, env = "DNSLEDGER_API_KEY", hide_env_values = true)]
     key: Option<String>,
@@ -247,6 +252,7 @@ impl SensorArgs {
         if let Some(url) = &self.server {
             return Ok(Box::new(HttpSink::new(HttpOptions {
                 url: url.clone(),
+                ca_file: self.ca_file.clone(),
                 key: self.key.clone(),
                 spool_dir: self.spool_dir.clone().unwrap_or_else(|| PathBuf::from("./dnsledger-spool")),
                 sensor: self.sensor.clone().unwrap_or_else(|| "sensor".into()),
@@ -301,6 +307,7 @@ impl SensorArgs {
             self.key.clone_from(&c.key);
         }
         self.spool_dir = self.spool_dir.take().or_else(|| c.spool_dir.clone());
+        self.ca_file = self.ca_file.take().or_else(|| c.ca_file.clone());
         self.stats_secs = self.stats_secs.or(c.stats_secs);
         self.metrics_listen = self.metrics_listen.or(c.metrics_listen);
     }

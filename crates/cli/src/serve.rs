@@ -42,6 +42,10 @@ STREAMS:
   (Unbound, BIND, Knot, PowerDNS, NSD); [[listener]] sections in the config file do the same with
   more settings (docs/collectors.md). What arrives is stored at least every second.
 
+TLS:
+  --tls-cert FILE --tls-key FILE (or [server] tls_cert, tls_key) serve HTTPS only (TLS 1.2+);
+  SIGHUP reloads the pair, keeping the old one if the new one is broken (docs/operations.md).
+
 EXAMPLE:
   dnsledger serve --demo &
   curl -s http://127.0.0.1:8053/api/v1/lookup/rrset/name/www.example.com
@@ -54,6 +58,15 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8053]; non-loopback only with API keys.
     #[arg(long, env = "DNSLEDGER_LISTEN")]
     listen: Option<SocketAddr>,
+
+    /// Serve HTTPS with this certificate chain (PEM, server certificate first) [default: [server]
+    /// tls_cert]; reloaded with the key on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key", env = "DNSLEDGER_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert [default: [server] tls_key].
+    #[arg(long, value_name = "FILE", requires = "tls_cert", env = "DNSLEDGER_TLS_KEY")]
+    tls_key: Option<PathBuf>,
 
     /// API key file (`dnsledger key add`); without one the API is open, on loopback only.
     #[arg(long, env = "DNSLEDGER_KEYS_FILE")]
@@ -255,6 +268,23 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = a.listen.or(file.server.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8053)));
     let results_max = a.results_max.or(file.server.results_max).unwrap_or(1_000_000).max(1);
     let max_body_mib = a.max_body_mib.or(file.server.max_body_mib).unwrap_or(64);
+    let tls = match (
+        a.tls_cert.clone().or(file.server.tls_cert.clone()),
+        a.tls_key.clone().or(file.server.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => {
+            let c = dnsledger_tls::server::ServerCert::load(&cert, &key)?;
+            tracing::info!(cert = %cert.display(), "HTTPS (TLS 1.2 and 1.3)");
+            Some(c)
+        }
+        (None, None) => None,
+        _ => anyhow::bail!("[server] tls_cert and tls_key (--tls-cert, --tls-key) go together"),
+    };
+    if tls.is_none() && !listen.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {listen} without TLS: API keys and answers travel in clear text (set --tls-cert/--tls-key)"
+        );
+    }
     let metrics = dnsledger_telemetry::registry::install().map_err(anyhow::Error::msg)?;
     let mut key_store = None;
     let keys: Option<Arc<dyn KeyAuthority>> = match a.keys_file.clone().or(file.server.keys_file.clone()) {
@@ -366,11 +396,19 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         // installed before the server announces itself: SIGHUP's default action is to exit
         let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("installing the SIGHUP handler")?;
-        tokio::spawn(reload_on_hangup(hup, key_store, watcher.clone()));
+        tokio::spawn(reload_on_hangup(hup, key_store, watcher.clone(), tls.clone()));
+        let scheme = if tls.is_some() { "https" } else { "http" };
         state.ready.store(true, Ordering::Relaxed);
-        tracing::info!("store {}, listening on http://{local}", target.describe());
-        tracing::info!("try: curl http://{local}/api/v1/lookup/rrset/name/www.example.com");
-        dnsledger_server::serve(listener, state.clone(), shutdown).await.map_err(anyhow::Error::from)
+        tracing::info!("store {}, listening on {scheme}://{local}", target.describe());
+        tracing::info!("try: curl {scheme}://{local}/api/v1/lookup/rrset/name/www.example.com");
+        match &tls {
+            Some(cert) => {
+                let config = cert.server_config()?;
+                dnsledger_server::serve_tls(listener, config, state.clone(), shutdown).await
+            }
+            None => dnsledger_server::serve(listener, state.clone(), shutdown).await,
+        }
+        .map_err(anyhow::Error::from)
     });
     stop_listeners(running, &listener_stop);
     pull_stop.store(true, Ordering::Relaxed);
@@ -387,17 +425,33 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reloads what can change without a restart on every SIGHUP: the API key file and the
-/// watchlist directory. A key file that does not parse keeps the keys loaded before; a
-/// watchlist file that does not load keeps the version of that list loaded before. Each
-/// SIGHUP counts once in `dnsledger_reloads_total`: `error` if any part failed.
+/// Reloads what can change without a restart on every SIGHUP: the API key file, the
+/// watchlist directory and the TLS certificate with its key. A key file that does not parse
+/// keeps the keys loaded before; a watchlist file that does not load keeps the version of that
+/// list loaded before; a certificate pair that does not load keeps the one served before. Each
+/// SIGHUP counts once in `dnsledger_reloads_total` (keys and watchlists: `error` if any part
+/// failed); certificate reloads count in `dnsledger_tls_reloads_total`.
 async fn reload_on_hangup(
     mut hup: tokio::signal::unix::Signal,
     keys: Option<Arc<KeyStore>>,
     watcher: Option<Arc<dnsledger_watch::Watcher>>,
+    tls: Option<Arc<dnsledger_tls::server::ServerCert>>,
 ) {
-    use dnsledger_telemetry::catalog::RELOADS;
+    use dnsledger_telemetry::catalog::{RELOADS, TLS_RELOADS};
     while hup.recv().await.is_some() {
+        if let Some(cert) = tls.clone() {
+            match tokio::task::spawn_blocking(move || cert.reload()).await {
+                Ok(Ok(())) => {
+                    metrics::counter!(TLS_RELOADS, "result" => "ok").increment(1);
+                    tracing::info!("SIGHUP: TLS certificate reloaded");
+                }
+                Ok(Err(e)) => {
+                    metrics::counter!(TLS_RELOADS, "result" => "error").increment(1);
+                    tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded (keeping the one served before)");
+                }
+                Err(e) => tracing::error!(error = %e, "SIGHUP: certificate reload task failed"),
+            }
+        }
         let mut results: Vec<bool> = Vec::new();
         if let Some(w) = watcher.clone() {
             let ok = match tokio::task::spawn_blocking(move || w.reload()).await {
@@ -443,7 +497,10 @@ async fn reload_on_hangup(
             results.push(ok);
         }
         match (results.is_empty(), results.iter().all(|ok| *ok)) {
-            (true, _) => tracing::info!("SIGHUP: no API key file and no watchlists configured; nothing to reload"),
+            (true, _) if tls.is_none() => {
+                tracing::info!("SIGHUP: no API key file, watchlists or TLS certificate configured; nothing to reload")
+            }
+            (true, _) => {}
             (false, true) => metrics::counter!(RELOADS, "result" => "ok").increment(1),
             (false, false) => metrics::counter!(RELOADS, "result" => "error").increment(1),
         }

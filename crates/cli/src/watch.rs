@@ -50,6 +50,11 @@ pub struct WatchArgs {
     #[arg(long, global = true, value_name = "KEY", env = "DNSLEDGER_API_KEY", hide_env_values = true)]
     key: Option<String>,
 
+    /// PEM file of extra CA certificates to trust for an https:// --server (a private CA or a
+    /// self-signed server), beside the system's.
+    #[arg(long, value_name = "FILE", env = "DNSLEDGER_CA_FILE", global = true)]
+    ca_file: Option<std::path::PathBuf>,
+
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -290,7 +295,7 @@ fn local(a: &WatchArgs) -> anyhow::Result<ExitCode> {
 /// One request to the server; returns the status and the JSON answer.
 fn call(a: &WatchArgs, base: &str, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<(u16, Value)> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent = crate::https::agent(a.ca_file.as_deref())?;
     let key = a.key.as_deref();
     let resp = match (method, body) {
         ("PUT", Some(b)) => {
@@ -315,7 +320,7 @@ fn call(a: &WatchArgs, base: &str, method: &str, path: &str, body: Option<&Value
             r.call()
         }
     };
-    let mut resp = resp.with_context(|| format!("{method} {url}"))?;
+    let mut resp = resp.map_err(crate::https::failed(&url))?;
     let status = resp.status().as_u16();
     let text =
         resp.body_mut().with_config().limit(1 << 30).read_to_string().with_context(|| format!("reading {url}"))?;

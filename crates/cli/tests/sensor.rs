@@ -669,3 +669,64 @@ fn spooled_batches_import_once_whichever_way_they_arrive() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("junk.dlb.gz"));
 }
+
+#[test]
+fn collector_over_https_with_a_private_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pcap = d.join("dns.pcap");
+    capture().write(&pcap);
+    let p = pcap.to_str().expect("utf-8");
+    let ca = common::tls::Ca::new(d, "ca");
+    let (cert, key) = ca.issue("collector");
+    let data = d.join("store");
+    let server =
+        Server::start(&data, &["--tls-cert", cert.to_str().expect("utf-8"), "--tls-key", key.to_str().expect("utf-8")]);
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    let spool = d.join("spool");
+    let sp = spool.to_str().expect("utf-8");
+    let spooled = || std::fs::read_dir(&spool).map(|r| r.filter_map(Result::ok).count()).unwrap_or(0);
+
+    // without the CA the collector's certificate does not verify: the batch waits in the spool
+    let out = run(&["sensor", "-r", p, "--server", &server.url, "--spool-dir", sp, "--sensor", "edge"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("not signed by a trusted CA"), "{err}");
+    assert_eq!(spooled(), 1, "{err}");
+
+    // with it (from [sensor] ca_file this time) the spooled batch and the new one are delivered
+    let cfg = d.join("sensor.toml");
+    std::fs::write(&cfg, format!("[sensor]\nca_file = {:?}\n", ca.pem.to_str().expect("utf-8"))).expect("config");
+    let out = run(&[
+        "sensor",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+        "-r",
+        p,
+        "--server",
+        &server.url,
+        "--spool-dir",
+        sp,
+        "--sensor",
+        "edge",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("2 batches sent"), "{err}");
+    assert_eq!(spooled(), 0, "{err}");
+    let out = ok(&[
+        "query",
+        "--server",
+        &server.url,
+        "--ca-file",
+        ca.pem.to_str().expect("utf-8"),
+        "-r",
+        "web.example.com/A",
+        "-f",
+        "json",
+    ]);
+    let web = json_lines(&out);
+    // two sensor runs reached the store once each: 2 x 2 sightings
+    assert_eq!(web[0]["count"], 4, "{web:?}");
+    assert!(server.terminate());
+}

@@ -77,7 +77,7 @@ pub fn fetch(
             req = req.header("dribble-filter-rrtype", t);
         }
         up.pace()?;
-        let mut resp = req.call().map_err(|e| UpstreamError::from_ureq(e, timeout))?;
+        let mut resp = req.call().map_err(|e| UpstreamError::from_ureq(e, timeout, &up.config.url))?;
         http::check_status(&mut resp)?;
         let header = |k: &str| resp.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
         let next = header("x-dribble-cursor").filter(|c| !c.is_empty());

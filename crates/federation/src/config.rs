@@ -73,8 +73,10 @@ pub struct UpstreamConfig {
     pub name: String,
     /// Protocol.
     pub kind: Kind,
-    /// Base URL (`http://host:port`; the protocol's paths are appended).
+    /// Base URL (`https://host[:port]` or `http://…`; the protocol's paths are appended).
     pub url: String,
+    /// PEM file of extra CA certificates to trust for this upstream, beside the system's.
+    pub ca_file: Option<PathBuf>,
     /// User name for HTTP Basic (CIRCL, PassiveTotal); DNSDB ignores it.
     pub username: Option<String>,
     /// The API key (DNSDB `X-API-Key`, CIRCL password, PassiveTotal key). Prefer `api_key_env`.
@@ -102,6 +104,7 @@ impl UpstreamConfig {
             name: name.to_string(),
             kind,
             url: url.to_string(),
+            ca_file: None,
             username: None,
             api_key: None,
             api_key_env: None,
@@ -162,7 +165,12 @@ impl UpstreamConfig {
             out.push(format!("{at}: name must be letters, digits, - _ . and not \"local\" or \"all\""));
         }
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            out.push(format!("{at}: url {:?}: expected http://HOST[:PORT][/PATH]", self.url));
+            out.push(format!("{at}: url {:?}: expected https://HOST[:PORT][/PATH] or http://…", self.url));
+        }
+        if let Some(path) = &self.ca_file {
+            if let Err(e) = dnsledger_tls::client::read_ca_file(path) {
+                out.push(format!("{at}: ca_file: {e}"));
+            }
         }
         if self.kind == Kind::Passivetotal && self.username.is_none() {
             out.push(format!("{at}: kind passivetotal needs username (the account's e-mail) with the API key"));

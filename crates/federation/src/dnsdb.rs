@@ -71,7 +71,7 @@ pub fn fetch(
         .header("X-API-Key", &key)
         .header("Accept", "application/x-ndjson")
         .call()
-        .map_err(|e| UpstreamError::from_ureq(e, timeout))?;
+        .map_err(|e| UpstreamError::from_ureq(e, timeout, &up.config.url))?;
     http::check_status(&mut resp)?;
     let mut parser = DnsdbParser::new(&SourceOptions::default());
     let records = std::cell::Cell::new(0u64);
@@ -148,14 +148,14 @@ pub fn quota(up: &Upstream, agent: &ureq::Agent) -> Result<Quota, UpstreamError>
         .header("X-API-Key", &key)
         .header("Accept", "application/x-ndjson")
         .call()
-        .map_err(|e| UpstreamError::from_ureq(e, timeout))?;
+        .map_err(|e| UpstreamError::from_ureq(e, timeout, &up.config.url))?;
     http::check_status(&mut resp)?;
     let body = resp
         .body_mut()
         .with_config()
         .limit(64 << 10)
         .read_to_string()
-        .map_err(|e| UpstreamError::from_ureq(e, timeout))?;
+        .map_err(|e| UpstreamError::from_ureq(e, timeout, &up.config.url))?;
     parse_quota(&body)
 }
 

@@ -44,14 +44,14 @@ pub enum UpstreamError {
     /// This upstream's protocol cannot express the query.
     #[error("not supported by this upstream: {0}")]
     Unsupported(String),
-    /// The configuration cannot be used (missing key, TLS needed).
+    /// The configuration cannot be used (missing key, unreadable CA file).
     #[error("configuration: {0}")]
     Config(String),
 }
 
 impl UpstreamError {
-    /// Maps a ureq error, knowing the timeout in force.
-    pub(crate) fn from_ureq(e: ureq::Error, timeout: Duration) -> UpstreamError {
+    /// Maps a ureq error of a request to `url`, knowing the timeout in force.
+    pub(crate) fn from_ureq(e: ureq::Error, timeout: Duration, url: &str) -> UpstreamError {
         match e {
             ureq::Error::Timeout(_) => UpstreamError::Timeout(timeout),
             ureq::Error::Io(io)
@@ -60,7 +60,7 @@ impl UpstreamError {
                 UpstreamError::Timeout(timeout)
             }
             ureq::Error::BodyExceedsLimit(n) => UpstreamError::Garbage(format!("answer larger than {n} bytes")),
-            other => UpstreamError::Connection(other.to_string()),
+            other => UpstreamError::Connection(dnsledger_tls::client::describe(&other, url)),
         }
     }
 
@@ -93,16 +93,12 @@ impl UpstreamError {
     }
 }
 
-/// An agent for `cfg`: its timeout covers a whole request, statuses come back as values.
+/// An agent for `cfg`: its timeout covers a whole request, statuses come back as values;
+/// https:// URLs are verified against the system's CAs and `ca_file`.
 pub(crate) fn agent(cfg: &UpstreamConfig) -> Result<ureq::Agent, UpstreamError> {
-    if cfg.url.starts_with("https://") {
-        return Err(UpstreamError::Config(format!(
-            "upstream {:?}: {} needs TLS, and this build's HTTP client has none (see docs/federation.md)",
-            cfg.name, cfg.url
-        )));
-    }
     let t = cfg.timeout();
-    Ok(ureq::Agent::config_builder()
+    Ok(dnsledger_tls::client::agent_config(cfg.ca_file.as_deref())
+        .map_err(|e| UpstreamError::Config(format!("upstream {:?}: {e}", cfg.name)))?
         .http_status_as_error(false)
         .timeout_global(Some(t))
         .timeout_connect(Some(t.min(Duration::from_secs(5))))

@@ -16,8 +16,8 @@
 //!   through a per-(upstream, owner name) ledger kept in the store's checkpoints.
 //!
 //! The clients are blocking (`ureq`): callers run them on their own threads (the server uses
-//! `spawn_blocking`). This build's HTTP client has no TLS: `https://` upstreams are refused
-//! with an error that says so (see docs/federation.md).
+//! `spawn_blocking`). `https://` upstreams are verified against the system's CA store plus the
+//! entry's `ca_file` (see `dnsledger-tls`).
 
 pub mod circl;
 pub mod config;

@@ -86,14 +86,14 @@ pub fn fetch(
         .header("Accept", "application/json")
         .header("Authorization", &http::basic(&user, key.expose()))
         .call()
-        .map_err(|e| UpstreamError::from_ureq(e, timeout))?;
+        .map_err(|e| UpstreamError::from_ureq(e, timeout, &up.config.url))?;
     http::check_status(&mut resp)?;
     let body = resp
         .body_mut()
         .with_config()
         .limit(64 << 20)
         .read_to_vec()
-        .map_err(|e| UpstreamError::from_ureq(e, timeout))?;
+        .map_err(|e| UpstreamError::from_ureq(e, timeout, &up.config.url))?;
     let answer: Answer = serde_json::from_slice(&body)
         .map_err(|e| UpstreamError::Garbage(format!("not a PassiveTotal passive DNS answer: {e}")))?;
     let queried = answer.query_value.unwrap_or_else(|| q.value.clone());

@@ -151,9 +151,16 @@ fn saf_conditions_and_statuses() {
     // no key configured: refused before any request
     let (r, _) = fetch(&Upstream::new(UpstreamConfig::new("nokey", Kind::Dnsdb, &url)), "rrset/name/a.example");
     assert!(matches!(r, Err(UpstreamError::Config(_))), "{r:?}");
-    // https needs a TLS client this build does not have
+    // https is a connection like any other (nothing listens on port 1)...
     let (r, _) = fetch(&upstream(Kind::Dnsdb, "https://127.0.0.1:1"), "rrset/name/a.example");
-    assert!(matches!(r, Err(UpstreamError::Config(ref m)) if m.contains("TLS")), "{r:?}");
+    assert!(matches!(r, Err(UpstreamError::Connection(_))), "{r:?}");
+    // ...and a CA file that cannot be read is a configuration error naming it
+    let mut cfg = UpstreamConfig::new("badca", Kind::Dnsdb, "https://127.0.0.1:1");
+    cfg.api_key = Some(Secret::new("k"));
+    cfg.ca_file = Some("/nonexistent/ca.pem".into());
+    assert!(cfg.problems().iter().any(|p| p.contains("ca_file") && p.contains("/nonexistent/ca.pem")));
+    let (r, _) = fetch(&Upstream::new(cfg), "rrset/name/a.example");
+    assert!(matches!(r, Err(UpstreamError::Config(ref m)) if m.contains("/nonexistent/ca.pem")), "{r:?}");
 }
 
 #[test]

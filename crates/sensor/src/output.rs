@@ -27,6 +27,9 @@ pub enum OutputError {
     /// The store refused the batch.
     #[error("store: {0}")]
     Store(#[from] dnsledger_store::StoreError),
+    /// The collector's TLS settings cannot be used (an unreadable CA file).
+    #[error("collector TLS: {0}")]
+    Tls(#[from] dnsledger_tls::TlsError),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> OutputError {
@@ -239,8 +242,10 @@ impl Sink for FileSink {
 /// Settings of the HTTP output.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
-    /// Base URL of the collector (`http://host:port`).
+    /// Base URL of the collector (`https://host:port`, or `http://` on a trusted network).
     pub url: String,
+    /// PEM file of extra CA certificates to trust for an https:// collector, beside the system's.
+    pub ca_file: Option<PathBuf>,
     /// API key sent as `X-API-Key`, if the collector requires one.
     pub key: Option<String>,
     /// Directory where batches wait while the collector cannot be reached.
@@ -288,8 +293,11 @@ impl HttpSink {
     /// Opens the spool directory (creating it) and prepares the client.
     pub fn new(opts: HttpOptions) -> Result<HttpSink, OutputError> {
         fs::create_dir_all(&opts.spool_dir).map_err(io_err(format!("creating spool {}", opts.spool_dir.display())))?;
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(opts.timeout)).build().into();
+        let agent: ureq::Agent = dnsledger_tls::client::agent_config(opts.ca_file.as_deref())?
+            .http_status_as_error(false)
+            .timeout_global(Some(opts.timeout))
+            .build()
+            .into();
         let boot = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -344,7 +352,7 @@ impl HttpSink {
                     _ => Sent::Retry(format!("HTTP {status}: {}", text.trim())),
                 }
             }
-            Err(e) => Sent::Retry(format!("{url}: {e}")),
+            Err(e) => Sent::Retry(format!("{url}: {}", dnsledger_tls::client::describe(&e, &url))),
         }
     }
 

@@ -45,6 +45,7 @@ mod native;
 pub mod observe;
 pub mod paths;
 pub mod stream;
+pub mod tls;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -230,8 +231,8 @@ pub async fn bind(state: &AppState) -> Result<tokio::net::TcpListener, ServeErro
     tokio::net::TcpListener::bind(addr).await.map_err(|error| ServeError::Bind { addr, error })
 }
 
-/// Serves on `listener` until `shutdown` resolves; then stops accepting, finishes in-flight
-/// requests and returns.
+/// Serves plain HTTP on `listener` until `shutdown` resolves; then stops accepting, finishes
+/// in-flight requests and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -245,6 +246,31 @@ pub async fn serve(
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    serve_on(listener, state, shutdown).await
+}
+
+/// Serves HTTPS on `listener` with `tls` (see [`tls::TlsListener`]) until `shutdown` resolves,
+/// like [`serve`].
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(ServeError::Io)?;
+    let listener = tls::TlsListener::new(listener, tls).map_err(|error| ServeError::Bind { addr, error })?;
+    serve_on(listener, state, shutdown).await
+}
+
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     // Key usage counters are saved every minute and at shutdown.
     let saver = state.keys.clone().map(|keys| {
         tokio::spawn(async move {

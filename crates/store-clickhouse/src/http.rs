@@ -57,10 +57,20 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// A server at `url`.
-    pub fn new(url: &str, user: Option<String>, password: Option<String>, timeout: Duration) -> Node {
-        let agent: ureq::Agent =
-            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
+    /// A server at `url`; `tls` holds the CAs an https:// URL is verified against.
+    pub fn new(
+        url: &str,
+        user: Option<String>,
+        password: Option<String>,
+        timeout: Duration,
+        tls: &ureq::tls::TlsConfig,
+    ) -> Node {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls.clone())
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .build()
+            .into();
         Node { url: url.trim_end_matches('/').to_string(), agent, user, password }
     }
 
@@ -79,7 +89,10 @@ impl Node {
     }
 
     fn send(&self, req: ureq::RequestBuilder<ureq::typestate::WithBody>, body: &[u8]) -> Result<Vec<u8>, HttpError> {
-        let transport = |e: ureq::Error| HttpError::Transport { url: self.url.clone(), message: e.to_string() };
+        let transport = |e: ureq::Error| HttpError::Transport {
+            url: self.url.clone(),
+            message: dnsledger_tls::client::describe(&e, &self.url),
+        };
         let mut resp = req.send(body).map_err(transport)?;
         let status = resp.status().as_u16();
         let bytes = resp.body_mut().with_config().limit(MAX_RESPONSE).read_to_vec().map_err(transport)?;

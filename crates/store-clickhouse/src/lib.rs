@@ -67,6 +67,8 @@ pub struct ClickHouseOptions {
     pub user: Option<String>,
     /// Password (never logged).
     pub password: Option<String>,
+    /// PEM file of extra CA certificates to trust for https:// URLs, beside the system's.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Most rows one insert carries; larger batches are sent as several atomic inserts.
     pub max_rows_per_insert: usize,
     /// Timeout of one HTTP request.
@@ -84,6 +86,7 @@ impl Default for ClickHouseOptions {
             replicated: false,
             user: None,
             password: None,
+            ca_file: None,
             max_rows_per_insert: 500_000,
             timeout: Duration::from_secs(120),
             retries: 5,

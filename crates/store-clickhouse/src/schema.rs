@@ -140,6 +140,12 @@ pub(crate) fn version_on(node: &Node, database: &str) -> Result<u32, HttpError> 
     }
 }
 
+/// The TLS settings of the HTTP clients: the system's CAs plus `ca_file`'s.
+pub(crate) fn tls(opts: &ClickHouseOptions) -> Result<ureq::tls::TlsConfig, StoreError> {
+    dnsledger_tls::client::tls_config(opts.ca_file.as_deref())
+        .map_err(|e| StoreError::Open { path: format!("clickhouse database {}", opts.database), reason: e.to_string() })
+}
+
 /// Checks the deployment options: at least one shard, each with a replica; a cluster when
 /// there are several shards or replicas.
 pub(crate) fn validate(opts: &ClickHouseOptions) -> Result<(), StoreError> {
@@ -174,11 +180,12 @@ pub const MAX_INSERT_ROWS: usize = 1_000_000;
 /// Idempotent: servers already at the current version are left alone.
 pub fn init(opts: &ClickHouseOptions) -> Result<InitReport, StoreError> {
     validate(opts)?;
+    let tls = tls(opts)?;
     let db = ident(&opts.database);
     let mut report = InitReport { database: opts.database.clone(), servers: Vec::new() };
     for (s, replicas) in opts.shards.iter().enumerate() {
         for (r, url) in replicas.iter().enumerate() {
-            let node = Node::new(url, opts.user.clone(), opts.password.clone(), opts.timeout);
+            let node = Node::new(url, opts.user.clone(), opts.password.clone(), opts.timeout, &tls);
             let at = Placement { shard: s + 1, replica: r + 1 };
             let before = version_on(&node, &opts.database).map_err(|e| err("reading the schema version", e))?;
             if before > SCHEMA_VERSION {

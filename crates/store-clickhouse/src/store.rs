@@ -134,6 +134,8 @@ impl Interner {
 /// The ClickHouse store.
 pub struct ClickHouseStore {
     opts: ClickHouseOptions,
+    /// The HTTP clients' TLS settings (system CAs plus `ca_file`), read once at open.
+    tls: ureq::tls::TlsConfig,
     shards: Vec<Vec<Node>>,
     db: String,
     sensors_table: String,
@@ -248,10 +250,13 @@ impl ClickHouseStore {
     /// Connects to the deployment and checks that every shard has the current schema.
     pub fn open(opts: ClickHouseOptions) -> Result<ClickHouseStore, StoreError> {
         schema::validate(&opts)?;
+        let tls = schema::tls(&opts)?;
         let shards: Vec<Vec<Node>> = opts
             .shards
             .iter()
-            .map(|r| r.iter().map(|u| Node::new(u, opts.user.clone(), opts.password.clone(), opts.timeout)).collect())
+            .map(|r| {
+                r.iter().map(|u| Node::new(u, opts.user.clone(), opts.password.clone(), opts.timeout, &tls)).collect()
+            })
             .collect();
         let db = ident(&opts.database);
         for replicas in &shards {
@@ -293,6 +298,7 @@ impl ClickHouseStore {
         getrandom::fill(&mut seed).map_err(|e| engine("seeding the writer id", e))?;
         Ok(ClickHouseStore {
             opts,
+            tls,
             shards,
             db,
             sensors_table,
@@ -682,7 +688,9 @@ impl ClickHouseStore {
             .shards
             .iter()
             .map(|r| {
-                r.iter().map(|u| Node::new(u, self.opts.user.clone(), self.opts.password.clone(), timeout)).collect()
+                r.iter()
+                    .map(|u| Node::new(u, self.opts.user.clone(), self.opts.password.clone(), timeout, &self.tls))
+                    .collect()
             })
             .collect();
         std::thread::scope(|sc| {

@@ -89,6 +89,10 @@ pub const SENSOR_BATCHES: &str = "dnsledger_sensor_batches_total";
 pub const SENSOR_SPOOL: &str = "dnsledger_sensor_spool_batches";
 /// Configuration reloads (SIGHUP), by result.
 pub const RELOADS: &str = "dnsledger_reloads_total";
+/// Reloads of the server's TLS certificate (SIGHUP), by result.
+pub const TLS_RELOADS: &str = "dnsledger_tls_reloads_total";
+/// Connections to the HTTPS port that never became TLS sessions, by reason.
+pub const TLS_HANDSHAKE_FAILURES: &str = "dnsledger_tls_handshake_failures_total";
 /// Requests to upstream platforms (federated lookups, pulls), by upstream and result.
 pub const UPSTREAM_REQUESTS: &str = "dnsledger_upstream_requests_total";
 /// Sightings pulled from upstreams into the store, by upstream.
@@ -183,6 +187,13 @@ pub const ALL: &[Def] = &[
         Counter,
         &["result"],
         "Reloads on SIGHUP (API keys, watchlists), by result (ok, error: any part failed).",
+    ),
+    def(TLS_RELOADS, Counter, &["result"], "Reloads of the server's TLS certificate on SIGHUP, by result (ok, error)."),
+    def(
+        TLS_HANDSHAKE_FAILURES,
+        Counter,
+        &["reason"],
+        "Connections to the HTTPS port that did not become TLS sessions, by reason (plain_http, timeout, tls).",
     ),
     def(
         UPSTREAM_REQUESTS,

@@ -11,8 +11,8 @@
 //! - **Webhook**: `POST` of `{"alerts":[…]}` (`Content-Type: application/json`), up to
 //!   `batch_max` alerts per request; a failed request (transport error, 408, 429, 5xx) is
 //!   retried with exponential backoff from 0.5 s to 30 s, `retries` times, then the batch is
-//!   dropped and counted; other 4xx answers drop it at once. Plain `http://` only (the HTTP
-//!   client is built without TLS; put a local TLS proxy in front of an `https` receiver).
+//!   dropped and counted; other 4xx answers drop it at once. `https://` receivers are
+//!   verified against the system's CA store (`dnsledger-tls`).
 //! - **Syslog**: one RFC 5424 message per alert (`<PRI>1 TIMESTAMP HOST dnsledger PID KIND -
 //!   JSON`, severity warning) as a datagram to a unix socket (`/dev/log`) or over UDP.
 //!   Written by hand: the format is one line, and the syslog crates add RFC 3164 and TCP
@@ -120,8 +120,9 @@ impl SinkConfig {
         match self {
             SinkConfig::Ndjson { .. } => Ok(()),
             SinkConfig::Webhook { url, batch_max, timeout_secs, .. } => {
-                if !url.starts_with("http://") || url.len() <= "http://".len() {
-                    return bad(format!("url {url:?}: expected http://HOST[:PORT]/PATH (no TLS in this client)"));
+                let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+                if rest.is_none_or(str::is_empty) {
+                    return bad(format!("url {url:?}: expected http(s)://HOST[:PORT]/PATH"));
                 }
                 if *batch_max == Some(0) || *timeout_secs == Some(0) {
                     return bad("batch_max and timeout_secs must be at least 1".into());
@@ -205,7 +206,8 @@ impl Sink {
             SinkConfig::Ndjson { path, queue, .. } => (*queue, Worker::Ndjson(NdjsonWriter::new(path.clone()))),
             SinkConfig::Webhook { url, batch_max, retries, timeout_secs, queue, .. } => {
                 let timeout = Duration::from_secs(timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
-                let agent: ureq::Agent = ureq::Agent::config_builder()
+                let agent: ureq::Agent = dnsledger_tls::client::agent_config(None)
+                    .map_err(|e| WatchError::Invalid(format!("sink {name:?}: {e}")))?
                     .http_status_as_error(false)
                     .timeout_global(Some(timeout))
                     .build()
@@ -520,7 +522,8 @@ mod tests {
             queue: None,
         };
         assert!(w("http://127.0.0.1:9/x").check().is_ok());
-        assert!(w("https://127.0.0.1/x").check().is_err());
+        assert!(w("https://127.0.0.1/x").check().is_ok());
+        assert!(w("https://").check().is_err());
         assert!(w("ftp://x").check().is_err());
         let s = |f: &str| SinkConfig::Syslog {
             name: "s".into(),
