@@ -16,6 +16,7 @@
 //! - `POST /api/v1/observations?format=ndjson|passivedns|batch&sensor=ID` — ingest (gzip bodies
 //!   accepted; `batch` is a sensor's pre-aggregated batch, applied once per `X-Batch-Id`); the response is
 //!   sent after the batch is durable.
+//! - `GET /` — the analyst web console (`dnsledger_console`, files under `/console/`).
 //! - `GET /api/v1/stats`, `GET /healthz`, `GET /readyz`, `GET /metrics` (see [`observe`]),
 //!   `GET /openapi.json`.
 //!
@@ -139,6 +140,7 @@ pub fn router(state: AppState) -> Router {
     native::routes(state.clone())
         .merge(admin::routes(state.clone()))
         .merge(analytics::routes_with(state.clone(), state.analytics.clone()))
+        .merge(dnsledger_console::router())
         .merge(
             Router::new()
                 .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))
