@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dnsledger needs: to build (RocksDB from Debian, libclang for its
-# bindings) and, with --test, what the test suite uses; with --clickhouse, only the ClickHouse
-# servers and ZooKeeper that scripts/clickhouse.sh runs. Installs only what is missing; uses sudo
-# when not root; keeps the installed packages from starting their own services. Prints the
-# ROCKSDB_LIB_DIR to export (also set in .cargo/config.toml for amd64).
+# bindings, Node.js/npm for the web console) and, with --test, what the test suite uses; with
+# --clickhouse, only the ClickHouse servers and ZooKeeper that scripts/clickhouse.sh runs.
+# Installs only what is missing; uses sudo when not root; keeps the installed packages from
+# starting their own services. Prints the ROCKSDB_LIB_DIR to export (also set in
+# .cargo/config.toml for amd64).
 set -euo pipefail
 
 build_pkgs=(librocksdb-dev libclang-dev libpcap-dev pkg-config python3)
+# Node.js and npm build the web console (crates/console/build.rs runs `npm ci` and esbuild in
+# web/); Debian's packages unless a node and npm are on the PATH already (e.g. NodeSource's).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  build_pkgs+=(nodejs npm)
+fi
 # clickhouse-server/-client 18.16 and zookeeper (with Java): the servers of scripts/clickhouse.sh;
 # curl: its readiness and sanity checks, and the ClickHouse tests' clean-up.
 clickhouse_pkgs=(clickhouse-server clickhouse-client zookeeper curl)
 # dnsdbq: the DNSDB client; unbound, nsd, bind9, knot: real dnstap senders; dnstap-ldns, fstrm-bin: interop;
 # publicsuffix: the Public Suffix List the analyses read dynamic-DNS suffixes from;
 # openssl: the TLS tests' certificates (made at test time); ca-certificates: the system CA store.
-test_pkgs=(openssl ca-certificates dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin publicsuffix "${clickhouse_pkgs[@]}")
+# chromium: the headless browser the web console's end-to-end test drives (crates/cli/tests/console.rs).
+test_pkgs=(openssl ca-certificates dnsdbq unbound nsd bind9 bind9-dnsutils knot knot-module-dnstap dnstap-ldns fstrm-bin publicsuffix chromium "${clickhouse_pkgs[@]}")
 
 mode="${1:-}"
 case "$mode" in

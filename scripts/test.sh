@@ -33,6 +33,15 @@ if ! scripts/clickhouse.sh start "$chdir" >/dev/null; then
 fi
 eval "$(scripts/clickhouse.sh env "$chdir")"
 
+# The web console: its sources' unit tests (Node's test runner). Its npm packages (esbuild,
+# the chart and graph libraries, playwright-core for the browser test) are installed by
+# crates/console/build.rs (`npm ci` in web/) when cargo builds; Debian's chromium by deps.sh.
+echo "== web console unit tests"
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  (cd web && npm ci --no-audit --no-fund)
+fi
+(cd web && npm test)
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

@@ -21,6 +21,7 @@
 //!   (a batch of indicators, see `lookback`).
 //! - `GET|PUT|DELETE /api/v1/watchlists/{name}`, `GET /api/v1/watchlists`, `GET /api/v1/alerts`
 //!   (see [`watch`]).
+//! - `GET /` — the analyst web console (`dnsledger_console`, files under `/console/`).
 //! - `GET /api/v1/stats`, `GET /healthz`, `GET /readyz`, `GET /metrics` (see [`observe`]),
 //!   `GET /openapi.json`.
 //!
@@ -159,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analytics::routes_with(state.clone(), state.analytics.clone()))
         .merge(lookback::routes(state.clone()))
         .merge(watch::routes(state.clone()))
+        .merge(dnsledger_console::router())
         .merge(
             Router::new()
                 .route("/dnsdb/v2/{*rest}", get(dnsdb::handle))

@@ -46,6 +46,9 @@ pub fn route_label(path: &str) -> &'static str {
     if p == "api/v1/watchlists" || p.starts_with("api/v1/watchlists/") {
         return "watchlists";
     }
+    if p.is_empty() || p == "index.html" || p.starts_with("console/") {
+        return "console";
+    }
     match p {
         "api/v1/observations" => "ingest",
         "api/v1/stats" => "stats",
@@ -157,6 +160,8 @@ mod tests {
         assert_eq!(route_label("/pdns/query/example.com"), "cof_query");
         assert_eq!(route_label("/api/v1/observations"), "ingest");
         assert_eq!(route_label("/api/v1/admin/backup"), "admin");
+        assert_eq!(route_label("/"), "console");
+        assert_eq!(route_label("/console/app.js"), "console");
         assert_eq!(route_label("/metrics"), "metrics");
         assert_eq!(route_label("/../../etc/passwd"), "other");
         assert_eq!(route_label("/random/junk/1234"), "other");

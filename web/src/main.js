@@ -1,0 +1,301 @@
+// The console's shell: header with the search box, hash routing (every view has a URL that can
+// be pasted into a ticket: #/search/NAME, #/timeline/NAME, #/graph?seed=..., ...), and the login,
+// search, list and resolutions views. Charts, graph and the analyses live in their own modules.
+import "./style.css";
+import { get, apiKey, setApiKey } from "./api.js";
+import { parseQuery, classify, lookupPath } from "./search.js";
+import { h, fill, timeCell, num, searchLink, qs, tabs, loading, showError } from "./util.js";
+import { timelineView } from "./timeline.js";
+import { graphView } from "./graph.js";
+import { sharedView, newView, fastfluxView, detectView } from "./analyses.js";
+
+const app = document.getElementById("app");
+const main = h("main", { id: "main" });
+const searchBox = h("textarea", {
+  id: "q",
+  rows: 1,
+  spellcheck: "false",
+  placeholder: "name, *.zone, IP, CIDR, ASnnn — or paste a list",
+  "aria-label": "search",
+});
+const searchError = h("span", { id: "q-error", class: "error" });
+
+function submitSearch(ev) {
+  ev?.preventDefault();
+  const text = searchBox.value.trim();
+  if (!text) return;
+  const q = parseQuery(text);
+  searchError.textContent = "";
+  if (q.list) {
+    location.hash = `#/list${qs({ q: q.items.map((i) => i.value).join(",") })}`;
+    return;
+  }
+  const item = q.items[0];
+  if (item.kind === "invalid") searchError.textContent = `${item.value}: ${item.reason}`;
+  else if (item.kind === "asn") location.hash = `#/shared/${item.value}`;
+  else location.hash = `#/search/${encodeURIComponent(item.value)}`;
+}
+
+searchBox.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey) submitSearch(e);
+});
+searchBox.addEventListener("input", () => {
+  searchBox.rows = Math.min(8, Math.max(1, searchBox.value.split("\n").length));
+});
+
+const logout = h("button", {
+  id: "logout",
+  class: "link",
+  onclick: () => {
+    setApiKey(null);
+    location.hash = "#/login";
+  },
+}, "log out");
+
+app.append(
+  h("header", {},
+    h("a", { href: "#/", class: "brand" }, "dnsledger"),
+    h("form", { id: "search", onsubmit: submitSearch }, searchBox, h("button", { type: "submit" }, "Search")),
+    h("nav", {},
+      h("a", { href: "#/new" }, "New domains"),
+      h("a", { href: "#/detect" }, "Detections"),
+      logout)),
+  h("div", { class: "search-error" }, searchError),
+  main,
+);
+
+// ---- login ----
+
+function loginView(el, _segs, params) {
+  const next = params.get("next") || "#/";
+  const input = h("input", { id: "api-key", type: "password", autocomplete: "off", placeholder: "API key" });
+  const msg = h("p", { class: "error" });
+  const form = h("form", {
+    class: "login",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      setApiKey(input.value.trim());
+      try {
+        await get("/api/v1/stats");
+        location.hash = next;
+      } catch (err) {
+        msg.textContent = err.status === 401 || err.status === 403 ? "this key was not accepted" : err.message;
+        if (!location.hash.startsWith("#/login")) location.hash = `#/login${qs({ next })}`;
+      }
+    },
+  }, h("h1", {}, "API key"),
+  h("p", {}, "This server needs an API key. It is kept in this tab only (sessionStorage) and sent as X-API-Key."),
+  input, h("button", { type: "submit" }, "Log in"), msg);
+  fill(el, form);
+  input.focus();
+}
+
+// ---- home ----
+
+function homeView(el) {
+  fill(el, h("section", { class: "home" },
+    h("h1", {}, "Search the DNS history"),
+    h("p", {}, "Type a name (www.example.com), a wildcard (*.example.com), an address (192.0.2.1), a prefix (198.51.100.0/24) or an AS number (AS64496), or paste a list of indicators."),
+    h("ul", {},
+      h("li", {}, h("a", { href: "#/new" }, "Newly observed domains"), " — first seen within a window"),
+      h("li", {}, h("a", { href: "#/detect" }, "ATT&CK detections"), " — new domains, shadowing, delegation changes, dangling CNAMEs"))));
+  searchBox.focus();
+}
+
+// ---- resolutions ----
+
+const COLUMNS = [
+  ["rrname", "Name", (r) => r.rrname],
+  ["rrtype", "Type", (r) => r.rrtype],
+  ["rdata", "Data", (r) => (r.rdata || []).join(" ")],
+  ["first", "First seen (UTC)", (r) => r.time_first ?? r.zone_time_first ?? 0],
+  ["last", "Last seen (UTC)", (r) => r.time_last ?? r.zone_time_last ?? 0],
+  ["count", "Count", (r) => r.count ?? 0],
+  ["ttl", "TTL", (r) => r.ttl_min ?? r.ttl ?? 0],
+  ["sensors", "Sensors", (r) => sensorsOf(r).join(" ")],
+];
+
+function sensorsOf(r) {
+  return r.sensors || (r.sensor_id ? [r.sensor_id] : []);
+}
+
+function ttlText(r) {
+  if (r.ttl_min === undefined) return r.ttl === undefined ? "" : String(r.ttl);
+  return r.ttl_min === r.ttl_max ? String(r.ttl_min) : `${r.ttl_min}–${r.ttl_max}`;
+}
+
+function csv(records) {
+  const esc = (v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const rows = [["rrname", "rrtype", "rdata", "time_first", "time_last", "count", "ttl_min", "ttl_max", "bailiwick", "sensors"]];
+  for (const r of records) {
+    rows.push([r.rrname, r.rrtype, (r.rdata || []).join(" "), r.time_first ?? "", r.time_last ?? "", r.count ?? "",
+      r.ttl_min ?? "", r.ttl_max ?? "", r.bailiwick ?? "", sensorsOf(r).join(" ")].map((v) => esc(String(v))));
+  }
+  return rows.map((r) => r.join(",")).join("\n") + "\n";
+}
+
+async function resolutionsView(el, segs, params, signal) {
+  const value = decodeURIComponent(segs[1] || "");
+  const item = classify(value);
+  searchBox.value = item.value;
+  if (item.kind === "asn") {
+    location.hash = `#/shared/${item.value}`;
+    return;
+  }
+  if (item.kind === "invalid") {
+    fill(el, h("p", { class: "error" }, `${item.value}: ${item.reason}`));
+    return;
+  }
+  const size = Math.min(1000, Math.max(1, Number(params.get("size")) || 100));
+  const page = Math.max(0, Number(params.get("page")) || 0);
+  const type = (params.get("type") || "").toUpperCase();
+  const after = params.get("after") || "";
+  const before = params.get("before") || "";
+  const sensor = params.get("sensor") || "";
+  const sort = params.get("sort") || "";
+  const nameType = item.kind === "name" || item.kind === "wildcard";
+  const state = { type, after, before, sensor, sort, size };
+  const link = (over) => `#/search/${encodeURIComponent(item.value)}${qs({ ...state, page, ...over })}`;
+
+  const typeIn = h("input", { name: "type", value: type, placeholder: "any", size: 8, title: "rrtype, e.g. A, AAAA, NS, CNAME" });
+  const afterIn = h("input", { name: "after", value: after, placeholder: "YYYY-MM-DD or -30d", size: 14 });
+  const beforeIn = h("input", { name: "before", value: before, placeholder: "YYYY-MM-DD", size: 14 });
+  const sensorIn = h("input", { name: "sensor", value: sensor, placeholder: "any", size: 12 });
+  const filters = h("form", {
+    class: "filters",
+    onsubmit: (e) => {
+      e.preventDefault();
+      location.hash = link({ type: typeIn.value.trim().toUpperCase(), after: afterIn.value.trim(), before: beforeIn.value.trim(), sensor: sensorIn.value.trim(), page: 0 });
+    },
+  }, h("label", {}, "Type ", typeIn), h("label", {}, "Seen after ", afterIn), h("label", {}, "before ", beforeIn),
+  h("label", {}, "Sensor ", sensorIn), h("button", { type: "submit" }, "Apply"));
+  const body = h("div", { id: "resolutions" });
+  fill(el, tabs(item.value, "resolutions"), filters, body);
+  loading(body, "resolutions");
+
+  const query = {
+    limit: size,
+    offset: page * size,
+    time_last_after: after,
+    time_first_before: before,
+  };
+  let r;
+  try {
+    r = await get(lookupPath(item, nameType ? type : ""), query, { signal });
+  } catch (e) {
+    showError(body, e);
+    return;
+  }
+  let records = r.records || [];
+  const fetched = records.length;
+  // the API filters by type (names) and time; the type of address lookups and the sensor are
+  // filtered here, on the page that was fetched
+  if (!nameType && type) records = records.filter((x) => x.rrtype === type);
+  if (sensor) records = records.filter((x) => sensorsOf(x).includes(sensor));
+  if (sort) {
+    const desc = sort.startsWith("-");
+    const col = COLUMNS.find((c) => c[0] === sort.replace(/^-/, ""));
+    if (col) {
+      records = [...records].sort((a, b) => {
+        const x = col[2](a);
+        const y = col[2](b);
+        const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+        return desc ? -c : c;
+      });
+    }
+  }
+  const head = h("tr", {}, COLUMNS.map(([key, label]) => {
+    const cur = sort.replace(/^-/, "") === key;
+    const next = cur && !sort.startsWith("-") ? `-${key}` : key;
+    return h("th", { class: cur ? "sorted" : "" }, h("a", { href: link({ sort: next }) }, label, cur ? (sort.startsWith("-") ? " ▼" : " ▲") : ""));
+  }));
+  const rows = records.map((x) => h("tr", {},
+    h("td", {}, searchLink(x.rrname)),
+    h("td", {}, x.rrtype),
+    h("td", { class: "rdata" }, (x.rdata || []).map((d) => h("div", {}, ["A", "AAAA", "NS", "CNAME", "MX", "PTR", "DNAME"].includes(x.rrtype) ? searchLink(d.replace(/^\d+ /, "")) : d))),
+    timeCell(x.time_first ?? x.zone_time_first),
+    timeCell(x.time_last ?? x.zone_time_last),
+    h("td", { class: "num" }, num(x.count)),
+    h("td", { class: "num" }, ttlText(x)),
+    h("td", {}, sensorsOf(x).join(", "))));
+  const first = page * size + 1;
+  const status = fetched
+    ? `records ${num(first)}–${num(page * size + fetched)}${r.limited ? " (more on the next page)" : ""}` +
+      (records.length !== fetched ? `; ${records.length} shown after the filters on this page` : "")
+    : page > 0 ? "no more records" : "no records";
+  const blob = new Blob([csv(records)], { type: "text/csv" });
+  const pager = h("div", { class: "pager" },
+    page > 0 ? h("a", { href: link({ page: page - 1 }), id: "prev" }, "‹ previous") : null,
+    h("span", { id: "status" }, status),
+    r.limited ? h("a", { href: link({ page: page + 1 }), id: "next" }, "next ›") : null,
+    h("a", { href: URL.createObjectURL(blob), download: `${item.value.replace(/[^a-z0-9.-]/gi, "_")}-p${page}.csv` }, "CSV (this page)"),
+    h("label", {}, " per page ", h("select", { onchange: (e) => (location.hash = link({ size: e.target.value, page: 0 })) },
+      [50, 100, 250, 500, 1000].map((n) => h("option", { value: n, selected: n === size }, n)))));
+  fill(body, pager, h("table", { class: "grid", id: "records" }, h("thead", {}, head), h("tbody", {}, rows)));
+}
+
+// ---- a pasted list ----
+
+async function listView(el, _segs, params, signal) {
+  const items = parseQuery((params.get("q") || "").replace(/,/g, "\n")).items;
+  searchBox.value = items.map((i) => i.value).join("\n");
+  const rows = items.map((item) => {
+    const count = h("td", { class: "num" }, item.kind === "invalid" ? "" : "…");
+    const target = item.kind === "asn" ? `#/shared/${item.value}` : `#/search/${encodeURIComponent(item.value)}`;
+    return { item, count, tr: h("tr", {}, h("td", {}, item.kind === "invalid" ? item.value : h("a", { href: target }, item.value)), h("td", {}, item.kind === "invalid" ? `invalid: ${item.reason}` : item.kind), count) };
+  });
+  fill(el, h("h1", {}, `${items.length} indicators`),
+    h("table", { class: "grid", id: "list" }, h("thead", {}, h("tr", {}, h("th", {}, "Indicator"), h("th", {}, "Kind"), h("th", {}, "Records (up to 1,000)"))), h("tbody", {}, rows.map((r) => r.tr))));
+  // four lookups at a time
+  const queue = rows.filter((r) => lookupPath(r.item));
+  const worker = async () => {
+    for (let r = queue.shift(); r; r = queue.shift()) {
+      try {
+        const a = await get(lookupPath(r.item), { limit: 1000 }, { signal });
+        r.count.textContent = `${num(a.returned)}${a.limited ? "+" : ""}`;
+      } catch (e) {
+        if (e.name === "AbortError") return;
+        r.count.textContent = e.message;
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+// ---- routing ----
+
+const ROUTES = {
+  "": homeView,
+  login: loginView,
+  search: resolutionsView,
+  list: listView,
+  timeline: timelineView,
+  graph: graphView,
+  shared: sharedView,
+  cohosted: sharedView,
+  new: newView,
+  fastflux: fastfluxView,
+  detect: detectView,
+};
+
+let current = null;
+
+function route() {
+  const hash = location.hash.replace(/^#\/?/, "");
+  const [path, query] = hash.split("?", 2);
+  const segs = path.split("/");
+  const params = new URLSearchParams(query || "");
+  const view = ROUTES[segs[0]];
+  current?.abort();
+  current = new AbortController();
+  logout.hidden = !apiKey();
+  document.title = `dnsledger — ${segs[0] || "search"}${segs[1] ? " " + decodeURIComponent(segs[1]) : ""}`;
+  if (!view) {
+    fill(main, h("p", { class: "error" }, `no view ${segs[0]}`));
+    return;
+  }
+  Promise.resolve(view(main, segs, params, current.signal)).catch((e) => showError(main, e));
+}
+
+window.addEventListener("hashchange", route);
+route();
