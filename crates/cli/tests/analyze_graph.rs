@@ -6,16 +6,9 @@ mod common;
 
 use std::path::Path;
 
+use common::corpus::{json, line, D, T0};
 use common::{get, ok, run, Server};
 use serde_json::Value;
-
-/// 2024-01-01T00:00:00Z.
-const T0: u64 = 1_704_067_200;
-const D: u64 = 86_400;
-
-fn line(ts: u64, name: &str, ty: &str, rdata: &str) -> String {
-    format!("{ts}.000000||10.0.0.1||10.0.0.53||IN||{name}||{ty}||{rdata}||300||1\n")
-}
 
 fn corpus(path: &Path) {
     let mut s = String::new();
@@ -37,10 +30,6 @@ fn corpus(path: &Path) {
     s += &line(T0 + 150 * D, "bank.test.", "NS", "ns1.goodprovider.test.");
     s += &line(T0 + 205 * D, "bank.test.", "NS", "ns1.attacker.test.");
     std::fs::write(path, s).unwrap();
-}
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 /// The report without the fields that differ between runs.

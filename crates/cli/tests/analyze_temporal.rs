@@ -9,16 +9,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::corpus::{json, line_ttl as line, D, T0};
 use common::{get, ok, run, Server};
 use serde_json::Value;
-
-/// 2024-01-01T00:00:00Z.
-const T0: u64 = 1_704_067_200;
-const D: u64 = 86_400;
-
-fn line(ts: u64, name: &str, ty: &str, rdata: &str, ttl: u32) -> String {
-    format!("{ts}.000000||10.0.0.1||10.0.0.53||IN||{name}||{ty}||{rdata}||{ttl}||1\n")
-}
 
 fn corpus(path: &Path) {
     let mut s = String::new();
@@ -71,10 +64,6 @@ fn mmdb(dir: &Path, shape: &str) -> PathBuf {
         String::from_utf8_lossy(&r.stderr)
     );
     out
-}
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 fn comparable(mut v: Value) -> Value {

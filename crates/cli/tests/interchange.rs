@@ -9,16 +9,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use common::corpus::{json, line, D, T0};
 use common::{agent, get, ok, post, run, Server};
 use serde_json::{json, Value};
-
-/// 2024-01-01T00:00:00Z.
-const T0: u64 = 1_704_067_200;
-const D: u64 = 86_400;
-
-fn line(ts: u64, name: &str, ty: &str, rdata: &str) -> String {
-    format!("{ts}.000000||10.0.0.1||10.0.0.53||IN||{name}||{ty}||{rdata}||300||1\n")
-}
 
 fn corpus(path: &Path) {
     let mut s = String::new();
@@ -29,10 +22,6 @@ fn corpus(path: &Path) {
     s += &line(T0 + 66 * D, "mail.evil.co.uk.", "A", "198.51.100.7");
     s += &line(T0 + 67 * D, "evil.co.uk.", "TXT", "\"v=spf1, x\"");
     std::fs::write(path, s).unwrap();
-}
-
-fn json(out: &str) -> Value {
-    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 fn stix2_parse(bundle: &str) -> String {

@@ -163,7 +163,8 @@ async fn backup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Denied, KeyAuthority, KeyLimits};
+    use crate::auth::testkeys::TestKeys;
+    use crate::auth::KeyAuthority;
     use crate::ServerConfig;
     use axum::body::Body;
     use axum::http::Request;
@@ -172,37 +173,6 @@ mod tests {
     use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions, BACKUP_MANIFEST};
     use std::sync::Arc;
     use tower::ServiceExt;
-
-    /// Two keys: `admin-secret` (admin) and `user-secret` (not).
-    struct TestKeys;
-
-    impl KeyAuthority for TestKeys {
-        fn is_empty(&self) -> bool {
-            false
-        }
-        fn authenticate(&self, presented: &str) -> Option<String> {
-            match presented {
-                "admin-secret" => Some("ops".into()),
-                "user-secret" => Some("soc".into()),
-                _ => None,
-            }
-        }
-        fn charge(&self, _key: &str, _now: u64) -> Result<(), Denied> {
-            Ok(())
-        }
-        fn limits(&self, _key: &str) -> KeyLimits {
-            KeyLimits { results_max: None, offset_max: None, flex: true }
-        }
-        fn rate_limit_json(&self, _key: &str, _now: u64) -> String {
-            String::new()
-        }
-        fn tick(&self) -> Result<(), String> {
-            Ok(())
-        }
-        fn is_admin(&self, key: &str) -> bool {
-            key == "ops"
-        }
-    }
 
     fn obs(i: u32) -> Observation {
         Observation {

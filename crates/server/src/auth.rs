@@ -156,3 +156,41 @@ pub fn rate_limit_json(st: &AppState, caller: &Caller, now: u64) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testkeys {
+    //! A fixed key authority for route tests.
+
+    use super::{Denied, KeyAuthority, KeyLimits};
+
+    /// Two keys: `admin-secret` (the admin key `ops`) and `user-secret` (`soc`, not admin).
+    pub(crate) struct TestKeys;
+
+    impl KeyAuthority for TestKeys {
+        fn is_empty(&self) -> bool {
+            false
+        }
+        fn authenticate(&self, presented: &str) -> Option<String> {
+            match presented {
+                "admin-secret" => Some("ops".into()),
+                "user-secret" => Some("soc".into()),
+                _ => None,
+            }
+        }
+        fn charge(&self, _key: &str, _now: u64) -> Result<(), Denied> {
+            Ok(())
+        }
+        fn limits(&self, _key: &str) -> KeyLimits {
+            KeyLimits { results_max: None, offset_max: None, flex: true }
+        }
+        fn rate_limit_json(&self, _key: &str, _now: u64) -> String {
+            String::new()
+        }
+        fn tick(&self) -> Result<(), String> {
+            Ok(())
+        }
+        fn is_admin(&self, key: &str) -> bool {
+            key == "ops"
+        }
+    }
+}

@@ -214,7 +214,8 @@ async fn alerts(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{Denied, KeyAuthority, KeyLimits};
+    use crate::auth::testkeys::TestKeys;
+    use crate::auth::KeyAuthority;
     use crate::ServerConfig;
     use axum::body::Body;
     use axum::http::Request;
@@ -223,42 +224,12 @@ mod tests {
     use std::sync::Arc;
     use tower::ServiceExt;
 
-    struct Keys;
-
-    impl KeyAuthority for Keys {
-        fn is_empty(&self) -> bool {
-            false
-        }
-        fn authenticate(&self, presented: &str) -> Option<String> {
-            match presented {
-                "admin-secret" => Some("ops".into()),
-                "user-secret" => Some("soc".into()),
-                _ => None,
-            }
-        }
-        fn charge(&self, _key: &str, _now: u64) -> Result<(), Denied> {
-            Ok(())
-        }
-        fn limits(&self, _key: &str) -> KeyLimits {
-            KeyLimits { results_max: None, offset_max: None, flex: true }
-        }
-        fn rate_limit_json(&self, _key: &str, _now: u64) -> String {
-            String::new()
-        }
-        fn tick(&self) -> Result<(), String> {
-            Ok(())
-        }
-        fn is_admin(&self, key: &str) -> bool {
-            key == "ops"
-        }
-    }
-
     fn state(dir: &std::path::Path, keys: bool) -> AppState {
         let inner = RocksStore::open(dir.join("db"), RocksStoreOptions::default()).unwrap();
         let w =
             Watcher::open(WatchSettings { dir: dir.join("watch"), journal: None, sinks: vec![], ring: None }).unwrap();
         let store = Arc::new(WatchingStore::new(Arc::new(inner), w.clone()));
-        let keys: Option<Arc<dyn KeyAuthority>> = if keys { Some(Arc::new(Keys)) } else { None };
+        let keys: Option<Arc<dyn KeyAuthority>> = if keys { Some(Arc::new(TestKeys)) } else { None };
         AppState::new(store, ServerConfig::default(), keys).with_watch(w)
     }
 
