@@ -16,7 +16,7 @@ use dnsledger_store_rocksdb::RocksStoreOptions;
 use dnsledger_wire::ExtractOptions;
 
 use crate::backend::StoreArgs;
-use crate::config::SensorSection;
+use crate::config::{Config, SensorSection};
 
 /// Exit status when an input file was damaged (frames before the damage were used).
 const EXIT_DAMAGED: u8 = 3;
@@ -106,6 +106,12 @@ pub struct SensorArgs {
     /// Use only responses whose query was seen (against forged, unsolicited responses).
     #[arg(long)]
     require_query: bool,
+
+    /// With a local store: check what is written against the watchlists ([analytics]
+    /// watch_dir, or watchlists/ in the data dir) and raise alerts to the journal and the
+    /// lists' sinks.
+    #[arg(long)]
+    watch: bool,
 
     /// Keep client and server addresses (file outputs only; the store never holds them).
     #[arg(long)]
@@ -237,29 +243,36 @@ impl SensorArgs {
         })
     }
 
-    fn sink(&self) -> anyhow::Result<Box<dyn Sink>> {
+    /// Where observations go, and the watcher checking them when `--watch` is given.
+    fn sink(&self, file: &Config) -> anyhow::Result<(Box<dyn Sink>, Option<Watched>)> {
+        if self.watch && (self.output.is_some() || self.server.is_some()) {
+            bail!("--watch applies to a local store; a collector checks its own watchlists");
+        }
         if let Some(path) = &self.output {
             let format = match self.output_format.as_str() {
                 "ndjson" => FileFormat::Ndjson,
                 "passivedns" | "gamelinux" => FileFormat::Passivedns,
                 f => bail!("--output-format: unknown format {f:?} (ndjson, passivedns)"),
             };
-            return Ok(Box::new(FileSink::create(path, format, self.record_clients)?));
+            return Ok((Box::new(FileSink::create(path, format, self.record_clients)?), None));
         }
         if self.record_clients {
             bail!("--record-clients needs --output: the store and collectors do not keep client addresses");
         }
         if let Some(url) = &self.server {
-            return Ok(Box::new(HttpSink::new(HttpOptions {
-                url: url.clone(),
-                ca_file: self.ca_file.clone(),
-                key: self.key.clone(),
-                spool_dir: self.spool_dir.clone().unwrap_or_else(|| PathBuf::from("./dnsledger-spool")),
-                sensor: self.sensor.clone().unwrap_or_else(|| "sensor".into()),
-                timeout: Duration::from_secs(30),
-            })?));
+            return Ok((
+                Box::new(HttpSink::new(HttpOptions {
+                    url: url.clone(),
+                    ca_file: self.ca_file.clone(),
+                    key: self.key.clone(),
+                    spool_dir: self.spool_dir.clone().unwrap_or_else(|| PathBuf::from("./dnsledger-spool")),
+                    sensor: self.sensor.clone().unwrap_or_else(|| "sensor".into()),
+                    timeout: Duration::from_secs(30),
+                })?),
+                None,
+            ));
         }
-        let (_, store) = crate::backend::open_configured(
+        let (target, store) = crate::backend::open_configured(
             &self.store,
             // a sensor only writes: a small block cache and write buffer keep its memory bounded
             RocksStoreOptions {
@@ -269,7 +282,13 @@ impl SensorArgs {
                 ..Default::default()
             },
         )?;
-        Ok(Box::new(StoreSink::new(store)))
+        if !self.watch {
+            return Ok((Box::new(StoreSink::new(store)), None));
+        }
+        let w = crate::watch::open_watcher(file, &target)?
+            .ok_or_else(|| anyhow::anyhow!("--watch: no watch directory (set [analytics] watch_dir)"))?;
+        let store: Arc<dyn dnsledger_store::Store> = Arc::new(dnsledger_watch::WatchingStore::new(store, w.clone()));
+        Ok((Box::new(StoreSink::new(store)), Some(w)))
     }
 }
 
@@ -339,6 +358,9 @@ fn collect_live(interface: &str, p: &LiveProgress) {
     }
 }
 
+/// The watchlists a local-store sensor checks its writes against (`--watch`).
+type Watched = Arc<dnsledger_watch::Watcher>;
+
 /// Runs `dnsledger sensor`.
 pub fn run(mut a: SensorArgs) -> anyhow::Result<ExitCode> {
     let file = a.store.load_config()?;
@@ -347,7 +369,7 @@ pub fn run(mut a: SensorArgs) -> anyhow::Result<ExitCode> {
     if a.read.is_empty() && a.interface.is_none() {
         bail!("nothing to read: give -r FILE (pcap/pcapng, `-` for stdin) or -i INTERFACE");
     }
-    let sink = a.sink()?;
+    let (sink, watcher) = a.sink(&file)?;
     let summary = if let Some(iface) = &a.interface {
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -381,6 +403,12 @@ pub fn run(mut a: SensorArgs) -> anyhow::Result<ExitCode> {
     } else {
         dnsledger_sensor::run_files(&expand(&a.read)?, &opts, sink)?
     };
+    if let Some(w) = watcher {
+        w.close(Duration::from_secs(30));
+        if !a.quiet {
+            eprintln!("watch: {} alert(s) raised (journal {})", w.raised(), w.journal_path().display());
+        }
+    }
     if let Some(p) = &a.summary_json {
         std::fs::write(p, serde_json::to_string_pretty(&summary.to_json())? + "\n")
             .with_context(|| format!("writing {}", p.display()))?;

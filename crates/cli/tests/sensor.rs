@@ -730,3 +730,39 @@ fn collector_over_https_with_a_private_ca() {
     assert_eq!(web[0]["count"], 4, "{web:?}");
     assert!(server.terminate());
 }
+
+#[test]
+fn sensor_into_a_local_store_checks_the_watchlists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("dns.pcap");
+    capture().write(&pcap);
+    let data = dir.path().join("store");
+    std::fs::create_dir_all(data.join("watchlists")).expect("mkdir");
+    std::fs::write(
+        data.join("watchlists/case.json"),
+        r#"{"entries":[{"value":"h3.example.com","label":"case 7"},{"value":"192.0.2.5"}]}"#,
+    )
+    .expect("watchlist");
+    let d = data.to_str().expect("utf-8");
+    let p = pcap.to_str().expect("utf-8");
+    let out = run(&["sensor", "-r", p, "--watch", "--data-dir", d]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("alert(s) raised"), "{err}");
+    let journal = std::fs::read_to_string(data.join("watchlists/alerts.ndjson")).expect("alerts journal");
+    let alerts = json_lines(&journal);
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["kind"] == "first_match" && a["matched"] == "h3.example.com." && a["label"] == "case 7"),
+        "{journal}"
+    );
+    assert!(alerts.iter().any(|a| a["matched"] == "192.0.2.5"), "{journal}");
+    // the same capture again: the records exist now, nothing new to alert
+    let out = run(&["sensor", "-r", p, "--watch", "--data-dir", d]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(data.join("watchlists/alerts.ndjson")).expect("journal"), journal);
+    // --watch needs a local store
+    let bad = run(&["sensor", "-r", p, "--watch", "--output", "-"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("local store"));
+}
