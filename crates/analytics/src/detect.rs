@@ -408,12 +408,15 @@ fn examine(ctx: &Ctx<'_>, domain: &str, recs: &[Record]) -> Examined {
             score += 0.35 * w;
             d.reasons.push(why);
         }
-        if last.saturating_sub(first) < SHORT_LIFE_DAYS * DAY && last + SHORT_LIFE_DAYS * DAY < ctx.to {
+        if last.saturating_sub(first) < SHORT_LIFE_DAYS * DAY && last.saturating_add(SHORT_LIFE_DAYS * DAY) < ctx.to {
             score += 0.2;
             d.reasons.push(format!("short-lived: all activity within {SHORT_LIFE_DAYS} days, silent since"));
         }
-        let first_day: BTreeSet<&Name> =
-            recs.iter().filter(|r| times(r).is_some_and(|t| t.0 < first + DAY)).map(|r| &r.rrname).collect();
+        let first_day: BTreeSet<&Name> = recs
+            .iter()
+            .filter(|r| times(r).is_some_and(|t| t.0 < first.saturating_add(DAY)))
+            .map(|r| &r.rrname)
+            .collect();
         if first_day.len() >= 10 {
             score += 0.15;
             d.reasons.push(format!("{} names on its first day", first_day.len()));
@@ -483,9 +486,9 @@ fn examine(ctx: &Ctx<'_>, domain: &str, recs: &[Record]) -> Examined {
                 .iter()
                 .filter(|r| r.rrtype == rrtype && &r.rrname == zone && times(r).is_some_and(|t| t.0 < ctx.from))
                 .collect();
-            let reverted = old.iter().any(|r| times(r).is_some_and(|t| t.1 > new_last + DAY));
+            let reverted = old.iter().any(|r| times(r).is_some_and(|t| t.1 > new_last.saturating_add(DAY)));
             let days = new_last.saturating_sub(new_first) / DAY + 1;
-            let ended = new_last + DAY < ctx.to.min(dnsledger_model::time::now());
+            let ended = new_last.saturating_add(DAY) < ctx.to.min(dnsledger_model::time::now());
             let ended_after = (ended && days <= BRIEF_DELEGATION_DAYS).then_some(days);
             for r in old {
                 d.add(r);
@@ -777,7 +780,7 @@ pub fn detect(store: &dyn Store, infra: &Infra, opts: &DetectOptions) -> Result<
                 dnsledger_model::time::format_human(nx_last)
             ));
             d.add(n);
-        } else if let Some(l) = data_last.filter(|&l| l + 7 * DAY < alias_last) {
+        } else if let Some(l) = data_last.filter(|&l| l.saturating_add(7 * DAY) < alias_last) {
             d.score = 0.55;
             d.reasons.push(format!(
                 "target {} stopped resolving on {} while the alias was answered until {}",
