@@ -26,14 +26,8 @@ fn corpus(path: &Path) {
 }
 
 /// The report without the fields that differ between a local run and a server.
-fn comparable(mut v: Value) -> Value {
-    if let Some(o) = v.as_object_mut() {
-        o.remove("notes");
-        o.remove("limited");
-        o.remove("source");
-        o.remove("scanned");
-    }
-    v
+fn comparable(v: Value) -> Value {
+    common::corpus::without(v, &["notes", "limited", "source", "scanned"])
 }
 
 #[test]

@@ -33,14 +33,8 @@ fn corpus(path: &Path) {
 }
 
 /// The report without the fields that differ between runs.
-fn comparable(mut v: Value) -> Value {
-    if let Some(o) = v.as_object_mut() {
-        o.remove("elapsed_ms");
-        o.remove("scanned");
-        o.remove("notes");
-        o.remove("limited");
-    }
-    v
+fn comparable(v: Value) -> Value {
+    common::corpus::without(v, &["elapsed_ms", "scanned", "notes", "limited"])
 }
 
 #[test]

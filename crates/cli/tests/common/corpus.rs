@@ -22,3 +22,14 @@ pub fn line(ts: u64, name: &str, ty: &str, rdata: &str) -> String {
 pub fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
+
+/// A report without the top-level fields that differ between runs or between a local run and
+/// a server (times taken, records read, notes).
+pub fn without(mut v: Value, keys: &[&str]) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        for k in keys {
+            o.remove(*k);
+        }
+    }
+    v
+}
