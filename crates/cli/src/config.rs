@@ -37,12 +37,20 @@
 //!
 //! [[upstream]]                             # other passive DNS platforms (repeatable; docs/federation.md)
 //! name = "dnsdb"
-//! kind = "dnsdb"                           # or "circl", "passivetotal"
+//! kind = "dnsdb"                           # or "circl", "passivetotal", "defender"
 //! url = "https://dnsdb.example.net"
 //! ca_file = "/etc/dnsledger/upstream-ca.pem"   # extra CA certificates (optional)
 //! api_key_env = "DNSLEDGER_UPSTREAM_DNSDB_KEY"
 //! pull_every = "6h"                        # scheduled pulls inside `serve`
 //! pull_indicators = "/etc/dnsledger/indicators.txt"
+//!
+//! [[upstream]]                             # Defender TI through Microsoft Graph
+//! name = "defender"
+//! kind = "defender"
+//! url = "https://graph.microsoft.com/v1.0"
+//! tenant_id = "00000000-0000-0000-0000-000000000000"
+//! client_id = "00000000-0000-0000-0000-000000000000"
+//! api_key_env = "DNSLEDGER_UPSTREAM_DEFENDER_SECRET"   # the client secret
 //! ```
 
 use std::net::SocketAddr;

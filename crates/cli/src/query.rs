@@ -1,7 +1,8 @@
 //! `dnsledger query`: lookups against the embedded store or a running server, printed as a
 //! table, COF NDJSON or CSV. Flags follow dnsdbq where they overlap (-r -n -i -R -N -t -b -A
 //! -B -c -l), so DNSDB users feel at home. `--sources local,NAME,...` merges the answers of
-//! configured upstreams (dnsledger-federation) with the local one.
+//! configured upstreams (dnsledger-federation) with the local one; `--stream` prints each
+//! source's records as they arrive instead (the last line per record is the merged one).
 
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -128,6 +129,13 @@ pub struct QueryArgs {
     /// record's sources; failed sources are reported on stderr.
     #[arg(long, value_name = "LIST")]
     sources: Option<String>,
+
+    /// With --sources: print each source's records the moment they arrive (local first), each
+    /// with the source that produced it, instead of waiting for every source. A record a later
+    /// source also saw is printed again with the merged values and all its sources so far: the
+    /// last line per record is the merged one (JSON lines carry "source" and "update").
+    #[arg(long, requires = "sources")]
+    stream: bool,
 
     #[command(flatten)]
     store: StoreArgs,
@@ -318,6 +326,167 @@ pub fn run(a: QueryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The federated request of `query --sources` run here: the configured upstreams named in
+/// `list`, and the embedded store (read-only) when `local` is among them.
+fn local_request(
+    a: &QueryArgs,
+    list: &str,
+    t: &Target,
+    fence: TimeFence,
+    lookup: Lookup,
+    window: Window,
+) -> anyhow::Result<dnsledger_federation::federated::Request> {
+    let file = a.store.load_config()?;
+    let problems = dnsledger_federation::config::check_all(&file.upstream);
+    if !problems.is_empty() {
+        bail!("[[upstream]] configuration: {}", problems.join("; "));
+    }
+    let fed = dnsledger_federation::Federation::new(file.upstream.clone());
+    let (local, upstreams) = fed.select(list).map_err(|e| anyhow!("--{e}"))?;
+    let segs: Vec<String> = {
+        let mut v: Vec<String> = t.kind.split('/').map(str::to_string).collect();
+        v.push(t.value.clone());
+        match (&t.rrtype, &t.bailiwick) {
+            (Some(ty), Some(b)) => v.extend([ty.clone(), b.clone()]),
+            (None, Some(b)) => v.extend(["ANY".to_string(), b.clone()]),
+            (Some(ty), None) => v.push(ty.clone()),
+            (None, None) => {}
+        }
+        v
+    };
+    let query =
+        dnsledger_federation::UpstreamQuery::from_segments(&segs, fence, window.limit).map_err(|e| anyhow!(e))?;
+    let store = if local {
+        let (_, store) =
+            crate::backend::open_configured(&a.store, RocksStoreOptions { read_only: true, ..Default::default() })?;
+        Some(store)
+    } else {
+        None
+    };
+    Ok(dnsledger_federation::federated::Request {
+        local: store.map(|s| (s, lookup)),
+        upstreams,
+        query,
+        limit: window.limit,
+    })
+}
+
+/// One source's report on stderr; returns true if the source failed.
+fn report_source(r: &serde_json::Value) -> bool {
+    let name = r.get("source").and_then(|s| s.as_str()).unwrap_or("?");
+    let n = r.get("records").and_then(|s| s.as_u64()).unwrap_or(0);
+    match r.get("error").and_then(|e| e.as_str()) {
+        Some(e) => {
+            eprintln!("dnsledger: source {name}: {e} ({n} record(s) kept)");
+            true
+        }
+        None => {
+            eprintln!("dnsledger: source {name}: {n} record(s)");
+            false
+        }
+    }
+}
+
+/// `query --sources --stream`: records printed as each source's answer arrives.
+fn federated_stream(
+    a: &QueryArgs,
+    list: &str,
+    t: &Target,
+    fence: TimeFence,
+    lookup: Lookup,
+    window: Window,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let json = a.format == OutputFormat::Json;
+    let mut lock = json.then(|| std::io::BufWriter::new(std::io::stdout().lock()));
+    let mut out = (!json).then(|| sink(a.format, Box::new(std::io::stdout())));
+    let mut failed = false;
+    let mut limited = false;
+    // one line (a record view with sources, source, update): printed and flushed at once
+    let mut print = |v: &serde_json::Value| -> std::io::Result<()> {
+        match (&mut lock, &mut out) {
+            (Some(lock), _) => {
+                serde_json::to_writer(&mut *lock, v)?;
+                lock.write_all(b"\n")?;
+                lock.flush()
+            }
+            (None, None) => Ok(()),
+            (None, Some(out)) => {
+                let r: RecordView = serde_json::from_value(v.clone()).map_err(std::io::Error::other)?;
+                out.record(&r)
+            }
+        }
+    };
+    let res: std::io::Result<()> = match &a.server {
+        Some(url) => {
+            let url = format!("{}&stream=1&format=ndjson", remote_url(url, t, &fence, a, Some(list)));
+            let agent = crate::https::agent(a.ca_file.as_deref())?;
+            let mut resp = agent.get(&url).call().map_err(crate::https::failed(&url))?;
+            let status = resp.status();
+            if !status.is_success() {
+                let body = resp.body_mut().with_config().limit(1 << 20).read_to_string().unwrap_or_default();
+                bail!("server answered {status}: {}", body.trim());
+            }
+            let reader = std::io::BufReader::new(resp.body_mut().as_reader());
+            (|| {
+                for line in std::io::BufRead::lines(reader) {
+                    let line = line?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+                        std::io::Error::other(format!("server sent a line that is not JSON ({e}): {line}"))
+                    })?;
+                    if let Some(r) = v.get("progress") {
+                        failed |= report_source(r);
+                    } else if v.get("errors").is_some() && v.get("rrname").is_none() {
+                        limited = v.get("limited").and_then(|l| l.as_bool()).unwrap_or(false);
+                    } else {
+                        print(&v)?;
+                    }
+                }
+                Ok(())
+            })()
+        }
+        None => {
+            let req = local_request(a, list, t, fence, lookup, window)?;
+            let mut io_err: Option<std::io::Error> = None;
+            let answer = dnsledger_federation::federated::run_stream(req, &mut |ev| {
+                if io_err.is_some() {
+                    return;
+                }
+                match ev {
+                    dnsledger_federation::federated::Streamed::Record { source, record, update } => {
+                        let mut v = record.view();
+                        if let Some(m) = v.as_object_mut() {
+                            m.insert("source".into(), serde_json::json!(source));
+                            m.insert("update".into(), serde_json::json!(update));
+                        }
+                        io_err = print(&v).err();
+                    }
+                    dnsledger_federation::federated::Streamed::Done(r) => {
+                        failed |= report_source(&serde_json::to_value(r).unwrap_or_default());
+                    }
+                }
+            });
+            limited = answer.limited;
+            io_err.map_or(Ok(()), Err)
+        }
+    };
+    let res = res.and_then(|()| match out.take() {
+        Some(mut out) => out.finish(limited),
+        None => Ok(()),
+    });
+    match res {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        r => r?,
+    }
+    if limited {
+        eprintln!("dnsledger: limit reached: more records match (raise --limit, or --limit 0 for all)");
+    }
+    Ok(if failed { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
 /// `query --sources`: a merged lookup, run here on the configured upstreams or on a server.
 fn federated(
     a: &QueryArgs,
@@ -330,6 +499,9 @@ fn federated(
     if a.offset > 0 {
         bail!("--offset cannot be combined with --sources");
     }
+    if a.stream {
+        return federated_stream(a, list, t, fence, lookup, window);
+    }
     // (record as native JSON with `sources`, the same record for the table/CSV sinks)
     let (records, limited, reports): (Vec<serde_json::Value>, bool, Vec<serde_json::Value>) = match &a.server {
         Some(url) => {
@@ -339,41 +511,7 @@ fn federated(
             (records, doc.get("limited").and_then(|l| l.as_bool()).unwrap_or(false), reports)
         }
         None => {
-            let file = a.store.load_config()?;
-            let problems = dnsledger_federation::config::check_all(&file.upstream);
-            if !problems.is_empty() {
-                bail!("[[upstream]] configuration: {}", problems.join("; "));
-            }
-            let fed = dnsledger_federation::Federation::new(file.upstream.clone());
-            let (local, upstreams) = fed.select(list).map_err(|e| anyhow!("--{e}"))?;
-            let segs: Vec<String> = {
-                let mut v: Vec<String> = t.kind.split('/').map(str::to_string).collect();
-                v.push(t.value.clone());
-                match (&t.rrtype, &t.bailiwick) {
-                    (Some(ty), Some(b)) => v.extend([ty.clone(), b.clone()]),
-                    (None, Some(b)) => v.extend(["ANY".to_string(), b.clone()]),
-                    (Some(ty), None) => v.push(ty.clone()),
-                    (None, None) => {}
-                }
-                v
-            };
-            let query = dnsledger_federation::UpstreamQuery::from_segments(&segs, fence, window.limit)
-                .map_err(|e| anyhow!(e))?;
-            let store = if local {
-                let (_, store) = crate::backend::open_configured(
-                    &a.store,
-                    RocksStoreOptions { read_only: true, ..Default::default() },
-                )?;
-                Some(store)
-            } else {
-                None
-            };
-            let req = dnsledger_federation::federated::Request {
-                local: store.map(|s| (s, lookup)),
-                upstreams,
-                query,
-                limit: window.limit,
-            };
+            let req = local_request(a, list, t, fence, lookup, window)?;
             let answer = dnsledger_federation::federated::run(req, &mut |_| {});
             let reports = answer.reports.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect();
             (answer.records.iter().map(|m| m.view()).collect(), answer.limited, reports)
@@ -403,15 +541,7 @@ fn federated(
     }
     let mut failed = false;
     for r in &reports {
-        let name = r.get("source").and_then(|s| s.as_str()).unwrap_or("?");
-        let n = r.get("records").and_then(|s| s.as_u64()).unwrap_or(0);
-        match r.get("error").and_then(|e| e.as_str()) {
-            Some(e) => {
-                failed = true;
-                eprintln!("dnsledger: source {name}: {e} ({n} record(s) kept)");
-            }
-            None => eprintln!("dnsledger: source {name}: {n} record(s)"),
-        }
+        failed |= report_source(r);
     }
     if limited && a.format != OutputFormat::Table {
         eprintln!("dnsledger: limit reached: more records match (raise --limit, or --limit 0 for all)");

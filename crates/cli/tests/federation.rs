@@ -35,7 +35,19 @@ fn fake(respond: impl Fn(&str) -> Option<Vec<u8>> + Send + Sync + 'static) -> St
                         _ => return,
                     }
                 }
-                match respond(&String::from_utf8_lossy(&head)) {
+                let mut head = String::from_utf8_lossy(&head).into_owned();
+                // a request body (a token request's form) is appended to the head
+                let len = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                if s.read_exact(&mut body).is_err() {
+                    return;
+                }
+                head.push_str(&String::from_utf8_lossy(&body));
+                match respond(&head) {
                     Some(resp) => {
                         let _ = s.write_all(&resp);
                     }
@@ -53,7 +65,7 @@ fn http(status: &str, ctype: &str, body: &str, length: bool) -> Vec<u8> {
 }
 
 /// PassiveTotal's documented answer shape for `GET /v2/dns/passive?query=www.example.com`.
-const PT_ANSWER: &str = r#"{"totalRecords":2,"firstSeen":"2023-12-01 00:00:00","lastSeen":"2024-03-01 00:00:00","results":[{"firstSeen":"2023-12-01 00:00:00","lastSeen":"2024-02-01 00:00:00","source":["riskiq"],"value":"192.0.2.1","collected":"2024-03-02 10:00:00","resolve":"192.0.2.1","recordType":"A","resolveType":"ip","recordHash":"0f1e2d3c"},{"firstSeen":"2024-02-02 00:00:00","lastSeen":"2024-03-01 00:00:00","source":["riskiq","pingly"],"value":"203.0.113.80","collected":"2024-03-02 10:00:00","resolve":"203.0.113.80","recordType":"A","resolveType":"ip","recordHash":"4b5a6978"}],"queryType":"domain","queryValue":"www.example.com","pager":null}"#;
+const PT_ANSWER: &str = r#"{"totalRecords":2,"firstSeen":"2023-12-01 00:00:00","lastSeen":"2024-03-01 00:00:00","results":[{"firstSeen":"2023-12-01 00:00:00","lastSeen":"2024-02-01 00:00:00","source":["riskiq"],"value":"www.example.com","collected":"2024-03-02 10:00:00","resolve":"192.0.2.1","recordType":"A","resolveType":"ip","recordHash":"0f1e2d3c"},{"firstSeen":"2024-02-02 00:00:00","lastSeen":"2024-03-01 00:00:00","source":["riskiq","pingly"],"value":"www.example.com","collected":"2024-03-02 10:00:00","resolve":"203.0.113.80","recordType":"A","resolveType":"ip","recordHash":"4b5a6978"}],"queryType":"domain","queryValue":"www.example.com","pager":null}"#;
 
 fn ndjson_file(dir: &Path, name: &str, lines: &[&str]) -> String {
     let p = dir.join(name);
@@ -145,6 +157,30 @@ fn federated_lookups_pulls_and_failures() {
         }
     });
 
+    // Defender TI through Microsoft Graph: token endpoint and passiveDns, shaped as documented
+    let defender = fake(|head| {
+        let json = "application/json";
+        if head.starts_with("POST /tenant-1/oauth2/v2.0/token ") {
+            if !head.contains("client_secret=graph-secret") || !head.contains("grant_type=client_credentials") {
+                return Some(http("401 Unauthorized", json, r#"{"error":"invalid_client"}"#, true));
+            }
+            return Some(http(
+                "200 OK",
+                json,
+                r#"{"token_type":"Bearer","expires_in":3599,"access_token":"tok-1"}"#,
+                true,
+            ));
+        }
+        if !head.lines().any(|l| l.eq_ignore_ascii_case("authorization: Bearer tok-1")) {
+            return Some(http("401 Unauthorized", json, r#"{"error":{"code":"InvalidAuthenticationToken"}}"#, true));
+        }
+        if head.starts_with("GET /v1.0/security/threatIntelligence/hosts/www.example.com/passiveDns ") {
+            let body = r##"{"value":[{"@odata.type":"#microsoft.graph.security.passiveDnsRecord","id":"d1","firstSeenDateTime":"2024-01-01T00:00:00Z","lastSeenDateTime":"2024-01-31T00:00:00Z","collectedDateTime":"2024-02-01T00:00:00Z","recordType":"A","parentHost":{"id":"www.example.com"},"artifact":{"@odata.type":"#microsoft.graph.security.ipAddress","id":"198.51.100.7"}}]}"##;
+            return Some(http("200 OK", json, body, true));
+        }
+        Some(http("200 OK", json, r#"{"value":[]}"#, true))
+    });
+
     std::env::set_var("DNSLEDGER_TEST_FED_KEY", &big);
     let indicators = ndjson_file(d, "watch.txt", &["# watchlist", "www.example.com", "rrset/name/mail.example.com/A"]);
     let config = d.join("dnsledger.toml");
@@ -205,6 +241,15 @@ name = "cut"
 kind = "dnsdb"
 url = "{cut}"
 api_key = "x"
+
+[[upstream]]
+name = "defender"
+kind = "defender"
+url = "{defender}/v1.0"
+tenant_id = "tenant-1"
+client_id = "app-id"
+token_url = "{defender}/tenant-1/oauth2/v2.0/token"
+api_key = "graph-secret"
 "#
         ),
     )
@@ -225,7 +270,7 @@ api_key = "x"
         "-f",
         "json",
         "--sources",
-        "local,dnsdb,circl,pt",
+        "local,dnsdb,circl,pt,defender",
     ]);
     assert_eq!(code, 0, "{err}");
     let recs = lines(&out);
@@ -241,6 +286,10 @@ api_key = "x"
     assert_eq!(pt_new["time_first"], 1706832000, "{pt_new}"); // 2024-02-02
     assert_eq!(by_rdata(&recs, "192.0.2.2")["sources"], serde_json::json!(["dnsdb", "circl"]));
     assert!(err.contains("source pt: 2 record(s)"), "{err}");
+    let def = by_rdata(&recs, "198.51.100.7");
+    assert_eq!((def["count"].as_u64(), &def["sources"]), (Some(1), &serde_json::json!(["defender"])), "{def}");
+    assert_eq!(def["time_first"], 1704067200, "{def}"); // 2024-01-01
+    assert!(err.contains("source defender: 1 record(s)"), "{err}");
 
     // 2. failures are reported, the local answer still arrives; exit code 3 says so
     let (code, out, err) = run_env(&[
@@ -324,6 +373,9 @@ api_key = "x"
     assert!(p["error"].as_str().unwrap().contains("cut short"), "{p}");
     assert_eq!(p["count_added"], 7, "{p}");
     assert_eq!(pull("cut", "rrset/name/www.example.com")["count_added"], 0);
+    let p = pull("defender", "rrset/name/www.example.com");
+    assert_eq!((p["received"].as_u64(), p["count_added"].as_u64()), (Some(1), Some(1)), "{p}");
+    assert_eq!(pull("defender", "rrset/name/www.example.com")["count_added"], 0);
     let local_only =
         |d: &str| -> Vec<Value> { lines(&ok(&["query", "--data-dir", d, "-r", "www.example.com", "-f", "json"])) };
     let recs = local_only(ld);
@@ -432,13 +484,64 @@ api_key = "x"
     assert!(nd[0].get("bailiwick").is_none(), "{body}");
     assert_eq!(nd[1]["errors"], serde_json::json!([]), "{body}");
     assert_eq!(nd[1]["sources"][1]["source"], "dnsdb", "{body}");
+    // streaming mode: SAF records as each source answers, each with a msg naming its source;
+    // the last line per record is the merged one
+    let (status, body) =
+        get(&format!("{}/dnsdb/v2/lookup/rrset/name/www.example.com?sources=local,dnsdb,garbage&stream=1", local.url));
+    assert_eq!(status, 200, "{body}");
+    let saf = lines(&body);
+    assert_eq!(saf[0], serde_json::json!({"cond": "begin"}));
+    let recs: Vec<&Value> = saf.iter().filter(|l| l.get("obj").is_some()).collect();
+    assert!(recs[0]["msg"].as_str().unwrap().starts_with("from local;"), "{body}");
+    let last_one = recs.iter().rev().find(|l| l["obj"]["rdata"][0] == "192.0.2.1").unwrap();
+    assert_eq!(last_one["obj"]["count"], 20, "{body}");
+    assert_eq!(last_one["msg"], "from dnsdb; sources local,dnsdb; update", "{body}");
+    assert!(last_one["obj"].get("sources").is_none(), "SAF objects stay DNSDB-shaped: {body}");
+    let term = saf.last().unwrap();
+    assert_eq!(term["cond"], "succeeded", "{body}");
+    assert!(term["msg"].as_str().unwrap().contains("garbage: unreadable"), "{body}");
+    // native: NDJSON with source and update, progress lines, a last summary line
+    let (status, body) = get(&format!(
+        "{}/api/v1/lookup/rrset/name/www.example.com?sources=local,dnsdb,garbage&merge=stream",
+        local.url
+    ));
+    assert_eq!(status, 200, "{body}");
+    let nd = lines(&body);
+    assert_eq!((nd[0]["source"].as_str(), nd[0]["update"].as_bool()), (Some("local"), Some(false)), "{body}");
+    let last_one = nd.iter().rev().find(|l| l["rdata"][0] == "192.0.2.1").unwrap();
+    assert_eq!((last_one["count"].as_u64(), &last_one["sources"]), (Some(20), &serde_json::json!(["local", "dnsdb"])));
+    assert!(
+        nd.iter().any(|l| l["progress"]["source"] == "garbage" && l["progress"]["category"] == "garbage"),
+        "{body}"
+    );
+    let summary = nd.last().unwrap();
+    assert_eq!(summary["errors"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(summary["limited"], false, "{body}");
+    // the CLI, here and through the server: same lines, exit code 3 for the failed source
+    for target in [vec!["--data-dir", ld, "--config", cfg], vec!["--server", &local.url]] {
+        let mut args =
+            vec!["query", "-r", "www.example.com", "-f", "json", "--sources", "local,dnsdb,garbage", "--stream"];
+        args.extend(target.iter().copied());
+        let (code, out, err) = run_env(&args);
+        assert_eq!(code, 3, "{out}{err}");
+        let nd = lines(&out);
+        assert_eq!(nd[0]["source"], "local", "{out}");
+        let last_one = nd.iter().rev().find(|l| l["rdata"][0] == "192.0.2.1").unwrap();
+        assert_eq!(last_one["count"], 20, "{out}");
+        assert!(err.contains("source garbage: unreadable answer"), "{err}");
+    }
+    let (status, body) =
+        get(&format!("{}/api/v1/lookup/rrset/name/www.example.com?sources=local&stream=1&merge=merged", local.url));
+    assert_eq!(status, 400, "{body}");
+
     let (status, body) = get(&format!("{}/api/v1/lookup/rrset/name/www.example.com?sources=local,nosuch", local.url));
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("unknown source"), "{body}");
     // what happened with each upstream is in the metrics
     let (_, metrics) = get(&format!("{}/metrics", local.url));
     for needle in [
-        "dnsledger_upstream_requests_total{upstream=\"garbage\",result=\"garbage\"} 1",
+        // merged SAF, streamed SAF, streamed native, and the CLI's streamed lookup through the server
+        "dnsledger_upstream_requests_total{upstream=\"garbage\",result=\"garbage\"} 4",
         "dnsledger_upstream_requests_total{upstream=\"cut\",result=\"truncated\"} 1",
         // mail.example.com (2) from the indicators file, ftp.example.com (4) from the watchlist
         "dnsledger_upstream_pulled_sightings_total{upstream=\"dnsdb\"} 6",

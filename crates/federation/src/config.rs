@@ -21,8 +21,12 @@ pub enum Kind {
     Dnsdb,
     /// CIRCL passive DNS (COF NDJSON at `/pdns/query/`, HTTP Basic, `dribble-*` paging).
     Circl,
-    /// PassiveTotal / Defender TI passive DNS (`/v2/dns/passive`, HTTP Basic, JSON).
+    /// PassiveTotal passive DNS (`/v2/dns/passive`, HTTP Basic, JSON).
     Passivetotal,
+    /// Microsoft Defender Threat Intelligence through Microsoft Graph
+    /// (`/security/threatIntelligence/hosts/{host}/passiveDns[Reverse]`, OAuth 2.0 client
+    /// credentials, OData paging).
+    Defender,
 }
 
 impl Kind {
@@ -32,6 +36,7 @@ impl Kind {
             Kind::Dnsdb => "dnsdb",
             Kind::Circl => "circl",
             Kind::Passivetotal => "passivetotal",
+            Kind::Defender => "defender",
         }
     }
 }
@@ -79,10 +84,20 @@ pub struct UpstreamConfig {
     pub ca_file: Option<PathBuf>,
     /// User name for HTTP Basic (CIRCL, PassiveTotal); DNSDB ignores it.
     pub username: Option<String>,
-    /// The API key (DNSDB `X-API-Key`, CIRCL password, PassiveTotal key). Prefer `api_key_env`.
+    /// The API key (DNSDB `X-API-Key`, CIRCL password, PassiveTotal key, Defender client
+    /// secret). Prefer `api_key_env`.
     pub api_key: Option<Secret>,
     /// Name of an environment variable holding the API key; wins over `api_key`.
     pub api_key_env: Option<String>,
+    /// Defender: the Microsoft Entra tenant (id or domain) whose token endpoint issues tokens.
+    pub tenant_id: Option<String>,
+    /// Defender: the application (client) id of the app registration.
+    pub client_id: Option<String>,
+    /// Defender: the OAuth 2.0 token endpoint [default: the Microsoft identity platform's
+    /// v2.0 endpoint of `tenant_id`].
+    pub token_url: Option<String>,
+    /// Defender: the scope asked for [default: `https://graph.microsoft.com/.default`].
+    pub scope: Option<String>,
     /// Seconds one request may take (connect to last byte) [default: 10].
     pub timeout_secs: Option<u64>,
     /// Most requests per minute this dnsledger sends to the upstream [default: no local limit].
@@ -108,6 +123,10 @@ impl UpstreamConfig {
             username: None,
             api_key: None,
             api_key_env: None,
+            tenant_id: None,
+            client_id: None,
+            token_url: None,
+            scope: None,
             timeout_secs: None,
             rate_limit_per_min: None,
             limit: None,
@@ -174,6 +193,25 @@ impl UpstreamConfig {
         }
         if self.kind == Kind::Passivetotal && self.username.is_none() {
             out.push(format!("{at}: kind passivetotal needs username (the account's e-mail) with the API key"));
+        }
+        if self.kind == Kind::Defender {
+            if self.client_id.as_deref().is_none_or(str::is_empty) {
+                out.push(format!("{at}: kind defender needs client_id (the app registration's application id)"));
+            }
+            if self.tenant_id.as_deref().is_none_or(str::is_empty) && self.token_url.is_none() {
+                out.push(format!("{at}: kind defender needs tenant_id (or token_url)"));
+            }
+            if let Some(t) = &self.token_url {
+                if !(t.starts_with("http://") || t.starts_with("https://")) {
+                    out.push(format!("{at}: token_url {t:?}: expected https://HOST[:PORT]/PATH"));
+                }
+            }
+        } else if self.tenant_id.is_some()
+            || self.client_id.is_some()
+            || self.token_url.is_some()
+            || self.scope.is_some()
+        {
+            out.push(format!("{at}: tenant_id, client_id, token_url and scope apply to kind defender only"));
         }
         if self.timeout_secs == Some(0) || self.rate_limit_per_min == Some(0) || self.limit == Some(0) {
             out.push(format!("{at}: timeout_secs, rate_limit_per_min and limit must be at least 1"));

@@ -8,9 +8,18 @@
 //! before failing (a SAF stream cut midway) are kept — each is a complete record — and the
 //! report says the answer is incomplete.
 //!
-//! A merged record is final only when every source has answered or timed out (a later source
-//! may add to its count), so records are released at the end; the progress callback fires as
-//! each source finishes, which the SAF route turns into keepalive lines.
+//! Two modes, because exact merging and streaming conflict (a record sent early cannot be
+//! amended later without sending it again):
+//!
+//! - **Merged** ([`run`]): a merged record is final only when every source has answered or
+//!   timed out (a later source may add to its count), so records are released at the end,
+//!   bounded by the upstreams' timeouts; the progress callback fires as each source finishes,
+//!   which the SAF route turns into keepalive lines.
+//! - **Streamed** ([`run_stream`]): each source's records are handed over the moment they
+//!   arrive, the local store's first, each as the merged state of its key so far with the
+//!   source that produced the line. A key that a later source also sees is handed over again
+//!   with the merged values and all sources so far: the last line per key is the merged
+//!   record (the same values the merged mode returns).
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -114,11 +123,52 @@ enum Event {
     Done(usize, Result<(bool, Vec<String>), (&'static str, String)>),
 }
 
-/// Records handed over per channel message.
+/// Most records handed over per channel message.
 const CHUNK: usize = 256;
+/// Records waiting longer than this are handed over with the next one that arrives, even if
+/// fewer than [`CHUNK`] (so a trickling answer streams).
+const FLUSH: Duration = Duration::from_millis(50);
 
-/// Runs `req`; `progress` is called with each source's report as it finishes.
+/// What a streamed lookup hands over as it happens ([`run_stream`]).
+#[derive(Debug)]
+pub enum Streamed<'a> {
+    /// A record line: the merged state of its key so far.
+    Record {
+        /// The source whose answer produced this line (`local` or an upstream's name).
+        source: &'a str,
+        /// The merged record with every source that has seen it so far.
+        record: &'a MergedRecord,
+        /// True if a line for this key was sent before (this one supersedes it).
+        update: bool,
+    },
+    /// A source finished (or was given up on).
+    Done(&'a SourceReport),
+}
+
+/// Runs `req` in merged mode: records are merged exactly and returned once every source has
+/// answered or timed out; `progress` is called with each source's report as it finishes.
 pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
+    drive(req, false, &mut |ev| {
+        if let Streamed::Done(r) = ev {
+            progress(r)
+        }
+    })
+}
+
+/// Runs `req` in streaming mode: each source's records are handed to `on` the moment they
+/// arrive, the local store's first (upstream records that arrive earlier wait for the local
+/// answer to end), each as the merged state of its key so far. A key a later source also
+/// sees is handed over again with the merged values and all sources so far, so the last
+/// line per key is the merged record. Keys past the limit are not sent (the answer says it
+/// was limited). Records whose counts the pull ledger corrects at the end
+/// ([`Merger::discount_pulled`]) are sent once more. The returned answer holds the final
+/// state of every key sent, in the order first sent.
+pub fn run_stream(req: Request, on: &mut dyn FnMut(Streamed<'_>)) -> Answer {
+    drive(req, true, on)
+}
+
+/// The event loop of both modes.
+fn drive(req: Request, stream: bool, on: &mut dyn FnMut(Streamed<'_>)) -> Answer {
     let start = Instant::now();
     let (tx, rx) = mpsc::channel::<Event>();
     // source index 0 is local (when asked), then the upstreams
@@ -132,10 +182,14 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
         let window = Window { offset: 0, limit: req.limit };
         std::thread::spawn(move || {
             let mut buf = Vec::with_capacity(CHUNK);
+            let mut since = Instant::now();
             let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
                 buf.push(r);
-                if buf.len() >= CHUNK && tx.send(Event::Local(std::mem::take(&mut buf))).is_err() {
-                    return std::ops::ControlFlow::Break(());
+                if buf.len() >= CHUNK || since.elapsed() >= FLUSH {
+                    since = Instant::now();
+                    if tx.send(Event::Local(std::mem::take(&mut buf))).is_err() {
+                        return std::ops::ControlFlow::Break(());
+                    }
                 }
                 std::ops::ControlFlow::Continue(())
             });
@@ -153,13 +207,15 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
         std::thread::spawn(move || {
             let mut buf = Vec::with_capacity(CHUNK);
             let mut gone = false;
+            let mut since = Instant::now();
             let res = up.fetch(&q, &mut |o| {
                 if gone {
                     return;
                 }
                 buf.push(o);
-                if buf.len() >= CHUNK && tx.send(Event::Upstream(i, std::mem::take(&mut buf))).is_err() {
-                    gone = true;
+                if buf.len() >= CHUNK || since.elapsed() >= FLUSH {
+                    since = Instant::now();
+                    gone = tx.send(Event::Upstream(i, std::mem::take(&mut buf))).is_err();
                 }
             });
             let _ = tx.send(Event::Upstream(i, buf));
@@ -170,6 +226,11 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
     drop(tx);
     let mut merger = if req.query.kind.is_rdata() { Merger::inverse() } else { Merger::new() };
     let mut counts = vec![0u64; names.len()];
+    // streaming: whether each merged record was sent, in what order, and upstream records held
+    // back until the local answer ends
+    let mut sender = Sender { on, sent: Vec::new(), order: Vec::new(), limit: req.limit, limited: false };
+    let local_asked = store.is_some();
+    let mut held: Vec<(usize, Vec<Observation>)> = Vec::new();
     let mut reports: Vec<Option<SourceReport>> = vec![None; names.len()];
     let finished = |reports: &[Option<SourceReport>]| reports.iter().all(Option::is_some);
     while !finished(&reports) {
@@ -187,7 +248,7 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
                     error: Some(format!("timed out: no complete answer within {:?}", d.duration_since(start) - GRACE)),
                     notes: Vec::new(),
                 };
-                progress(&r);
+                (sender.on)(Streamed::Done(&r));
                 reports[i] = Some(r);
             }
         }
@@ -207,15 +268,25 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
                 if reports[0].is_none() {
                     counts[0] += records.len() as u64;
                     for r in records {
-                        merger.add_record(LOCAL, r);
+                        let at = merger.add_record(LOCAL, r);
+                        if stream {
+                            sender.send(&merger, LOCAL, at);
+                        }
                     }
                 }
             }
             Ok(Event::Upstream(i, list)) => {
                 if reports[i].is_none() {
                     counts[i] += list.len() as u64;
+                    if stream && local_asked && reports[0].is_none() {
+                        held.push((i, list));
+                        continue;
+                    }
                     for o in &list {
-                        merger.add_observation(&names[i], o);
+                        let at = merger.add_observation(&names[i], o);
+                        if stream {
+                            sender.send(&merger, &names[i], at);
+                        }
                     }
                 }
             }
@@ -244,8 +315,12 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
                         notes: Vec::new(),
                     },
                 };
-                progress(&r);
+                (sender.on)(Streamed::Done(&r));
                 reports[i] = Some(r);
+                if stream && local_asked && i == 0 {
+                    // the local answer is complete: release what upstreams sent meanwhile
+                    sender.release(&mut held, &mut merger, &names);
+                }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -261,13 +336,15 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
                             error: Some("the source's worker stopped without an answer".into()),
                             notes: Vec::new(),
                         };
-                        progress(&r);
+                        (sender.on)(Streamed::Done(&r));
                         *slot = Some(r);
                     }
                 }
             }
         }
     }
+    // upstream records still held back (the local worker died without a report)
+    sender.release(&mut held, &mut merger, &names);
     let mut reports: Vec<SourceReport> = reports.into_iter().flatten().collect();
     // records pulled earlier from an upstream that answered again are counted once
     if let Some(store) = &store {
@@ -275,16 +352,77 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
             if r.records == 0 {
                 continue;
             }
-            match merger.discount_pulled(&**store, &r.source) {
-                Ok(0) => {}
-                Ok(n) => r.notes.push(format!("{n} sighting(s) already pulled into the local store counted once")),
+            match merger.discount_pulled_changed(&**store, &r.source) {
+                Ok((0, _)) => {}
+                Ok((n, changed)) => {
+                    r.notes.push(format!("{n} sighting(s) already pulled into the local store counted once"));
+                    if stream {
+                        for at in changed {
+                            sender.resend(&merger, &r.source, at);
+                        }
+                    }
+                }
                 Err(e) => {
                     r.notes.push(format!("pull ledger unreadable, counts may include pulled sightings twice: {e}"))
                 }
             }
         }
     }
+    if stream {
+        // sources stay in arrival order, as the lines sent said them
+        let records = sender.order.iter().filter_map(|&at| merger.get(at).cloned()).collect();
+        return Answer { records, limited: sender.limited, reports };
+    }
     merger.order_sources(&names);
     let (records, limited) = merger.finish(req.limit);
     Answer { records, limited, reports }
+}
+
+/// Streaming mode's bookkeeping: which merged records were sent, and the limit on new keys.
+struct Sender<'a> {
+    on: &'a mut dyn FnMut(Streamed<'_>),
+    sent: Vec<bool>,
+    /// Indices of the merged records sent, in the order first sent.
+    order: Vec<usize>,
+    limit: Option<u64>,
+    limited: bool,
+}
+
+impl Sender<'_> {
+    /// Sends merged record `at`, which `source` just added to (new keys past the limit are not sent).
+    fn send(&mut self, merger: &Merger, source: &str, at: usize) {
+        let Some(record) = merger.get(at) else { return };
+        if self.sent.len() <= at {
+            self.sent.resize(at + 1, false);
+        }
+        let update = self.sent[at];
+        if !update {
+            if self.limit.is_some_and(|l| self.order.len() as u64 >= l) {
+                self.limited = true;
+                return;
+            }
+            self.sent[at] = true;
+            self.order.push(at);
+        }
+        (self.on)(Streamed::Record { source, record, update });
+    }
+
+    /// Merges and sends upstream records held back while the local answer was running.
+    fn release(&mut self, held: &mut Vec<(usize, Vec<Observation>)>, merger: &mut Merger, names: &[String]) {
+        for (j, list) in std::mem::take(held) {
+            for o in &list {
+                let at = merger.add_observation(&names[j], o);
+                self.send(merger, &names[j], at);
+            }
+        }
+    }
+
+    /// Sends record `at` again if it was sent (its values changed after the fact).
+    fn resend(&mut self, merger: &Merger, source: &str, at: usize) {
+        if self.sent.get(at).copied().unwrap_or(false) {
+            if let Some(record) = merger.get(at) {
+                (self.on)(Streamed::Record { source, record, update: true });
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! What the three clients share: the HTTP agent (per-request timeout, statuses as values), the
-//! error type, the local rate limiter, HTTP Basic credentials and reading answers line by line.
+//! What the clients share: the HTTP agent (one per upstream, kept for its life so connections
+//! are reused; per-request timeout, statuses as values), the error type, the local rate
+//! limiter, HTTP Basic credentials, `Retry-After`, and reading answers line by line.
 
 use std::io::BufRead;
 use std::sync::Mutex;
@@ -94,7 +95,9 @@ impl UpstreamError {
 }
 
 /// An agent for `cfg`: its timeout covers a whole request, statuses come back as values;
-/// https:// URLs are verified against the system's CAs and `ca_file`.
+/// https:// URLs are verified against the system's CAs and `ca_file`. Built once per upstream
+/// ([`crate::Upstream::new`]): its connection pool keeps idle HTTP/1.1 connections (keep-alive)
+/// for the next request to the same host.
 pub(crate) fn agent(cfg: &UpstreamConfig) -> Result<ureq::Agent, UpstreamError> {
     let t = cfg.timeout();
     Ok(dnsledger_tls::client::agent_config(cfg.ca_file.as_deref())
@@ -117,18 +120,42 @@ pub(crate) fn base(cfg: &UpstreamConfig) -> &str {
     cfg.url.trim_end_matches('/')
 }
 
-/// Turns a non-success response into an error (429 → quota), reading a little of its body.
+/// The `Retry-After` of a response, when it is a number of seconds (the form rate-limiting
+/// APIs send; an HTTP date is not read).
+pub(crate) fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    let v = resp.headers().get("retry-after")?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Turns a non-success response into an error (429 → quota, with its `Retry-After`), reading
+/// a little of its body.
 pub(crate) fn check_status(resp: &mut ureq::http::Response<ureq::Body>) -> Result<(), UpstreamError> {
     let status = resp.status().as_u16();
     if (200..300).contains(&status) {
         return Ok(());
     }
+    let after = retry_after(resp);
     let body = resp.body_mut().with_config().limit(4096).read_to_string().unwrap_or_default();
     let message = body.lines().next().unwrap_or("").trim().chars().take(200).collect::<String>();
     Err(match status {
-        429 => UpstreamError::Quota(if message.is_empty() { "HTTP 429".into() } else { message }),
+        429 => {
+            let mut m = if message.is_empty() { "HTTP 429".to_string() } else { message };
+            if let Some(a) = after {
+                m.push_str(&format!(" (retry after {} s)", a.as_secs()));
+            }
+            UpstreamError::Quota(m)
+        }
         _ => UpstreamError::Status { status, message },
     })
+}
+
+/// Most bytes read past a protocol's last line so the connection can go back to the pool.
+const DRAIN: u64 = 64 << 10;
+
+/// Reads what is left of a body (up to [`DRAIN`] bytes) so its connection can be reused;
+/// a longer rest, or an error, only means the connection is closed instead.
+fn drain(r: &mut impl std::io::Read) {
+    let _ = std::io::copy(&mut std::io::Read::take(r, DRAIN), &mut std::io::sink());
 }
 
 /// Reads `r` line by line (LF, optional CR), calling `f` with each non-empty line; lines longer
@@ -169,6 +196,7 @@ pub(crate) fn for_each_line(
             )));
         }
         if !l.is_empty() && !f(l)? {
+            drain(&mut r);
             return Ok(());
         }
     }

@@ -5,13 +5,18 @@
 //! - [`query`]: a lookup as upstreams are asked it (the DNSDB path shape
 //!   `rrset/name/NAME[/TYPE[/BAILIWICK]]`, `rdata/name/…`, `rdata/ip/…`, `rrset/raw`, `rdata/raw`).
 //! - Clients, one per protocol: [`dnsdb`] (DNSDB API v2, SAF, `rate_limit`), [`circl`] (CIRCL
-//!   COF with `dribble-*` paging) and [`passivetotal`] (PassiveTotal v2 passive DNS JSON). Each
-//!   decodes answers with the feed parsers of `dnsledger-sources` into [`Observation`]s, so an
-//!   upstream record and a local one compare by the same normalised key.
+//!   COF with `dribble-*` paging), [`passivetotal`] (PassiveTotal v2 passive DNS JSON) and
+//!   [`defender`] (Microsoft Defender Threat Intelligence through Microsoft Graph, OAuth 2.0
+//!   client credentials, OData paging). Each decodes answers with the feed parsers of
+//!   `dnsledger-sources` into [`Observation`]s, so an upstream record and a local one compare
+//!   by the same normalised key. Each upstream keeps one HTTP agent for its life, so
+//!   consecutive requests reuse an idle keep-alive connection.
 //! - [`merge`]: answers merged by (rrname, rrtype, bailiwick, rdata) with min first, max last and
 //!   summed counts, each record naming the sources that saw it.
 //! - [`federated`]: one lookup run on the local store and several upstreams at once, each with
-//!   its own deadline; a failing upstream becomes a report, never a failed lookup.
+//!   its own deadline; a failing upstream becomes a report, never a failed lookup. Merged
+//!   (exact, sent at the end) or streamed (each source's records as they arrive, re-sent
+//!   merged when a later source sees them too).
 //! - [`pull`]: backfill — upstream answers stored locally, labelled `upstream:NAME`, idempotent
 //!   through a per-(upstream, owner name) ledger kept in the store's checkpoints.
 //!
@@ -21,6 +26,7 @@
 
 pub mod circl;
 pub mod config;
+pub mod defender;
 pub mod dnsdb;
 pub mod federated;
 mod http;
@@ -57,11 +63,15 @@ pub struct Fetched {
     pub notes: Vec<String>,
 }
 
-/// A configured upstream with its client state (rate limiter).
+/// A configured upstream with its client state: rate limiter, HTTP agent (one per upstream,
+/// reused across requests so connections are kept alive), cached OAuth token (Defender).
 pub struct Upstream {
     /// Its configuration (credentials resolved).
     pub config: UpstreamConfig,
     limiter: http::Limiter,
+    /// The agent, or why it cannot be built (reported at each use).
+    agent: Result<ureq::Agent, UpstreamError>,
+    token: defender::TokenCache,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -74,7 +84,8 @@ impl Upstream {
     /// A client for `config`.
     pub fn new(config: UpstreamConfig) -> Upstream {
         let limiter = http::Limiter::new(config.rate_limit_per_min);
-        Upstream { config, limiter }
+        let agent = http::agent(&config);
+        Upstream { config, limiter, agent, token: defender::TokenCache::default() }
     }
 
     /// The upstream's name.
@@ -86,10 +97,11 @@ impl Upstream {
     /// protocol streams). Records already emitted stay valid when an error follows (e.g. a SAF
     /// stream cut before its terminator).
     pub fn fetch(&self, q: &UpstreamQuery, emit: &mut dyn FnMut(Observation)) -> Result<Fetched, UpstreamError> {
-        let res = http::agent(&self.config).and_then(|agent| match self.config.kind {
+        let res = self.agent.clone().and_then(|agent| match self.config.kind {
             Kind::Dnsdb => dnsdb::fetch(self, &agent, q, emit),
             Kind::Circl => circl::fetch(self, &agent, q, emit),
             Kind::Passivetotal => passivetotal::fetch(self, &agent, q, emit),
+            Kind::Defender => defender::fetch(self, &agent, q, emit),
         });
         let result = match &res {
             Ok(f) if f.limited => "limited",
@@ -107,8 +119,8 @@ impl Upstream {
     /// The upstream's remaining quota, where its protocol reports one (DNSDB `rate_limit`).
     pub fn quota(&self) -> Result<Option<dnsdb::Quota>, UpstreamError> {
         match self.config.kind {
-            Kind::Dnsdb => dnsdb::quota(self, &http::agent(&self.config)?).map(Some),
-            Kind::Circl | Kind::Passivetotal => Ok(None),
+            Kind::Dnsdb => dnsdb::quota(self, &self.agent.clone()?).map(Some),
+            Kind::Circl | Kind::Passivetotal | Kind::Defender => Ok(None),
         }
     }
 

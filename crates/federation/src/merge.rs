@@ -74,7 +74,13 @@ impl Merger {
         self.records.is_empty()
     }
 
-    fn slot(&mut self, key: Vec<u8>, make: impl FnOnce() -> Record, source: &str) -> (&mut Record, bool) {
+    /// The merged record at `i` (an index [`Merger::add_record`] or
+    /// [`Merger::add_observation`] returned; valid until [`Merger::order_sources`]).
+    pub fn get(&self, i: usize) -> Option<&MergedRecord> {
+        self.records.get(i)
+    }
+
+    fn slot(&mut self, key: Vec<u8>, make: impl FnOnce() -> Record, source: &str) -> (&mut Record, bool, usize) {
         let (i, fresh) = match self.index.get(&key) {
             Some(&i) => (i, false),
             None => {
@@ -88,11 +94,11 @@ impl Merger {
         if !m.sources.iter().any(|s| s == source) {
             m.sources.push(source.to_string());
         }
-        (&mut m.record, fresh)
+        (&mut m.record, fresh, i)
     }
 
-    /// Adds a record of the local store.
-    pub fn add_record(&mut self, source: &str, r: Record) {
+    /// Adds a record of the local store; returns the index of the merged record it went into.
+    pub fn add_record(&mut self, source: &str, r: Record) -> usize {
         let mut key = std::mem::take(&mut self.scratch);
         key.clear();
         let mut rdata = r.rdata.clone();
@@ -104,7 +110,7 @@ impl Merger {
         }
         let agg = r.agg.clone();
         let sensors = r.sensors.clone();
-        let (rec, fresh) = self.slot(key.clone(), || r, source);
+        let (rec, fresh, i) = self.slot(key.clone(), || r, source);
         if !fresh {
             rec.agg.merge(&agg);
             for s in sensors {
@@ -114,16 +120,17 @@ impl Merger {
             }
         }
         self.scratch = key;
+        i
     }
 
-    /// Adds an upstream observation.
-    pub fn add_observation(&mut self, source: &str, obs: &Observation) {
+    /// Adds an upstream observation; returns the index of the merged record it went into.
+    pub fn add_observation(&mut self, source: &str, obs: &Observation) -> usize {
         let mut obs = obs.clone();
         obs.normalize_rdata();
         let mut key = std::mem::take(&mut self.scratch);
         key.clear();
         obs.write_key(&mut key);
-        let (rec, fresh) = self.slot(
+        let (rec, _, i) = self.slot(
             key.clone(),
             || Record {
                 rrname: obs.rrname.clone(),
@@ -136,21 +143,32 @@ impl Merger {
             },
             source,
         );
-        let _ = fresh;
         obs.add_to(&mut rec.agg, None);
         self.scratch = key;
+        i
     }
 
     /// Removes from local records the counts earlier pulled from `upstream` and stored
     /// locally, for records `upstream` also answered now (so they are not counted twice).
     /// Reads the pull ledger of each owner name involved once.
     pub fn discount_pulled(&mut self, store: &dyn Store, upstream: &str) -> Result<u64, StoreError> {
+        self.discount_pulled_changed(store, upstream).map(|(n, _)| n)
+    }
+
+    /// [`Merger::discount_pulled`], also returning the indices of the records it changed (a
+    /// streamed lookup sends those again).
+    pub fn discount_pulled_changed(
+        &mut self,
+        store: &dyn Store,
+        upstream: &str,
+    ) -> Result<(u64, Vec<usize>), StoreError> {
+        let mut changed = Vec::new();
         let label = crate::sensor_label(upstream);
         let mut ledgers: HashMap<String, crate::pull::Ledger> = HashMap::new();
         let mut removed = 0u64;
         let mut key = Vec::new();
         let inverse = self.inverse;
-        for m in &mut self.records {
+        for (i, m) in self.records.iter_mut().enumerate() {
             let both = m.sources.iter().any(|s| s == crate::LOCAL) && m.sources.iter().any(|s| s == upstream);
             if !both || !m.record.sensors.contains(&label) {
                 continue;
@@ -168,8 +186,11 @@ impl Merger {
             let take = credited.min(m.record.agg.count);
             m.record.agg.count -= take;
             removed += take;
+            if take > 0 {
+                changed.push(i);
+            }
         }
-        Ok(removed)
+        Ok((removed, changed))
     }
 
     /// Puts each record's sources in the order of `order` (the order sources were asked in;

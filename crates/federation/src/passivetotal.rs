@@ -1,25 +1,33 @@
-//! PassiveTotal (now Microsoft Defender Threat Intelligence) passive DNS client.
+//! PassiveTotal (RiskIQ, now part of Microsoft Defender Threat Intelligence) passive DNS client.
+//! (Defender TI's own API through Microsoft Graph is [`crate::defender`].)
 //!
 //! The request and answer follow the public PassiveTotal API v2 documentation of
-//! `GET /v2/dns/passive` ("Passive DNS: get passive DNS", api.passivetotal.org v2 reference,
-//! the API Defender TI kept for PassiveTotal accounts): `query=<domain or IP>` with HTTP Basic
-//! credentials (account e-mail as user, API key as password), answered by one JSON document
+//! `GET /v2/dns/passive` ("Passive DNS: get passive DNS", api.passivetotal.org v2 reference):
+//! `query=<domain or IP>` with HTTP Basic credentials (account e-mail as user, API key as
+//! password), answered by one JSON document
 //!
 //! ```json
 //! {"totalRecords":1,"firstSeen":"2016-01-01 00:00:00","lastSeen":"2017-01-01 00:00:00",
 //!  "results":[{"firstSeen":"2016-01-01 00:00:00","lastSeen":"2017-01-01 00:00:00",
-//!              "source":["riskiq"],"value":"192.0.2.1","collected":"2017-01-02 00:00:00",
+//!              "source":["riskiq"],"value":"example.com","collected":"2017-01-02 00:00:00",
 //!              "resolve":"192.0.2.1","recordType":"A","resolveType":"ip","recordHash":"…"}],
 //!  "queryType":"domain","queryValue":"example.com","pager":null}
 //! ```
 //!
-//! Mapping: for a name query each result is (rrname = `queryValue`, rrtype = `recordType`,
-//! rdata = `resolve`); for an address query (rrname = `resolve`, rrtype = `recordType`,
-//! rdata = the address). Times are `firstSeen`/`lastSeen` (UTC `YYYY-MM-DD HH:MM:SS`).
-//! PassiveTotal reports no observation count: each resolution counts as one sighting
-//! (`count` 1). There is no bailiwick. Only `rrset/name` of one exact name and `rdata/ip` of
-//! one address can be asked; types, fences and limits are applied to the answer. The answer
-//! is one document (not a stream): it is read whole, up to 64 MiB.
+//! Field meanings were re-checked against that documentation and PassiveTotal's own Python
+//! client (`passivetotal.analyzer.pdns`): per result, `value` is the query value the
+//! resolution was found for, `resolve` the other side, and `resolveType` what `resolve` is
+//! (`ip`, `domain`, `email`, …). Mapping: for a name query each result is (rrname = `value`,
+//! rrtype = `recordType`, rdata = `resolve`); for an address query (rrname = `resolve`, rrtype
+//! = `recordType`, rdata = `value`); `value` falls back to the document's `queryValue`, then
+//! to the value asked. Times are `firstSeen`/`lastSeen` (UTC `YYYY-MM-DD HH:MM:SS`).
+//! PassiveTotal reports no observation count: each resolution counts as one sighting (`count`
+//! 1). There is no bailiwick. Only `rrset/name` of one exact name and `rdata/ip` of one
+//! address can be asked; types, fences and limits are applied to the answer. A result whose
+//! `resolve` is not DNS data (an SOA's contact e-mail) cannot be read and is left out (the
+//! report counts them). A non-null `pager` means more pages exist: only the first is read and
+//! the answer is marked limited. The answer is one document (not a stream): it is read whole,
+//! up to 64 MiB.
 
 use dnsledger_model::time::parse_datetime;
 use dnsledger_model::{Aggregate, Observation, TypeFilter};
@@ -38,6 +46,8 @@ struct Answer {
     results: Vec<Resolution>,
     #[serde(default)]
     query_value: Option<String>,
+    #[serde(default)]
+    pager: Option<serde_json::Value>,
 }
 
 /// One resolution.
@@ -48,6 +58,8 @@ struct Resolution {
     last_seen: String,
     resolve: String,
     record_type: String,
+    #[serde(default)]
+    value: Option<String>,
 }
 
 /// Runs a lookup (see the module docs).
@@ -106,9 +118,10 @@ pub fn fetch(
             unreadable += 1;
             continue;
         };
+        let asked = r.value.as_deref().filter(|v| !v.is_empty()).unwrap_or(queried.as_str());
         let (rrname, rdata) = match q.kind {
-            QueryKind::RdataIp => (r.resolve.as_str(), queried.as_str()),
-            _ => (queried.as_str(), r.resolve.as_str()),
+            QueryKind::RdataIp => (r.resolve.as_str(), asked),
+            _ => (asked, r.resolve.as_str()),
         };
         // a COF line, so the record is read (names, types, rdata) exactly as imported COF is
         let line = serde_json::json!({
@@ -138,6 +151,10 @@ pub fn fetch(
     }
     if unreadable > 0 {
         fetched.notes.push(format!("{unreadable} resolution(s) could not be read and were left out"));
+    }
+    if answer.pager.as_ref().is_some_and(|p| !p.is_null()) {
+        fetched.limited = true;
+        fetched.notes.push("the answer has more pages (pager): only the first was read".into());
     }
     Ok(fetched)
 }

@@ -165,10 +165,16 @@ fn saf_conditions_and_statuses() {
 
 #[test]
 fn passivetotal_answers_map_to_records() {
-    let answer = r#"{"totalRecords":2,"firstSeen":"2024-01-01 00:00:00","lastSeen":"2024-03-01 12:00:00","results":[{"firstSeen":"2024-01-01 00:00:00","lastSeen":"2024-02-01 00:00:00","source":["riskiq"],"value":"www.example.com","collected":"2024-03-02 00:00:00","resolve":"www.example.com","recordType":"A","resolveType":"domain","recordHash":"aa"},{"firstSeen":"2024-02-01 00:00:00","lastSeen":"2024-03-01 12:00:00","source":["pingly"],"value":"mail.example.net","collected":"2024-03-02 00:00:00","resolve":"mail.example.net","recordType":"A","resolveType":"domain","recordHash":"bb"}],"queryType":"ip","queryValue":"192.0.2.1","pager":null}"#;
+    let answer = r#"{"totalRecords":2,"firstSeen":"2024-01-01 00:00:00","lastSeen":"2024-03-01 12:00:00","results":[{"firstSeen":"2024-01-01 00:00:00","lastSeen":"2024-02-01 00:00:00","source":["riskiq"],"value":"192.0.2.1","collected":"2024-03-02 00:00:00","resolve":"www.example.com","recordType":"A","resolveType":"domain","recordHash":"aa"},{"firstSeen":"2024-02-01 00:00:00","lastSeen":"2024-03-01 12:00:00","source":["pingly"],"value":"192.0.2.1","collected":"2024-03-02 00:00:00","resolve":"mail.example.net","recordType":"A","resolveType":"domain","recordHash":"bb"}],"queryType":"ip","queryValue":"192.0.2.1","pager":null}"#;
     let (url, seen) = serve(move |head| {
         if head.starts_with("GET /v2/dns/passive?query=192.0.2.1 ") {
             reply("200 OK", answer)
+        } else if head.starts_with("GET /v2/dns/passive?query=paged.example ") {
+            // a name answer: `value` is the owner (the query value), `resolve` the address
+            reply(
+                "200 OK",
+                r#"{"totalRecords":9,"results":[{"firstSeen":"2024-01-01 00:00:00","lastSeen":"2024-01-02 00:00:00","source":["riskiq"],"value":"paged.example","collected":"2024-01-03 00:00:00","resolve":"192.0.2.7","recordType":"A","resolveType":"ip","recordHash":"cc"},{"firstSeen":"2024-01-01 00:00:00","lastSeen":"2024-01-02 00:00:00","source":["riskiq"],"value":"paged.example","collected":"2024-01-03 00:00:00","resolve":"hostmaster@paged.example","recordType":"SOA","resolveType":"email","recordHash":"dd"}],"queryType":"domain","queryValue":"paged.example","pager":{"next":"x"}}"#,
+            )
         } else if head.starts_with("GET /v2/dns/passive?query=garbage.example ") {
             reply("200 OK", "{\"results\":\"nope\"}")
         } else {
@@ -183,6 +189,15 @@ fn passivetotal_answers_map_to_records() {
     assert_eq!(got[1].rdata[0].to_presentation(got[1].rrtype), "192.0.2.1");
     assert_eq!((got[1].time_first, got[1].time_last, got[1].count), (1706745600, 1709294400, 1));
     assert_eq!(header(&seen.lock().unwrap()[0], "authorization"), Some("Basic YW5hbHlzdEBleGFtcGxlLmNvbTprM3k="));
+    let (r, got) = fetch(&up, "rrset/name/paged.example");
+    let f = r.unwrap();
+    assert!(f.limited && f.records == 1, "{f:?}");
+    assert!(
+        f.notes.iter().any(|n| n.contains("pager")) && f.notes.iter().any(|n| n.contains("1 resolution(s)")),
+        "{f:?}"
+    );
+    assert_eq!(got[0].rrname.to_presentation(), "paged.example.");
+    assert_eq!(got[0].rdata[0].to_presentation(got[0].rrtype), "192.0.2.7");
     let (r, _) = fetch(&up, "rrset/name/garbage.example");
     assert!(matches!(r, Err(UpstreamError::Garbage(_))), "{r:?}");
     let (r, _) = fetch(&up, "rrset/name/*.example.com");

@@ -211,8 +211,12 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         (_, None) => None,
         (Query::Lookup(_), Some(_)) if offset > 0 => return bad("offset cannot be combined with sources"),
         (Query::Lookup(lookup), Some(sources)) => {
+            let stream = match crate::federated::stream_mode(param(&pairs, "stream"), param(&pairs, "merge")) {
+                Ok(s) => s,
+                Err(e) => return bad(e),
+            };
             match crate::federated::plan(&st, sources, &lookup_segs, lookup.clone(), fence, Some(limit)) {
-                Ok(p) => Some(p),
+                Ok(p) => Some(p.with_stream(stream)),
                 Err(e) => return bad(e),
             }
         }

@@ -105,8 +105,12 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         if window.offset > 0 {
             return error(StatusCode::BAD_REQUEST, "offset cannot be combined with sources");
         }
+        let stream = match crate::federated::stream_mode(param(&pairs, "stream"), param(&pairs, "merge")) {
+            Ok(s) => s,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        };
         return match crate::federated::plan(&st, sources, &segs, lookup, fence, window.limit) {
-            Ok(plan) => crate::federated::native(plan, ndjson).await,
+            Ok(plan) => crate::federated::native(plan.with_stream(stream), ndjson).await,
             Err(e) => error(StatusCode::BAD_REQUEST, e),
         };
     }
