@@ -21,7 +21,7 @@
 //!   cached per upstream until a minute before `expires_in`; a 401 from Graph drops it and the
 //!   request is retried once with a fresh one. Tokens and secrets never appear in errors or
 //!   logs.
-//! - Throttling: a 429 with `Retry-After` (seconds) is waited out and retried while that fits
+//! - Throttling: a 429 with `Retry-After` (seconds or an HTTP date) is waited out and retried while that fits
 //!   in the upstream's `timeout_secs` (counted from the start of the lookup), at most
 //!   [`MAX_RETRIES`] times; otherwise it is reported as quota exhaustion with the delay asked.
 //!

@@ -120,11 +120,21 @@ pub(crate) fn base(cfg: &UpstreamConfig) -> &str {
     cfg.url.trim_end_matches('/')
 }
 
-/// The `Retry-After` of a response, when it is a number of seconds (the form rate-limiting
-/// APIs send; an HTTP date is not read).
+/// The `Retry-After` of a response: a number of seconds, or an HTTP date (RFC 9110 §10.2.3),
+/// read as the time left until then (zero when it has passed).
 pub(crate) fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
     let v = resp.headers().get("retry-after")?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    parse_retry_after(v, std::time::SystemTime::now())
+}
+
+/// A `Retry-After` value as a delay from `now`; `None` when it is neither form.
+fn parse_retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Turns a non-success response into an error (429 → quota, with its `Retry-After`), reading
@@ -266,5 +276,22 @@ mod tests {
         let e = for_each_line(&b"a\nb"[..], Duration::from_secs(1), &|| 1, &mut |_| Ok(true)).unwrap_err();
         assert!(matches!(e, UpstreamError::Truncated(_)), "{e}");
         assert_eq!(basic("u", "p"), "Basic dTpw");
+    }
+}
+
+#[cfg(test)]
+mod retry_after_tests {
+    use super::parse_retry_after;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn seconds_and_http_dates() {
+        // 2015-10-21T07:28:00Z
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", SystemTime::now()), None);
     }
 }
