@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use dnsledger_store::Store;
 use dnsledger_store_clickhouse::{ClickHouseOptions, ClickHouseStore};
-use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
+use dnsledger_store_rocksdb::{RecoveringStore, RocksStore, RocksStoreOptions};
 
 use crate::config::{ClickHouseOverrides, Config, StoreKind};
 
@@ -121,6 +121,10 @@ impl StoreArgs {
 /// ClickHouse, which has no local state to tune).
 pub fn open(target: &Target, rocks: RocksStoreOptions) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match target {
+        // a writer survives a full disk: it reopens the store once space returns
+        Target::RocksDb(dir) if !rocks.read_only => {
+            Arc::new(RecoveringStore::open(dir, rocks).with_context(|| format!("opening store {}", dir.display()))?)
+        }
         Target::RocksDb(dir) => {
             Arc::new(RocksStore::open(dir, rocks).with_context(|| format!("opening store {}", dir.display()))?)
         }

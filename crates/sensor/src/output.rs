@@ -382,7 +382,11 @@ impl HttpSink {
             fs::rename(&tmp, &path)?;
             File::open(&self.opts.spool_dir)?.sync_all()
         };
-        write().map_err(io_err(format!("spooling to {}", path.display())))?;
+        if let Err(e) = write() {
+            // a half-written file (a full disk) must not keep the space it took
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(format!("spooling to {}", path.display()))(e));
+        }
         self.spooled += 1;
         batch_outcome("spooled");
         metrics::gauge!(dnsledger_telemetry::catalog::SENSOR_SPOOL).increment(1.0);

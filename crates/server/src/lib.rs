@@ -15,8 +15,9 @@
 //!   `{"records":[…],"returned":N,"limited":bool}`), `format=ndjson` (one record per line) or
 //!   the exports `format=csv|misp|stix` (`dnsledger_analytics::export`).
 //! - `POST /api/v1/observations?format=ndjson|passivedns|batch&sensor=ID` — ingest (gzip bodies
-//!   accepted; `batch` is a sensor's pre-aggregated batch, applied once per `X-Batch-Id`); the response is
-//!   sent after the batch is durable.
+//!   accepted; `batch` is a sensor's pre-aggregated batch; any format is applied at most once
+//!   per `X-Batch-Id`); the response is sent after the batch is durable, stored whole in one
+//!   atomic write (`507` when the disk is full, `503` for other store errors: nothing stored).
 //! - `GET /api/v1/analytics/...` (see [`analytics`]) and `POST /api/v1/analytics/lookback`
 //!   (a batch of indicators, see `lookback`).
 //! - `GET|PUT|DELETE /api/v1/watchlists/{name}`, `GET /api/v1/watchlists`, `GET /api/v1/alerts`

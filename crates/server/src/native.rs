@@ -242,26 +242,33 @@ async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
         .map(str::to_string)
         .or_else(|| headers.get("x-sensor-id").and_then(|v| v.to_str().ok()).map(str::to_string))
         .filter(|s| !s.is_empty());
+    let id = match batch_id(&headers) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
     let store = st.store.clone();
+    let lock = st.batch_lock.clone();
     let job = tokio::task::spawn_blocking(move || {
         let mut parser = format.parser(&SourceOptions { sensor, ..Default::default() });
-        let r = dnsledger_ingest::parse_input(format, parser.as_mut(), &body, "request");
-        let written = if r.batch.is_empty() { Ok(Default::default()) } else { store.write(&r.batch) };
+        let mut r = dnsledger_ingest::parse_input(format, parser.as_mut(), &body, "request");
+        let written = write_once(store.as_ref(), &lock, &mut r.batch, id.as_deref());
         (r, written)
     });
     let (r, written) = match job.await {
         Ok(x) => x,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("ingest task failed: {e}")),
     };
-    let stats = match written {
+    let (stats, duplicate) = match written {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "ingest write failed");
-            return error(StatusCode::SERVICE_UNAVAILABLE, format!("observations not stored: {e}"));
+            return store_error(&e, "observations not stored");
         }
     };
     let source = format!("http:{}", format.name());
-    record_ingest(&source, r.lines, r.observations, &r.rejected, &r.skipped);
+    if !duplicate {
+        record_ingest(&source, r.lines, r.observations, &r.rejected, &r.skipped);
+    }
     let rejected: u64 = r.rejected.values().sum();
     let status = if r.observations == 0 && rejected > 0 { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let errors: Vec<String> =
@@ -274,6 +281,7 @@ async fn ingest(State(st): State<AppState>, uri: Uri, headers: HeaderMap, body: 
         "rejected": r.rejected,
         "skipped": r.skipped,
         "errors": errors,
+        "duplicate": duplicate,
     });
     (status, Json(body)).into_response()
 }
@@ -325,6 +333,58 @@ fn decode_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, 
     }
 }
 
+/// The request's `X-Batch-Id`, if any, checked (1 to 128 characters of `A-Z a-z 0-9 . _ : / -`).
+fn batch_id(headers: &HeaderMap) -> Result<Option<String>, Response> {
+    match headers.get("x-batch-id").map(|v| v.to_str()) {
+        None => Ok(None),
+        Some(Ok(s))
+            if !s.is_empty()
+                && s.len() <= 128
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b)) =>
+        {
+            Ok(Some(s.to_string()))
+        }
+        Some(_) => Err(error(StatusCode::BAD_REQUEST, "X-Batch-Id: 1 to 128 characters of A-Z a-z 0-9 . _ : / -")),
+    }
+}
+
+/// Writes `batch` in one atomic store write. With an `id`, at most once: the id is checked and
+/// recorded with the records under `lock`, so a retry of an acknowledged batch (or a concurrent
+/// duplicate) is not counted again. An empty batch writes nothing and records no id (a body
+/// whose every line was refused can be corrected and sent again under the same id). Returns
+/// what was written and whether it was a duplicate.
+fn write_once(
+    store: &dyn dnsledger_store::Store,
+    lock: &std::sync::Mutex<()>,
+    batch: &mut dnsledger_store::Batch,
+    id: Option<&str>,
+) -> Result<(dnsledger_store::WriteStats, bool), StoreError> {
+    if batch.is_empty() {
+        return Ok((Default::default(), false));
+    }
+    let Some(id) = id else { return Ok((store.write(batch)?, false)) };
+    let _guard = lock.lock().map_err(|_| StoreError::Engine("batch-id lock poisoned".into()))?;
+    if store.checkpoint(&batch_checkpoint(id))?.is_some() {
+        return Ok((Default::default(), true));
+    }
+    batch.set_checkpoint(&batch_checkpoint(id), vec![1]);
+    Ok((store.write(batch)?, false))
+}
+
+/// The answer to a store write that failed: 507 when the disk is full (counted in
+/// `dnsledger_store_no_space_total` by the store wrapper), else 503; nothing of the batch
+/// was stored either way.
+fn store_error(e: &StoreError, what: &str) -> Response {
+    if e.is_no_space() {
+        error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!("{what}: no space left on device while writing the store; free disk space and retry ({e})"),
+        )
+    } else {
+        error(StatusCode::SERVICE_UNAVAILABLE, format!("{what}: {e}"))
+    }
+}
+
 /// Checkpoint source under which an acknowledged sensor batch id is remembered.
 fn batch_checkpoint(id: &str) -> String {
     format!("batch/{id}")
@@ -335,33 +395,20 @@ fn batch_checkpoint(id: &str) -> String {
 /// recorded atomically with its records, and a retry of an acknowledged batch is answered
 /// `"duplicate": true` without counting it again.
 async fn ingest_batch(st: AppState, headers: &HeaderMap, body: Bytes) -> Response {
-    let id = match headers.get("x-batch-id").map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(s))
-            if !s.is_empty()
-                && s.len() <= 128
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b)) =>
-        {
-            Some(s.to_string())
-        }
-        Some(_) => return error(StatusCode::BAD_REQUEST, "X-Batch-Id: 1 to 128 characters of A-Z a-z 0-9 . _ : / -"),
+    let id = match batch_id(headers) {
+        Ok(id) => id,
+        Err(r) => return r,
     };
     let store = st.store.clone();
     let lock = st.batch_lock.clone();
-    let job = tokio::task::spawn_blocking(move || -> Result<(u64, u64, bool), (StatusCode, String)> {
-        let mut batch = wire::decode(&body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
+    let job = tokio::task::spawn_blocking(move || -> Result<(u64, u64, bool), Response> {
+        let mut batch = wire::decode(&body).map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
         let (records, observations) = (batch.len() as u64, batch.observations());
-        let unavailable = |e: StoreError| (StatusCode::SERVICE_UNAVAILABLE, format!("batch not stored: {e}"));
-        // one batch-id check-and-write at a time, so concurrent retries cannot both apply
-        let _guard = lock.lock().map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "batch lock poisoned".to_string()))?;
-        if let Some(id) = &id {
-            if store.checkpoint(&batch_checkpoint(id)).map_err(unavailable)?.is_some() {
-                return Ok((records, observations, true));
-            }
-            batch.set_checkpoint(&batch_checkpoint(id), vec![1]);
-        }
-        store.write(&batch).map_err(unavailable)?;
-        Ok((records, observations, false))
+        let (_, duplicate) = write_once(store.as_ref(), &lock, &mut batch, id.as_deref()).map_err(|e| {
+            tracing::error!(error = %e, "batch ingest failed");
+            store_error(&e, "batch not stored")
+        })?;
+        Ok((records, observations, duplicate))
     });
     match job.await {
         Ok(Ok((records, observations, duplicate))) => {
@@ -376,12 +423,7 @@ async fn ingest_batch(st: AppState, headers: &HeaderMap, body: Bytes) -> Respons
             }))
             .into_response()
         }
-        Ok(Err((status, msg))) => {
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                tracing::error!(error = %msg, "batch ingest failed");
-            }
-            error(status, msg)
-        }
+        Ok(Err(r)) => r,
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("ingest task failed: {e}")),
     }
 }
@@ -402,5 +444,60 @@ async fn stats(State(st): State<AppState>, headers: HeaderMap) -> Response {
         .into_response(),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServerConfig;
+    use axum::body::Body;
+    use axum::http::Request;
+    use dnsledger_store_rocksdb::{RocksStore, RocksStoreOptions};
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    async fn post(st: &AppState, id: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::builder().method("POST").uri("/api/v1/observations?format=passivedns");
+        if let Some(id) = id {
+            req = req.header("X-Batch-Id", id);
+        }
+        let resp = crate::router(st.clone()).oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+
+    async fn count(st: &AppState) -> u64 {
+        let req = Request::builder().uri("/api/v1/lookup/rrset/name/www.example.com").body(Body::empty()).unwrap();
+        let resp = crate::router(st.clone()).oneshot(req).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["records"].as_array().unwrap().iter().map(|r| r["count"].as_u64().unwrap()).sum()
+    }
+
+    #[tokio::test]
+    async fn a_text_batch_with_an_id_is_applied_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(RocksStore::open(dir.path(), RocksStoreOptions::default()).unwrap());
+        let st = AppState::new(store, ServerConfig::default(), None);
+        let line = "1704067200.000000||192.0.2.1||192.0.2.53||IN||www.example.com.||A||192.0.2.80||60||3\n";
+        let (s, v) = post(&st, Some("client-1"), line).await;
+        assert_eq!((s, &v["duplicate"]), (StatusCode::OK, &json!(false)), "{v}");
+        let (s, v) = post(&st, Some("client-1"), line).await;
+        assert_eq!((s, &v["duplicate"]), (StatusCode::OK, &json!(true)), "{v}");
+        assert_eq!(count(&st).await, 3);
+        // another id, or none, is another batch
+        assert_eq!(post(&st, Some("client-2"), line).await.1["duplicate"], false);
+        assert_eq!(post(&st, None, line).await.1["duplicate"], false);
+        assert_eq!(count(&st).await, 9);
+        // a body refused whole does not use up its id
+        let (s, v) = post(&st, Some("client-3"), "garbage\n").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(post(&st, Some("client-3"), line).await.1["duplicate"], false);
+        assert_eq!(count(&st).await, 12);
+        let (s, v) = post(&st, Some("bad id!"), line).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(count(&st).await, 12);
     }
 }

@@ -17,9 +17,11 @@
 //! bounds, checkpoints) is stable RocksDB API of that era.
 
 pub mod ops;
+pub mod recover;
 pub mod write;
 
 pub use ops::{Verified, BACKUP_FORMAT, BACKUP_MANIFEST};
+pub use recover::RecoveringStore;
 
 /// The key layout, shared with every backend (see `dnsledger_store::layout`).
 pub use dnsledger_store::layout::keys;

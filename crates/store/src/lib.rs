@@ -41,6 +41,19 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the engine failed because the disk (or the filesystem holding the store) is
+    /// full: ENOSPC as RocksDB, the OS or a ClickHouse server word it.
+    pub fn is_no_space(&self) -> bool {
+        let text = match self {
+            StoreError::Engine(m) | StoreError::Corrupt(m) => m.as_str(),
+            StoreError::Open { reason, .. } => reason.as_str(),
+            StoreError::ReadOnly => return false,
+        };
+        text.contains("No space left on device") || text.contains("NOT_ENOUGH_SPACE") || text.contains("os error 28")
+    }
+}
+
 /// What one write did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteStats {

@@ -55,6 +55,8 @@ pub const INGEST_WRITE_ERRORS: &str = "dnsledger_ingest_write_errors_total";
 pub const DNSTAP_CONNECTIONS: &str = "dnsledger_dnstap_connections_total";
 /// Store writes, by result.
 pub const STORE_WRITES: &str = "dnsledger_store_writes_total";
+/// Store writes that failed because the disk is full.
+pub const STORE_NO_SPACE: &str = "dnsledger_store_no_space_total";
 /// Time one store write takes (until durable).
 pub const STORE_WRITE_SECONDS: &str = "dnsledger_store_write_seconds";
 /// Records merged into the store.
@@ -151,6 +153,12 @@ pub const ALL: &[Def] = &[
     def(INGEST_WRITE_ERRORS, Counter, &["source"], "Store writes of a stream source that failed and are retried."),
     def(DNSTAP_CONNECTIONS, Counter, &["listener"], "dnstap connections accepted, by listener."),
     def(STORE_WRITES, Counter, &["result"], "Store writes, by result (ok, error)."),
+    def(
+        STORE_NO_SPACE,
+        Counter,
+        &[],
+        "Store writes that failed because the disk holding the store is full (ENOSPC); also counted as errors.",
+    ),
     def(STORE_WRITE_SECONDS, Histogram, &[], "Time one store write takes, until it is durable."),
     def(STORE_RECORDS, Counter, &[], "Records merged into the store."),
     def(STORE_OBSERVATIONS, Counter, &[], "Observations the merged records stood for."),

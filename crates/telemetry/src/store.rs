@@ -45,7 +45,12 @@ impl Store for TimedStore {
                 metrics::counter!(catalog::STORE_RECORDS).increment(s.records);
                 metrics::counter!(catalog::STORE_OBSERVATIONS).increment(s.observations);
             }
-            Err(_) => metrics::counter!(catalog::STORE_WRITES, "result" => "error").increment(1),
+            Err(e) => {
+                metrics::counter!(catalog::STORE_WRITES, "result" => "error").increment(1);
+                if e.is_no_space() {
+                    metrics::counter!(catalog::STORE_NO_SPACE).increment(1);
+                }
+            }
         }
         r
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod pcap;
 pub mod tls;
 
 use std::io::{BufRead, BufReader};
