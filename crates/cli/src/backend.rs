@@ -117,8 +117,8 @@ impl StoreArgs {
     }
 }
 
-/// Opens the store `target` names; `rocks` are the embedded store's options (ignored for
-/// ClickHouse, which has no local state to tune).
+/// Opens the store `target` names; `rocks` are the embedded store's options (for ClickHouse,
+/// which has no local state to tune, only their retention applies).
 pub fn open(target: &Target, rocks: RocksStoreOptions) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match target {
         // a writer survives a full disk: it reopens the store once space returns
@@ -128,7 +128,9 @@ pub fn open(target: &Target, rocks: RocksStoreOptions) -> anyhow::Result<Arc<dyn
         Target::RocksDb(dir) => {
             Arc::new(RocksStore::open(dir, rocks).with_context(|| format!("opening store {}", dir.display()))?)
         }
-        Target::ClickHouse(o) => Arc::new(open_clickhouse(o)?),
+        Target::ClickHouse(o) => {
+            Arc::new(open_clickhouse(&ClickHouseOptions { retention_secs: rocks.retention_secs, ..o.clone() })?)
+        }
     })
 }
 
@@ -141,6 +143,7 @@ pub fn open_clickhouse(o: &ClickHouseOptions) -> anyhow::Result<ClickHouseStore>
 pub fn open_configured(args: &StoreArgs, rocks: RocksStoreOptions) -> anyhow::Result<(Target, Arc<dyn Store>)> {
     let config = args.load_config()?;
     let target = args.target(&config)?;
+    let rocks = RocksStoreOptions { retention_secs: rocks.retention_secs.or(config.store.retention_secs()), ..rocks };
     let store = open(&target, rocks)?;
     Ok((target, store))
 }

@@ -196,6 +196,8 @@ pub struct SensorSection {
     pub key: Option<String>,
     /// Spool directory.
     pub spool_dir: Option<PathBuf>,
+    /// Key file for keyed hashing of client addresses (`--client-hash-key-file`).
+    pub client_hash_key_file: Option<PathBuf>,
     /// PEM file of extra CA certificates to trust for an https:// collector.
     pub ca_file: Option<PathBuf>,
     /// Seconds between counter reports in the log.
@@ -252,8 +254,17 @@ pub struct StoreSection {
     pub kind: StoreKind,
     /// Directory of the embedded store.
     pub data_dir: Option<PathBuf>,
+    /// Keep records last seen within this many days; older ones expire (none or 0: forever).
+    pub retention_days: Option<u64>,
     /// `[store.clickhouse]`: where and how to reach ClickHouse.
     pub clickhouse: Option<ClickHouseSection>,
+}
+
+impl StoreSection {
+    /// The retention period in seconds, if one is set (`retention_days`, 0 meaning none).
+    pub fn retention_secs(&self) -> Option<u64> {
+        self.retention_days.filter(|&d| d > 0).map(|d| d.saturating_mul(86_400))
+    }
 }
 
 /// `[store] kind`.

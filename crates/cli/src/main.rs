@@ -21,6 +21,7 @@ mod inspect;
 mod key;
 mod metrics_endpoint;
 mod migrate;
+mod prune;
 mod pull;
 mod query;
 mod sensor;
@@ -71,6 +72,9 @@ enum Command {
     /// Compact the store to its steady-state size (an embedded store's server must not be
     /// running; on ClickHouse this merges each shard's parts).
     Compact(backend::StoreArgs),
+    /// Expire records last seen before a time now, with their index entries; reports what was
+    /// dropped (an embedded store's server must not be running).
+    Prune(prune::PruneArgs),
     /// Manage API keys: add, list, rotate, remove.
     Key(key::KeyArgs),
     /// Manage the ClickHouse store's schema: `init` creates or migrates the tables.
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => analyze::run(*a),
         Command::Watch(a) => watch::run(*a),
         Command::Compact(a) => compact(a),
+        Command::Prune(a) => prune::run(a),
         Command::Key(a) => key::run(a),
         Command::Clickhouse(a) => clickhouse::run(a),
         Command::Migrate(a) => migrate::run(a),

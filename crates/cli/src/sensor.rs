@@ -11,6 +11,7 @@ use dnsledger_capture::live::{dns_filter, LiveOptions};
 use dnsledger_capture::DecoderConfig;
 use dnsledger_model::TypeSet;
 use dnsledger_sensor::output::{FileFormat, FileSink, HttpOptions, HttpSink, Sink, StoreSink};
+use dnsledger_sensor::pseudonym::ClientHasher;
 use dnsledger_sensor::{Input, LiveProgress, LiveRun, SensorOptions, Summary};
 use dnsledger_store_rocksdb::RocksStoreOptions;
 use dnsledger_wire::ExtractOptions;
@@ -37,7 +38,7 @@ OUTPUTS:
   the embedded store (default, --data-dir), a collector (--server URL [--key K]; batches are gzip
   compressed, sent once each, and spooled to --spool-dir while the collector is unreachable), or a
   file (--output FILE|-, NDJSON or passivedns lines). Client addresses are never recorded, except in
-  file outputs with --record-clients.
+  file outputs with --record-clients, and then as keyed-hash tokens with --client-hash-key-file.
 
 EXIT STATUS:
   0 success, 1 error, 3 an input file was damaged (what came before the damage was used).")]
@@ -116,6 +117,12 @@ pub struct SensorArgs {
     /// Keep client and server addresses (file outputs only; the store never holds them).
     #[arg(long)]
     record_clients: bool,
+
+    /// With --record-clients: write a keyed hash (HMAC-SHA256 with the key in FILE, first 16
+    /// bytes as hex) instead of each client address; the same address and key always give
+    /// the same token. FILE holds at least 32 bytes and is not accessible to other users.
+    #[arg(long, value_name = "FILE")]
+    client_hash_key_file: Option<PathBuf>,
 
     /// Sensor name recorded with every observation.
     #[arg(long, env = "DNSLEDGER_SENSOR")]
@@ -254,7 +261,14 @@ impl SensorArgs {
                 "passivedns" | "gamelinux" => FileFormat::Passivedns,
                 f => bail!("--output-format: unknown format {f:?} (ndjson, passivedns)"),
             };
-            return Ok((Box::new(FileSink::create(path, format, self.record_clients)?), None));
+            let mut sink = FileSink::create(path, format, self.record_clients)?;
+            if let Some(key) = &self.client_hash_key_file {
+                if !self.record_clients {
+                    bail!("--client-hash-key-file applies with --record-clients (without it no client address is written)");
+                }
+                sink = sink.with_client_hasher(ClientHasher::load(key)?);
+            }
+            return Ok((Box::new(sink), None));
         }
         if self.record_clients {
             bail!("--record-clients needs --output: the store and collectors do not keep client addresses");
@@ -326,6 +340,7 @@ impl SensorArgs {
             self.key.clone_from(&c.key);
         }
         self.spool_dir = self.spool_dir.take().or_else(|| c.spool_dir.clone());
+        self.client_hash_key_file = self.client_hash_key_file.take().or_else(|| c.client_hash_key_file.clone());
         self.ca_file = self.ca_file.take().or_else(|| c.ca_file.clone());
         self.stats_secs = self.stats_secs.or(c.stats_secs);
         self.metrics_listen = self.metrics_listen.or(c.metrics_listen);

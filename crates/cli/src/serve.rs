@@ -80,6 +80,12 @@ pub struct ServeArgs {
     #[arg(long)]
     no_sync: bool,
 
+    /// Expire records last seen more than this many days ago: hidden at once, dropped from
+    /// disk by compactions (`dnsledger prune` forces one); 0 keeps everything [default:
+    /// [store] retention_days, else 0].
+    #[arg(long, value_name = "DAYS")]
+    retention_days: Option<u64>,
+
     /// Most results one lookup may return [default: 1000000] (`limit=0` asks for this many;
     /// keys may lower it).
     #[arg(long)]
@@ -298,7 +304,17 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let engine = crate::backend::open(&target, RocksStoreOptions { sync_writes: !a.no_sync, ..Default::default() })?;
+    let retention_secs = match a.retention_days {
+        Some(d) => Some(d.saturating_mul(86_400)).filter(|&s| s > 0),
+        None => file.store.retention_secs(),
+    };
+    if let Some(s) = retention_secs {
+        tracing::info!(days = s / 86_400, "retention: records last seen longer ago expire");
+    }
+    let engine = crate::backend::open(
+        &target,
+        RocksStoreOptions { sync_writes: !a.no_sync, retention_secs, ..Default::default() },
+    )?;
     // watchlists see every write: HTTP ingest, sensor batches and the dnstap listeners
     let watcher = crate::watch::open_watcher(&file, &target)?;
     let engine: Arc<dyn Store> = match &watcher {
@@ -397,6 +413,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("installing the SIGHUP handler")?;
         tokio::spawn(reload_on_hangup(hup, key_store, watcher.clone(), tls.clone()));
+        if let Some(cert) = tls.clone() {
+            // set before the server announces itself, so the first scrape has it
+            report_cert_expiry(&cert);
+            tokio::spawn(watch_cert_expiry(cert));
+        }
         let scheme = if tls.is_some() { "https" } else { "http" };
         state.ready.store(true, Ordering::Relaxed);
         tracing::info!("store {}, listening on {scheme}://{local}", target.describe());
@@ -425,6 +446,52 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A certificate expiring sooner than this is warned about in the log.
+const CERT_WARN_SECS: i64 = 14 * 86_400;
+
+/// Sets the certificate-expiry gauges from the certificate served now and warns in the log when
+/// it expires within [`CERT_WARN_SECS`] (or has expired).
+fn report_cert_expiry(cert: &dnsledger_tls::server::ServerCert) {
+    use dnsledger_telemetry::catalog::{TLS_CERT_EXPIRES_IN, TLS_CERT_NOT_AFTER};
+    match cert.validity() {
+        Ok(v) => {
+            let now = dnsledger_model::time::now() as i64;
+            let left = v.not_after - now;
+            metrics::gauge!(TLS_CERT_NOT_AFTER).set(v.not_after as f64);
+            metrics::gauge!(TLS_CERT_EXPIRES_IN).set(left as f64);
+            if left < CERT_WARN_SECS {
+                tracing::warn!(
+                    cert = %cert.cert_path().display(),
+                    not_after = v.not_after,
+                    days_left = left / 86_400,
+                    "the TLS certificate expires soon (or has expired): renew it and send SIGHUP"
+                );
+            }
+        }
+        Err(e) => {
+            tracing::warn!(cert = %cert.cert_path().display(), error = %e, "cannot read the TLS certificate's expiry")
+        }
+    }
+}
+
+/// Keeps the certificate-expiry gauges current every hour after start (the warning repeats
+/// daily while it applies).
+async fn watch_cert_expiry(cert: Arc<dnsledger_tls::server::ServerCert>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    tick.tick().await; // the first tick is immediate: start did this one
+    let mut hours = 1u64;
+    loop {
+        tick.tick().await;
+        if hours.is_multiple_of(24) {
+            report_cert_expiry(&cert);
+        } else if let Ok(v) = cert.validity() {
+            let left = v.not_after - dnsledger_model::time::now() as i64;
+            metrics::gauge!(dnsledger_telemetry::catalog::TLS_CERT_EXPIRES_IN).set(left as f64);
+        }
+        hours += 1;
+    }
+}
+
 /// Reloads what can change without a restart on every SIGHUP: the API key file, the
 /// watchlist directory and the TLS certificate with its key. A key file that does not parse
 /// keeps the keys loaded before; a watchlist file that does not load keeps the version of that
@@ -444,6 +511,9 @@ async fn reload_on_hangup(
                 Ok(Ok(())) => {
                     metrics::counter!(TLS_RELOADS, "result" => "ok").increment(1);
                     tracing::info!("SIGHUP: TLS certificate reloaded");
+                    if let Some(cert) = &tls {
+                        report_cert_expiry(cert);
+                    }
                 }
                 Ok(Err(e)) => {
                     metrics::counter!(TLS_RELOADS, "result" => "error").increment(1);

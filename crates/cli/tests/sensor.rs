@@ -379,6 +379,75 @@ fn file_outputs_and_reimport() {
 }
 
 #[test]
+fn client_addresses_become_keyed_hash_tokens_with_a_key_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("dns.pcap");
+    capture().write(&pcap);
+    let p = pcap.to_str().expect("utf-8");
+    let key = dir.path().join("client.key");
+    let hexkey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    std::fs::write(&key, format!("{hexkey}\n")).expect("write");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let k = key.to_str().expect("utf-8");
+    // the token of 10.0.0.7, the capture's client: HMAC-SHA256 over its 4 octets keyed with the
+    // file's text (newline dropped), first 16 bytes in hex, computed by openssl
+    let msg = dir.path().join("msg");
+    std::fs::write(&msg, [10u8, 0, 0, 7]).expect("write");
+    let keyhex: String = hexkey.bytes().map(|b| format!("{b:02x}")).collect();
+    let out = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt", &format!("hexkey:{keyhex}")])
+        .arg(&msg)
+        .output()
+        .expect("openssl is needed for this test (apt-get install openssl)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let digest = String::from_utf8(out.stdout).expect("utf-8");
+    let token = &digest.trim().rsplit(' ').next().expect("digest")[..32];
+
+    let pd = ok(&[
+        "sensor",
+        "-r",
+        p,
+        "-o",
+        "-",
+        "--output-format",
+        "passivedns",
+        "--record-clients",
+        "--client-hash-key-file",
+        k,
+        "-q",
+    ]);
+    let want = format!("||{token}||10.0.0.53||IN||web.example.com.||A||192.0.2.80||300||2");
+    assert!(pd.lines().any(|l| l.contains(&want)), "{want} not in {pd}");
+    assert!(!pd.contains("||10.0.0.7||"), "{pd}");
+    let nd = ok(&["sensor", "-r", p, "-o", "-", "--record-clients", "--client-hash-key-file", k, "-q"]);
+    let lines = json_lines(&nd);
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["client"] == token), "{nd}");
+    // the hashed passivedns output still imports
+    let pdfile = dir.path().join("pdns.log");
+    std::fs::write(&pdfile, &pd).expect("write");
+    let data = dir.path().join("store");
+    let d = data.to_str().expect("utf-8");
+    ok(&["import", pdfile.to_str().expect("utf-8"), "--data-dir", d, "-q"]);
+    assert_eq!(query_json(d, &["-r", "web.example.com/A"])[0]["count"], 2);
+
+    // refused: a key others can read, a short key, a key without --record-clients
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = run(&["sensor", "-r", p, "-o", "-", "--record-clients", "--client-hash-key-file", k]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&key, "short\n").expect("write");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = run(&["sensor", "-r", p, "-o", "-", "--record-clients", "--client-hash-key-file", k]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["sensor", "-r", p, "-o", "-", "--client-hash-key-file", k]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--record-clients"));
+}
+
+#[test]
 fn damaged_capture_keeps_what_came_before() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pcap = dir.path().join("cut.pcap");

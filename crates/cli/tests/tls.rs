@@ -35,13 +35,33 @@ fn figure(metrics: &str, series: &str) -> f64 {
     metrics.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+/// notAfter of a PEM certificate in Unix seconds, as `openssl x509` and `date` read it.
+fn not_after(cert: &Path) -> i64 {
+    let out = Command::new("openssl").args(["x509", "-noout", "-enddate", "-in", s(cert)]).output().expect("openssl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let when = text.trim().strip_prefix("notAfter=").unwrap_or_else(|| panic!("no notAfter in {text:?}"));
+    let out = Command::new("date").args(["-u", "-d", when, "+%s"]).output().expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|_| panic!("date cannot read {when:?}"))
+}
+
+/// `/metrics` over HTTPS, trusting `ca`.
+fn metrics(url: &str, ca: &Path) -> String {
+    let mut r = agent(ca).get(format!("{url}/metrics")).call().expect("metrics over HTTPS");
+    r.body_mut().read_to_string().expect("body")
+}
+
 #[test]
 fn https_server_cli_trust_plain_http_and_certificate_reload() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let (ca1, ca2) = (Ca::new(d, "ca1"), Ca::new(d, "ca2"));
     let (c1, k1) = ca1.issue("one");
-    let (c2, k2) = ca2.issue("two");
+    // the second certificate lives longer, so the expiry metric shows which one is served
+    let (c2, k2) = ca2.issue_days("two", 30);
     // the server reads copies, so a reload can swap what they hold
     let (cert, key) = (d.join("server.pem"), d.join("server.key"));
     std::fs::copy(&c1, &cert).expect("copy");
@@ -49,6 +69,12 @@ fn https_server_cli_trust_plain_http_and_certificate_reload() {
     let server = Server::start(&d.join("store"), &["--demo", "--tls-cert", s(&cert), "--tls-key", s(&key)]);
     let url = server.url.clone();
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    // the certificate's notAfter, as openssl reads it, and the time left, in /metrics
+    let m = metrics(&url, &ca1.pem);
+    assert_eq!(figure(&m, "dnsledger_tls_cert_not_after_seconds"), not_after(&c1) as f64, "{m}");
+    let left = figure(&m, "dnsledger_tls_cert_expires_in_seconds");
+    assert!((left - (not_after(&c1) - unix_now()) as f64).abs() < 120.0, "{left}\n{m}");
 
     // the CLI with the CA file
     let out = query(&url, Some(&ca1.pem));
@@ -119,6 +145,9 @@ fn https_server_cli_trust_plain_http_and_certificate_reload() {
         let m = r.body_mut().read_to_string().expect("body");
         if figure(&m, "dnsledger_tls_reloads_total{result=\"error\"}") == 1.0 {
             assert_eq!(figure(&m, "dnsledger_tls_reloads_total{result=\"ok\"}"), 1.0, "{m}");
+            // the expiry is that of the certificate the good reload put in place
+            assert_eq!(figure(&m, "dnsledger_tls_cert_not_after_seconds"), not_after(&c2) as f64, "{m}");
+            assert!(figure(&m, "dnsledger_tls_cert_expires_in_seconds") > 29.0 * 86_400.0, "{m}");
             assert!(figure(&m, "dnsledger_tls_handshake_failures_total{reason=\"plain_http\"}") >= 1.0, "{m}");
             break;
         }

@@ -342,6 +342,32 @@ impl Aggregate {
         Ok(a)
     }
 
+    /// The latest time (sensor or zone) in an encoded aggregate, read without decoding the
+    /// rest: what retention compares with its cutoff. `None` if the value has no times or does
+    /// not decode that far.
+    pub fn last_seen_encoded(buf: &[u8]) -> Option<Timestamp> {
+        let flags = *buf.first()?;
+        if flags & FORMAT_MASK != FORMAT_V1 {
+            return None;
+        }
+        let mut pos = 1;
+        let mut next = || -> Option<u64> {
+            let (v, n) = get_varint(buf.get(pos..)?)?;
+            pos += n;
+            Some(v)
+        };
+        next()?; // count
+        let mut last = None;
+        for present in [flags & HAS_SEEN != 0, flags & HAS_ZONE != 0] {
+            if present {
+                let first = next()?;
+                let t = first.checked_add(next()?)?;
+                last = Some(last.map_or(t, |l: u64| l.max(t)));
+            }
+        }
+        last
+    }
+
     /// The merge operator: folds encoded operands into an encoded existing value. Operands
     /// that fail to decode are skipped and counted in the returned number, so one corrupt
     /// value never blocks the rest of a record.
@@ -423,6 +449,24 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_seen_reads_the_latest_sensor_or_zone_time() {
+        let mut a = Aggregate::default();
+        assert_eq!(Aggregate::last_seen_encoded(&a.to_bytes()), None);
+        a.observe_sensor(1_600_000_000, 1_650_000_000, 3);
+        a.observe_ttl(300);
+        assert_eq!(Aggregate::last_seen_encoded(&a.to_bytes()), Some(1_650_000_000));
+        a.observe_zone(1_500_000_000, 1_700_000_000, 1);
+        assert_eq!(Aggregate::last_seen_encoded(&a.to_bytes()), Some(1_700_000_000));
+        let mut z = Aggregate::default();
+        z.observe_zone(10, 20, 1);
+        assert_eq!(Aggregate::last_seen_encoded(&z.to_bytes()), Some(20));
+        let enc = a.to_bytes();
+        for cut in 0..3 {
+            assert_eq!(Aggregate::last_seen_encoded(&enc[..cut]), None);
+        }
+    }
 
     fn agg(first: u64, last: u64, count: u64) -> Aggregate {
         let mut a = Aggregate::default();

@@ -22,10 +22,12 @@
 //! capture buffer (live), rather than growing memory.
 //!
 //! Privacy: the store has no field for client addresses and the sensor never sends them.
-//! Only file outputs can carry them, with `record_clients` (`--record-clients`).
+//! Only file outputs can carry them, with `record_clients` (`--record-clients`), and then
+//! as keyed-hash tokens instead of addresses when a key is given ([`pseudonym`]).
 
 pub mod matcher;
 pub mod output;
+pub mod pseudonym;
 pub mod replay;
 pub mod worker;
 

@@ -13,6 +13,8 @@ use dnsledger_model::{Aggregate, RecordKey};
 use dnsledger_store::{wire, Batch, Store};
 use serde_json::json;
 
+use crate::pseudonym::ClientHasher;
+
 /// Why an output failed; the message says what and where.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -138,6 +140,7 @@ pub struct FileSink {
     name: String,
     format: FileFormat,
     clients: bool,
+    hasher: Option<ClientHasher>,
     lines: u64,
 }
 
@@ -151,7 +154,21 @@ impl FileSink {
             let f = File::create(path).map_err(io_err(format!("creating {path}")))?;
             (Box::new(f), path.to_string())
         };
-        Ok(FileSink { out: BufWriter::with_capacity(1 << 20, w), name, format, clients, lines: 0 })
+        Ok(FileSink { out: BufWriter::with_capacity(1 << 20, w), name, format, clients, hasher: None, lines: 0 })
+    }
+
+    /// Writes a keyed-hash token ([`ClientHasher::token`]) instead of each client address.
+    pub fn with_client_hasher(mut self, hasher: ClientHasher) -> FileSink {
+        self.hasher = Some(hasher);
+        self
+    }
+
+    /// The client as written: its token when hashing, else the address.
+    fn client(&self, c: IpAddr) -> String {
+        match &self.hasher {
+            Some(h) => h.token(c),
+            None => c.to_string(),
+        }
     }
 
     fn record(&mut self, key: &[u8], agg: &Aggregate, sensors: &[String]) -> io::Result<()> {
@@ -195,7 +212,7 @@ impl FileSink {
                     o.insert("sensor".into(), s.as_str().into());
                 }
                 if let Some((c, s)) = addrs {
-                    o.insert("client".into(), c.to_string().into());
+                    o.insert("client".into(), self.client(c).into());
                     o.insert("server".into(), s.to_string().into());
                 }
                 serde_json::to_writer(&mut self.out, &v)?;
@@ -204,7 +221,7 @@ impl FileSink {
             }
             FileFormat::Passivedns => {
                 let (c, s) = match addrs {
-                    Some((c, s)) => (c.to_string(), s.to_string()),
+                    Some((c, s)) => (self.client(c), s.to_string()),
                     None => ("0.0.0.0".to_string(), "0.0.0.0".to_string()),
                 };
                 let ttl = agg.ttl.map(|t| t.1).unwrap_or(0);

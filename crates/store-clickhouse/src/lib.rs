@@ -25,6 +25,13 @@
 //! Inserts are capped at [`ClickHouseOptions::max_rows_per_insert`] rows, below ClickHouse's
 //! `max_insert_block_size`, so a block is never split.
 //!
+//! **Retention.** ClickHouse 18.16 has no table TTL and `entries` is not partitioned by time
+//! (a key's states span all time), so expiry is a mutation on every shard deleting the record
+//! and inverse-index keys whose merged last-seen time is before the cutoff
+//! (`ALTER TABLE … DELETE WHERE key IN (SELECT … GROUP BY key HAVING …)`), waited for until
+//! done; lookups skip such keys from the moment the retention applies, as on the embedded store.
+//! Names-index entries are kept (they carry no time; lookups through them find no record).
+//!
 //! **SQL dialect.** Only SQL that runs unchanged on ClickHouse 18.16 (Debian 12) and current
 //! releases is used: no `SimpleAggregateFunction`, no query parameters, no `LowCardinality`,
 //! keys as escaped string literals compared with `>=`/`<` (the primary-key range form both
@@ -75,6 +82,9 @@ pub struct ClickHouseOptions {
     pub timeout: Duration,
     /// Attempts per insert before a write fails (with the exactly-once check in between).
     pub retries: u32,
+    /// Keep records last seen within this many seconds: lookups skip older ones at once,
+    /// `Store::expire` (`dnsledger prune`) deletes them (`None`: keep everything).
+    pub retention_secs: Option<u64>,
 }
 
 impl Default for ClickHouseOptions {
@@ -90,6 +100,7 @@ impl Default for ClickHouseOptions {
             max_rows_per_insert: 500_000,
             timeout: Duration::from_secs(120),
             retries: 5,
+            retention_secs: None,
         }
     }
 }

@@ -13,7 +13,7 @@ use dnsledger_model::{Aggregate, DayHistory, Name, Rdata, Record, RrType};
 use dnsledger_store::layout::keys::{P_META, P_NAMES, P_RAW, P_RRSET};
 use dnsledger_store::layout::{self, for_each_entry, EntryValue, KvSource, ScanFn};
 use dnsledger_store::{
-    Batch, Gauge, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats,
+    Batch, ExpireReport, Gauge, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats,
 };
 
 use crate::http::{ident, literal, HttpError, Node};
@@ -111,6 +111,56 @@ pub(crate) fn markers_cleanup_sql(db: &str, before_secs: u64) -> String {
     format!("ALTER TABLE {db}.entries DELETE WHERE key >= {} AND key < {}", literal(&lo), literal(&hi))
 }
 
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The latest time of a merged row (0 when it has none: ClickHouse stores absent times as 0).
+fn last_seen(agg: &Aggregate) -> u64 {
+    let s = agg.seen.map_or(0, |(_, l)| l);
+    let z = agg.zone.map_or(0, |(_, l)| l);
+    s.max(z)
+}
+
+/// The keys of records and inverse-index entries last seen before `before` on one server.
+fn expired_keys_sql(db: &str, before: u64) -> String {
+    format!(
+        "SELECT key FROM {db}.entries WHERE key >= {} AND key < {} GROUP BY key \
+         HAVING greatest(maxMerge(seen_last), maxMerge(zone_last)) > 0 \
+         AND greatest(maxMerge(seen_last), maxMerge(zone_last)) < {before}",
+        literal(&[P_RRSET]),
+        literal(&[P_RAW + 1]),
+    )
+}
+
+/// How many expired keys one server holds: (records, inverse-index entries).
+pub(crate) fn expired_count_sql(db: &str, before: u64) -> String {
+    format!(
+        "SELECT countIf(substring(key, 1, 1) = {}), countIf(substring(key, 1, 1) != {}) FROM ({}) \
+         FORMAT TabSeparated",
+        literal(&[P_RRSET]),
+        literal(&[P_RRSET]),
+        expired_keys_sql(db, before)
+    )
+}
+
+/// The mutation deleting them (every state row of each such key).
+pub(crate) fn expire_sql(db: &str, before: u64) -> String {
+    format!("ALTER TABLE {db}.entries DELETE WHERE key IN ({})", expired_keys_sql(db, before))
+}
+
+/// Mutations of `entries` on one server that have not finished.
+pub(crate) fn pending_mutations_sql(database: &str) -> String {
+    format!(
+        "SELECT count() FROM system.mutations WHERE database = {} AND table = 'entries' AND is_done = 0 \
+         FORMAT TabSeparated",
+        literal(database.as_bytes())
+    )
+}
+
+/// How long [`Store::expire`] waits for its mutations to finish.
+const EXPIRE_WAIT: Duration = Duration::from_secs(3600);
+
 /// Sensor names numbered for this process: aggregates read from ClickHouse carry names, the
 /// shared lookup code carries 16-bit ids.
 #[derive(Default)]
@@ -145,6 +195,8 @@ pub struct ClickHouseStore {
     seq: AtomicU64,
     interner: RwLock<Interner>,
     known_sensors: Mutex<HashSet<String>>,
+    /// A cutoff forced by [`Store::expire`] (unix seconds; 0: none).
+    forced_cutoff: AtomicU64,
 }
 
 impl std::fmt::Debug for ClickHouseStore {
@@ -307,7 +359,17 @@ impl ClickHouseStore {
             seq: AtomicU64::new(0),
             interner: RwLock::default(),
             known_sensors: Mutex::default(),
+            forced_cutoff: AtomicU64::new(0),
         })
+    }
+
+    /// Records last seen before this unix time are skipped by lookups (0: none are).
+    pub fn retention_cutoff(&self) -> u64 {
+        let by_period = match self.opts.retention_secs.filter(|&s| s > 0) {
+            Some(s) => unix_now().saturating_sub(s),
+            None => 0,
+        };
+        by_period.max(self.forced_cutoff.load(Ordering::Relaxed))
     }
 
     /// The options the store was opened with.
@@ -721,12 +783,17 @@ impl KvSource for ClickHouseStore {
         let mut exclusive = false;
         let mut page = FIRST_PAGE;
         let mut vbuf = Vec::with_capacity(64);
+        let cutoff = self.retention_cutoff();
         loop {
             let (rows, more) = self.fetch_page(&cursor, exclusive, end, page)?;
             for row in &rows {
                 stats.scanned += 1;
                 let value: &[u8] = match row.key.first() {
                     Some(&s) if (P_RRSET..=P_RAW).contains(&s) => {
+                        let last = last_seen(&row.agg);
+                        if cutoff > 0 && last > 0 && last < cutoff {
+                            continue;
+                        }
                         vbuf.clear();
                         row.agg.encode(&mut vbuf);
                         &vbuf
@@ -980,6 +1047,50 @@ impl Store for ClickHouseStore {
     /// Writes are durable when `write` returns; nothing is buffered.
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Deletes, on every shard, the records and inverse-index entries last seen before
+    /// `before` (one mutation per shard, waited for), counting them first.
+    fn expire(&self, before: u64) -> Result<ExpireReport, StoreError> {
+        self.forced_cutoff.fetch_max(before, Ordering::Relaxed);
+        let mut report = ExpireReport::default();
+        for replicas in &self.shards {
+            let node = &replicas[0];
+            let counts =
+                node.query(&expired_count_sql(&self.db, before)).map_err(|e| engine("counting expired keys", e))?;
+            let text = String::from_utf8_lossy(&counts);
+            let mut it = text.split_whitespace().map(|v| v.parse::<u64>());
+            match (it.next(), it.next()) {
+                (Some(Ok(r)), Some(Ok(i))) => {
+                    report.records += r;
+                    report.index_entries += i;
+                }
+                _ => return Err(StoreError::Engine(format!("counting expired keys: unexpected answer {text:?}"))),
+            }
+            node.query(&expire_sql(&self.db, before)).map_err(|e| engine("queueing the expiry mutation", e))?;
+        }
+        let started = Instant::now();
+        for replicas in &self.shards {
+            loop {
+                let pending = replicas[0]
+                    .query_u64(&pending_mutations_sql(&self.opts.database))
+                    .map_err(|e| engine("waiting for the expiry mutation", e))?;
+                if pending == 0 {
+                    break;
+                }
+                if started.elapsed() > EXPIRE_WAIT {
+                    return Err(StoreError::Engine(format!(
+                        "the expiry mutation is still running after {} s (it goes on in the background; \
+                         see system.mutations)",
+                        EXPIRE_WAIT.as_secs()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        report.note =
+            format!("mutation on {} shard(s), done in {:.1} s", self.shards.len(), started.elapsed().as_secs_f64());
+        Ok(report)
     }
 
     /// Merges every shard's parts (`OPTIMIZE … FINAL`) and deletes exactly-once markers older

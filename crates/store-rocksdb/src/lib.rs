@@ -18,10 +18,12 @@
 
 pub mod ops;
 pub mod recover;
+pub mod retention;
 pub mod write;
 
 pub use ops::{Verified, BACKUP_FORMAT, BACKUP_MANIFEST};
 pub use recover::RecoveringStore;
+pub use retention::Retention;
 
 /// The key layout, shared with every backend (see `dnsledger_store::layout`).
 pub use dnsledger_store::layout::keys;
@@ -35,7 +37,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use dnsledger_model::key::KeyError;
 use dnsledger_model::{Aggregate, Name, Rdata, Record, RrType};
 use dnsledger_store::{
-    BackupInfo, Batch, Gauge, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor, WriteStats,
+    BackupInfo, Batch, ExpireReport, Gauge, RdataQuery, RrsetQuery, ScanStats, Store, StoreError, StoreStats, Visitor,
+    WriteStats,
 };
 use rocksdb::{
     BlockBasedOptions, BottommostLevelCompaction, Cache, CompactOptions, DBCompressionType, MergeOperands, Options,
@@ -64,6 +67,9 @@ pub struct RocksStoreOptions {
     pub write_buffer_bytes: usize,
     /// Batches with at least this many records are ingested as SST files.
     pub ingest_threshold: usize,
+    /// Keep records last seen within this many seconds; older ones expire (`None`: keep
+    /// everything). See [`retention`].
+    pub retention_secs: Option<u64>,
 }
 
 impl Default for RocksStoreOptions {
@@ -74,6 +80,7 @@ impl Default for RocksStoreOptions {
             cache_bytes: 128 << 20,
             write_buffer_bytes: 128 << 20,
             ingest_threshold: 50_000,
+            retention_secs: None,
         }
     }
 }
@@ -93,6 +100,9 @@ pub struct RocksStore {
     sensors: RwLock<Sensors>,
     register: Mutex<()>,
     corrupt: Arc<AtomicU64>,
+    retention: Arc<Retention>,
+    /// Held shared by writes and exclusively by the names-index sweep of [`retention`].
+    writes: RwLock<()>,
 }
 
 pub(crate) fn engine(context: &str, e: rocksdb::Error) -> StoreError {
@@ -113,7 +123,7 @@ fn merge_fn(counter: Arc<AtomicU64>) -> impl Fn(&[u8], Option<&[u8]>, &MergeOper
     }
 }
 
-fn db_options(opts: &RocksStoreOptions, counter: &Arc<AtomicU64>) -> Options {
+fn db_options(opts: &RocksStoreOptions, counter: &Arc<AtomicU64>, retention: &Arc<Retention>) -> Options {
     let mut o = Options::default();
     o.create_if_missing(!opts.read_only);
     o.set_max_background_jobs(2);
@@ -123,6 +133,10 @@ fn db_options(opts: &RocksStoreOptions, counter: &Arc<AtomicU64>) -> Options {
     o.set_keep_log_file_num(4);
     o.set_max_log_file_size(8 << 20);
     o.set_merge_operator_associative("dnsledger.aggregate.v1", merge_fn(counter.clone()));
+    let r = retention.clone();
+    o.set_compaction_filter("dnsledger.retention.v1", move |_level: u32, key: &[u8], value: &[u8]| {
+        r.filter(key, value)
+    });
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_bottommost_compression_type(DBCompressionType::Zstd);
     o.set_level_compaction_dynamic_level_bytes(true);
@@ -180,7 +194,8 @@ impl RocksStore {
             return Err(open_err("no store here (run `dnsledger import` or `dnsledger serve` first)".into()));
         }
         let corrupt = Arc::new(AtomicU64::new(0));
-        let db_opts = db_options(&opts, &corrupt);
+        let retention = Arc::new(Retention::new(opts.retention_secs.filter(|&s| s > 0)));
+        let db_opts = db_options(&opts, &corrupt, &retention);
         let db = if opts.read_only {
             open_read_only_retrying(&db_opts, &path)
         } else {
@@ -198,6 +213,8 @@ impl RocksStore {
             sensors: RwLock::default(),
             register: Mutex::new(()),
             corrupt,
+            retention,
+            writes: RwLock::new(()),
         };
         store.check_schema()?;
         store.load_sensors()?;
@@ -233,11 +250,16 @@ impl RocksStore {
         if let Some(end) = end {
             ro.set_iterate_upper_bound(end.to_vec());
         }
+        let cutoff = self.retention.cutoff();
         let mut it = self.db.raw_iterator_opt(ro);
         it.seek(start);
         let mut flow = ControlFlow::Continue(());
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             stats.scanned += 1;
+            if self.retention.hides(cutoff, k, v) {
+                it.next();
+                continue;
+            }
             if f(k, v, stats).is_break() {
                 flow = ControlFlow::Break(());
                 break;
@@ -246,6 +268,23 @@ impl RocksStore {
         }
         it.status().map_err(|e| engine("scanning", e))?;
         Ok(flow)
+    }
+
+    /// True if some entry under `prefix` is live (not hidden by retention).
+    fn any_live(&self, prefix: &[u8]) -> Result<bool, StoreError> {
+        let end = layout::keys::prefix_successor(prefix);
+        let mut found = false;
+        let mut stats = ScanStats::default();
+        let _stopped = self.scan_with(ReadOptions::default(), prefix, end.as_deref(), &mut stats, &mut |_, _, _| {
+            found = true;
+            ControlFlow::Break(())
+        })?;
+        Ok(found)
+    }
+
+    /// Retention state and counters (see [`retention`]).
+    pub fn retention(&self) -> &Retention {
+        &self.retention
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -387,6 +426,7 @@ impl Store for RocksStore {
             return Err(StoreError::ReadOnly);
         }
         let sensor_ids = self.register_sensors(batch.sensor_names())?;
+        let _sweep = self.writes.read().map_err(|_| StoreError::Engine("write lock poisoned".into()))?;
         if batch.len() >= self.opts.ingest_threshold {
             write::ingest_batch(&self.db, &self.sst_opts, &self.path.join(INGEST_DIR), batch, &sensor_ids)
         } else {
@@ -456,6 +496,15 @@ impl Store for RocksStore {
 
     fn gauges(&self) -> Vec<Gauge> {
         ops::gauges(self)
+    }
+
+    /// Forced expiry: compactions with the cutoff at `before`, then the names sweep (see
+    /// [`retention`]).
+    fn expire(&self, before: u64) -> Result<ExpireReport, StoreError> {
+        if self.opts.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        retention::expire(self, before)
     }
 
     /// A RocksDB checkpoint of the open store plus a manifest (see [`ops`]).

@@ -103,6 +103,34 @@ pub(crate) fn gauges(store: &RocksStore) -> Vec<Gauge> {
         help: "Stored values that failed to decode while merging since the store was opened.",
         value: store.corrupt.load(std::sync::atomic::Ordering::Relaxed) as f64,
     });
+    let r = store.retention();
+    for (name, help, n) in [
+        (
+            "dnsledger_store_expired_records",
+            "Records the retention compaction filter dropped since the store was opened.",
+            &r.records,
+        ),
+        (
+            "dnsledger_store_expired_index_entries",
+            "Inverse-index entries the retention compaction filter dropped since the store was opened.",
+            &r.index_entries,
+        ),
+        (
+            "dnsledger_store_expired_names",
+            "Names-index entries swept after their records expired, since the store was opened.",
+            &r.names,
+        ),
+    ] {
+        out.push(Gauge { name, help, value: n.load(std::sync::atomic::Ordering::Relaxed) as f64 });
+    }
+    let cutoff = r.cutoff();
+    if cutoff > 0 {
+        out.push(Gauge {
+            name: "dnsledger_store_retention_cutoff_seconds",
+            help: "Records last seen before this unix time are expired.",
+            value: cutoff as f64,
+        });
+    }
     out
 }
 

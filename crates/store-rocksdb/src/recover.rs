@@ -211,6 +211,9 @@ impl Store for RecoveringStore {
     fn gauges(&self) -> Vec<Gauge> {
         self.store().map(|s| s.gauges()).unwrap_or_default()
     }
+    fn expire(&self, before: u64) -> Result<dnsledger_store::ExpireReport, StoreError> {
+        self.writing(|s| s.expire(before))
+    }
     /// Works while writes are refused too: the destination may be on another disk.
     fn backup(&self, dest: &Path) -> Result<BackupInfo, StoreError> {
         self.store()?.backup(dest)

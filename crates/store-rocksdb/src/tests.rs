@@ -493,3 +493,173 @@ fn negative_answers_are_kept_apart() {
         .unwrap();
     assert_eq!(names(&all), ["www.example.com. A"]);
 }
+
+// ---- retention (see `retention`) ----
+
+use dnsledger_store::layout::survey::{check, CheckOptions};
+
+const DAY: u64 = 86_400;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn open_retaining(dir: &Path, days: Option<u64>) -> RocksStore {
+    RocksStore::open(
+        dir,
+        RocksStoreOptions {
+            cache_bytes: 8 << 20,
+            write_buffer_bytes: 16 << 20,
+            retention_secs: days.map(|d| d * DAY),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn zone_obs(name: &str, t: RrType, rdata: Vec<Rdata>, time: u64) -> Observation {
+    Observation { zone: true, ..obs(name, t, rdata, None, time) }
+}
+
+/// Records last seen long ago, recently, and both (refreshed), over every key space: addresses,
+/// rdata names (and their target-names entries), raw rdata, zone-file times.
+fn retention_sample(store: &RocksStore, now: u64) {
+    let old = now - 500 * DAY;
+    let new = now - DAY;
+    write(
+        store,
+        vec![
+            obs("old.example.com", RrType::A, vec![ipv4("192.0.2.10")], Some("example.com"), old),
+            obs("old.example.com", RrType::MX, vec![mx(10, "mail.old.example.net")], Some("example.com"), old),
+            obs("old.example.com", RrType::TXT, vec![txt("old-token")], None, old),
+            obs("old.example.com", RrType::AAAA, vec![ipv6("2001:db8::10")], None, old),
+            zone_obs("oldzone.example.com", RrType::NS, vec![Rdata::name(&n("ns.oldzone.example.net"))], old),
+            obs("both.example.com", RrType::A, vec![ipv4("192.0.2.30")], None, old),
+        ],
+    );
+    // a second batch: written after, so merged with (not in the same value as) the first
+    write(
+        store,
+        vec![
+            obs("new.example.com", RrType::A, vec![ipv4("192.0.2.20")], Some("example.com"), new),
+            obs("new.example.com", RrType::CNAME, vec![Rdata::name(&n("target.example.net"))], None, new),
+            obs("new.example.com", RrType::TXT, vec![txt("new-token")], None, new),
+            zone_obs("newzone.example.com", RrType::NS, vec![Rdata::name(&n("ns.newzone.example.net"))], new),
+            obs("both.example.com", RrType::A, vec![ipv4("192.0.2.30")], None, new),
+        ],
+    );
+}
+
+/// Every lookup route, as sorted `name type` lines.
+fn every_route(store: &RocksStore) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |route: &str, recs: Vec<Record>| {
+        out.extend(recs.iter().map(|r| format!("{route}: {} {}", r.rrname, r.rrtype)));
+    };
+    add("exact", rrsets(store, q("old.example.com")));
+    add("exact", rrsets(store, q("new.example.com")));
+    add("below", rrsets(store, q("*.example.com")));
+    add("starting", rrsets(store, q("old.example.*")));
+    add("starting", rrsets(store, q("new.example.*")));
+    let all = TimeFence::default();
+    add("ip", rdatas(store, RdataTarget::Ip(IpRange::parse("192.0.2.0/24").unwrap()), TypeFilter::All, all));
+    add("ip6", rdatas(store, RdataTarget::Ip(IpRange::parse("2001:db8::/32").unwrap()), TypeFilter::All, all));
+    for target in ["mail.old.example.net", "target.example.net", "*.example.net", "mail.old.*", "ns.*"] {
+        add(target, rdatas(store, RdataTarget::Name(NameMatch::parse(target).unwrap()), TypeFilter::All, all));
+    }
+    for token in ["old-token", "new-token"] {
+        let raw = match txt(token) {
+            Rdata::Wire(w) => w,
+            _ => unreachable!(),
+        };
+        add(token, rdatas(store, RdataTarget::Raw(raw), TypeFilter::All, all));
+    }
+    add("any", rdatas(store, RdataTarget::Any, TypeFilter::All, all));
+    out.sort();
+    out
+}
+
+#[test]
+fn retention_hides_then_drops_old_records_from_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = unix_now();
+    {
+        let store = open_retaining(dir.path(), None);
+        retention_sample(&store, now);
+        let all = every_route(&store);
+        assert!(all.iter().any(|l| l.contains("old.example.com")), "{all:?}");
+        assert!(all.iter().any(|l| l.contains("oldzone.example.com")), "{all:?}");
+    }
+    let store = open_retaining(dir.path(), Some(365));
+    // hidden at once, before any compaction ran
+    let hidden = every_route(&store);
+    assert!(!hidden.iter().any(|l| l.contains(" old.example.com") || l.contains("oldzone")), "{hidden:?}");
+    let report = store.expire(0).unwrap();
+    // old.example.com A, MX, TXT, AAAA and oldzone NS
+    assert_eq!(report.records, 5, "{report:?}");
+    // 192.0.2.10, 2001:db8::10, the MX and NS rdata names, the TXT raw rdata
+    assert_eq!(report.index_entries, 5, "{report:?}");
+    // owner names old. and oldzone.example.com; targets mail.old.example.net, ns.oldzone.example.net
+    assert_eq!(report.names, 4, "{report:?}");
+    let after = every_route(&store);
+    assert_eq!(after, hidden);
+    let want_live = [
+        "below: both.example.com. A",
+        "below: new.example.com. A",
+        "below: new.example.com. CNAME",
+        "below: new.example.com. TXT",
+        "below: newzone.example.com. NS",
+        "ip: both.example.com. A",
+        "ip: new.example.com. A",
+        "new-token: new.example.com. TXT",
+        "ns.*: newzone.example.com. NS",
+        "target.example.net: new.example.com. CNAME",
+    ];
+    for w in want_live {
+        assert!(after.iter().any(|l| l == w), "{w} missing from {after:?}");
+    }
+    assert!(after.iter().all(|l| !l.starts_with("ip6")), "{after:?}");
+    // the refreshed record survives whole: both sightings counted
+    let both = rrsets(&store, q("both.example.com"));
+    assert_eq!(both.len(), 1);
+    assert_eq!(both[0].agg.count, 2);
+    assert_eq!(both[0].agg.seen, Some((now - 500 * DAY, now - DAY)));
+    let opts = CheckOptions { max_problems: 20, registered_sensors: Some(store.stats().unwrap().sensors) };
+    let checked = check(&store.verified(), &opts, &mut |_| {}).unwrap();
+    assert!(checked.is_clean(), "{:?}", checked.problems);
+    let g = store.gauges();
+    let gauge = |name: &str| g.iter().find(|g| g.name == name).map(|g| g.value);
+    assert_eq!(gauge("dnsledger_store_expired_records"), Some(5.0));
+    assert_eq!(gauge("dnsledger_store_expired_names"), Some(4.0));
+    assert!(gauge("dnsledger_store_retention_cutoff_seconds").is_some_and(|c| c >= (now - 365 * DAY) as f64));
+    drop(store);
+    // dropped from disk, not only hidden: a store opened without retention does not see them
+    let store = open_retaining(dir.path(), None);
+    assert_eq!(every_route(&store), after);
+    let again = store.expire(0).unwrap();
+    assert_eq!((again.records, again.index_entries, again.names), (0, 0, 0), "{again:?}");
+}
+
+#[test]
+fn prune_before_a_time_expires_what_was_last_seen_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let t = 1_700_000_000;
+    write(
+        &store,
+        vec![
+            obs("a.example.com", RrType::A, vec![ipv4("192.0.2.1")], None, t - 10),
+            obs("b.example.com", RrType::A, vec![ipv4("192.0.2.2")], None, t),
+            obs("c.example.com", RrType::A, vec![ipv4("192.0.2.3")], None, t + 10),
+        ],
+    );
+    let report = store.expire(t).unwrap();
+    assert_eq!((report.records, report.index_entries, report.names), (1, 1, 1), "{report:?}");
+    assert_eq!(names(&rrsets(&store, q("*.example.com"))), ["b.example.com. A", "c.example.com. A"]);
+    let ips =
+        rdatas(&store, RdataTarget::Ip(IpRange::parse("192.0.2.0/24").unwrap()), TypeFilter::All, TimeFence::default());
+    assert_eq!(names(&ips), ["b.example.com. A", "c.example.com. A"]);
+    // records written afterwards with old times are hidden as well while the store is open
+    write(&store, vec![obs("d.example.com", RrType::A, vec![ipv4("192.0.2.4")], None, t - 5)]);
+    assert!(rrsets(&store, q("d.example.com")).is_empty());
+}

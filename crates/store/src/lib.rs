@@ -130,6 +130,14 @@ pub trait Store: Send + Sync {
         Vec::new()
     }
 
+    /// Expires now every record last seen (sensor or zone time) before `before` (unix
+    /// seconds), with its index entries, and reports what was dropped. The configured
+    /// retention does the same continuously; this forces it (`dnsledger prune`).
+    fn expire(&self, before: u64) -> Result<ExpireReport, StoreError> {
+        let _ = before;
+        Err(StoreError::Engine("this store cannot expire records (see docs/maintenance.md#retention)".into()))
+    }
+
     /// Writes a consistent copy of the whole store, taken while it keeps serving, into the new
     /// directory `dest` (which must not exist).
     fn backup(&self, dest: &std::path::Path) -> Result<BackupInfo, StoreError> {
@@ -147,6 +155,19 @@ pub struct Gauge {
     pub help: &'static str,
     /// Current value.
     pub value: f64,
+}
+
+/// What an expiry ([`Store::expire`]) dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpireReport {
+    /// RRset records dropped.
+    pub records: u64,
+    /// Inverse-index entries (address, rdata name, raw rdata) dropped.
+    pub index_entries: u64,
+    /// Name-index entries dropped because no record used the name any more.
+    pub names: u64,
+    /// Free text on how the backend expired them (e.g. "mutation queued").
+    pub note: String,
 }
 
 /// What a backup wrote.

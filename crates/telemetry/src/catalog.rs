@@ -93,6 +93,10 @@ pub const SENSOR_SPOOL: &str = "dnsledger_sensor_spool_batches";
 pub const RELOADS: &str = "dnsledger_reloads_total";
 /// Reloads of the server's TLS certificate (SIGHUP), by result.
 pub const TLS_RELOADS: &str = "dnsledger_tls_reloads_total";
+/// notAfter of the server's TLS certificate (Unix seconds).
+pub const TLS_CERT_NOT_AFTER: &str = "dnsledger_tls_cert_not_after_seconds";
+/// Seconds until the server's TLS certificate expires (negative once expired).
+pub const TLS_CERT_EXPIRES_IN: &str = "dnsledger_tls_cert_expires_in_seconds";
 /// Connections to the HTTPS port that never became TLS sessions, by reason.
 pub const TLS_HANDSHAKE_FAILURES: &str = "dnsledger_tls_handshake_failures_total";
 /// Requests to upstream platforms (federated lookups, pulls), by upstream and result.
@@ -197,6 +201,13 @@ pub const ALL: &[Def] = &[
         "Reloads on SIGHUP (API keys, watchlists), by result (ok, error: any part failed).",
     ),
     def(TLS_RELOADS, Counter, &["result"], "Reloads of the server's TLS certificate on SIGHUP, by result (ok, error)."),
+    def(TLS_CERT_NOT_AFTER, Gauge, &[], "notAfter of the TLS certificate served now, in Unix seconds (set on start and on SIGHUP)."),
+    def(
+        TLS_CERT_EXPIRES_IN,
+        Gauge,
+        &[],
+        "Seconds until the TLS certificate served now expires, negative once expired (updated hourly and on SIGHUP).",
+    ),
     def(
         TLS_HANDSHAKE_FAILURES,
         Counter,

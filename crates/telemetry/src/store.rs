@@ -83,4 +83,7 @@ impl Store for TimedStore {
     fn backup(&self, dest: &Path) -> Result<BackupInfo, StoreError> {
         self.inner.backup(dest)
     }
+    fn expire(&self, before: u64) -> Result<dnsledger_store::ExpireReport, StoreError> {
+        self.inner.expire(before)
+    }
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 pub mod client;
 pub mod server;
+pub mod validity;
 
 /// Why a TLS configuration could not be set up.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -64,6 +64,14 @@ impl ServerCert {
         Ok(())
     }
 
+    /// The validity period of the end-entity certificate served now (an error if its DER
+    /// cannot be read; rustls accepted it, so that would be an odd certificate).
+    pub fn validity(&self) -> Result<crate::validity::Validity, crate::validity::ValidityError> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let leaf = current.cert.first().ok_or(crate::validity::ValidityError("empty certificate chain"))?;
+        crate::validity::validity(leaf.as_ref())
+    }
+
     /// The certificate file.
     pub fn cert_path(&self) -> &Path {
         &self.cert_path

@@ -228,6 +228,9 @@ impl Store for WatchingStore {
     fn backup(&self, dest: &Path) -> Result<BackupInfo, StoreError> {
         self.inner.backup(dest)
     }
+    fn expire(&self, before: u64) -> Result<dnsledger_store::ExpireReport, StoreError> {
+        self.inner.expire(before)
+    }
 }
 
 #[cfg(test)]

@@ -57,8 +57,15 @@ impl Ca {
         Ca { dir: dir.to_path_buf(), name: name.to_string(), pem: dir.join(pem) }
     }
 
-    /// Issues a server certificate `name` for 127.0.0.1 and localhost; returns (certificate, key).
+    /// Issues a server certificate `name` for 127.0.0.1 and localhost, valid two days; returns
+    /// (certificate, key).
     pub fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
+        self.issue_days(name, 2)
+    }
+
+    /// Issues a server certificate `name` valid `days` days; returns (certificate, key).
+    pub fn issue_days(&self, name: &str, days: u32) -> (PathBuf, PathBuf) {
+        let days = days.to_string();
         let (key, csr, pem, ext) =
             (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
         std::fs::write(
@@ -100,7 +107,7 @@ impl Ca {
                 "-out",
                 &pem,
                 "-days",
-                "2",
+                &days,
                 "-extfile",
                 &ext,
             ],
