@@ -11,12 +11,17 @@
 //   E2E_DETECT           a domain the detections view must list
 //   E2E_IP               an address for the shared-IP-usage view
 //   E2E_SHARED           a domain that view must list
+//   E2E_SENSOR           a sensor; E2E_SENSOR_SAW / E2E_SENSOR_NOT: data of E2E_NAME it saw / did not see
+//   E2E_LOOKBACK         |-separated indicators a lookback must match
+//   E2E_DORMANT          a domain silent longer than 90 days, then active again
+//   E2E_REVIVED_SINCE    a time before its revival
+//   E2E_WATCH            a watchlist entry (e.g. *.example.net); E2E_WATCH_HIT a new name it matches
 //   SCREENSHOT_DIR       where the screenshots go
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 //
 // Exits 1 with a message at the first failed check; a missing browser is a failure.
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const env = (k, d) => {
@@ -33,6 +38,14 @@ const since = env("E2E_SINCE");
 const detectDomain = env("E2E_DETECT");
 const ip = env("E2E_IP");
 const sharedDomain = env("E2E_SHARED");
+const sensor = env("E2E_SENSOR");
+const sensorSaw = env("E2E_SENSOR_SAW");
+const sensorNot = env("E2E_SENSOR_NOT");
+const lookbackHits = env("E2E_LOOKBACK").split("|").filter(Boolean);
+const dormant = env("E2E_DORMANT");
+const revivedSince = env("E2E_REVIVED_SINCE");
+const watchEntry = env("E2E_WATCH");
+const watchHit = env("E2E_WATCH_HIT");
 const shots = env("SCREENSHOT_DIR");
 const executablePath = env("CHROMIUM", "/usr/bin/chromium");
 
@@ -202,6 +215,152 @@ try {
   const list = await tab.textContent("#list");
   check(list.includes("invalid") && list.includes(ip), "a pasted list is split and looked up");
   await shot("11-list.png", tab);
+  // the list's valid indicators run as a lookback from the list view
+  await tab.click("#list-lookback");
+  await tab.waitForURL(/#\/lookback\?q=/);
+  await tab.waitForSelector("#lookback-results tbody tr");
+  const fromList = await tab.textContent("#lookback-results");
+  check(fromList.includes(name) && fromList.includes(ip) && !(await tab.inputValue("#lookback-text")).includes("name!"),
+    "the pasted list runs as a lookback (the invalid item left out)");
+
+  // 6. the sensor filter is applied by the server, on the whole answer: paging walks the
+  // filtered records
+  await open(`#/search/${encodeURIComponent(name)}?sensor=${sensor}`, "#records tbody tr");
+  const sensorText = await tab.textContent("#records tbody");
+  const sensorCells = await tab.$$eval("#records tbody tr td:nth-child(8)", (tds) => tds.map((t) => t.textContent));
+  check(sensorText.includes(sensorSaw) && !sensorText.includes(sensorNot) && sensorCells.every((c) => c.includes(sensor)),
+    `sensor=${sensor}: ${sensorCells.length} records, all seen by it, ${sensorSaw} shown, ${sensorNot} not`);
+  await shot("12-sensor-filter.png", tab);
+  check(sensorCells.length > 1, "the sensor saw more than one record (the paging check below needs two pages)");
+  await tab.goto(`${base}/#/search/${encodeURIComponent(name)}?sensor=${sensor}&size=1`);
+  await tab.waitForSelector("#next");
+  check((await tab.textContent("#records tbody")).includes(sensor), "page 1 of the filtered answer, with a next page");
+  const n = sensorCells.length;
+  await tab.goto(`${base}/#/search/${encodeURIComponent(name)}?sensor=${sensor}&size=1&page=${n - 1}`);
+  await tab.waitForFunction((n) => (document.querySelector("#status")?.textContent || "").includes(`records ${n}–${n}`), n);
+  check(!(await tab.$("#next")) && (await tab.textContent("#records tbody")).includes(sensor),
+    `the last page of the filtered answer is page ${sensorCells.length} (the server counts filtered records)`);
+
+  // 7. exports of the current query (fetched with the key, saved through a blob)
+  await tab.goto(`${base}/#/search/${encodeURIComponent(name)}`);
+  await tab.waitForSelector("#records tbody tr");
+  const saved = async (button) => {
+    const [dl] = await Promise.all([tab.waitForEvent("download"), tab.click(button)]);
+    const file = await dl.path();
+    await tab.waitForFunction(() => /saved|failed/.test(document.querySelector("#export-status, #lookback-export-status")?.textContent || ""));
+    return { name: dl.suggestedFilename(), text: readFileSync(file, "utf8") };
+  };
+  const misp = await saved("#export-misp");
+  const event = JSON.parse(misp.text).Event;
+  check(misp.name.endsWith(".misp.json") && event && Array.isArray(event.Object) && event.Object.length === rows && misp.text.includes(expect[0]),
+    `MISP export of ${name}: an event with ${event?.Object?.length} passive-dns objects`);
+  const stix = JSON.parse((await saved("#export-stix")).text);
+  check(stix.type === "bundle" && stix.objects.some((o) => JSON.stringify(o).includes(expect[0])), `STIX export: a bundle of ${stix.objects.length} objects`);
+  const csvText = (await saved("#export-csv")).text;
+  check(csvText.split("\n").filter((l) => l.includes(name)).length >= rows, "CSV export of the whole answer");
+  check(/the whole answer/.test(await tab.textContent("#export-status")), "the export says it holds the whole answer");
+  await shot("13-exports.png", tab);
+
+  // 8. lookback: pasted indicators (one the parser rejects), then an uploaded STIX bundle
+  await open("#/lookback", "#lookback-text");
+  await tab.fill("#lookback-text", [...lookbackHits, "bad..example", "nomatch.example.org"].join("\n"));
+  await tab.fill("form.lookback input[name=from]", "2024-01-01");
+  await tab.click("#lookback-run");
+  await tab.waitForSelector("#lookback-results tbody tr");
+  const lb = await tab.textContent("#lookback-results");
+  for (const x of lookbackHits) check(lb.includes(x), `lookback matched ${x}`);
+  check(!lb.includes("nomatch.example.org"), "an indicator without matches is not listed (misses off)");
+  const rejected = await tab.textContent("#lookback-rejected");
+  check(rejected.includes("bad..example") && /line 3/.test(rejected), `the rejected item is shown with its position: ${rejected.trim().slice(0, 80)}`);
+  check(/from=2024-01-01/.test(tab.url()) && /q=/.test(tab.url()), "the lookback's link keeps the window and the pasted list");
+  await tab.click("#lookback-results tbody tr button");
+  await tab.waitForSelector("#lookback-results tr.detail:not([hidden]) table tbody tr");
+  await shot("14-lookback.png", tab);
+  const lbMisp = JSON.parse((await saved("#lookback-misp")).text);
+  check(lbMisp.Event && lbMisp.Event.Object.length > 0, `lookback MISP export: ${lbMisp.Event.Object.length} objects`);
+  // the deep link runs the lookback again
+  const link = tab.url();
+  await tab.goto(`${base}/#/`);
+  await tab.goto(link);
+  await tab.waitForSelector("#lookback-results tbody tr");
+  check((await tab.textContent("#lookback-summary")).includes(`${lookbackHits.length} matched`), "the deep link runs the same lookback");
+  // upload
+  const bundle = {
+    type: "bundle",
+    id: "bundle--6f0a5c3e-5b0e-4a51-9a7e-2f6d2d3c1a10",
+    objects: [
+      { type: "indicator", spec_version: "2.1", id: "indicator--0b8f3a55-1c1d-4d8e-9f57-1f7a3c2e6b11", pattern_type: "stix",
+        pattern: `[domain-name:value = '${lookbackHits[0]}'] OR [ipv4-addr:value = '${ip}']` },
+      { type: "indicator", spec_version: "2.1", id: "indicator--0b8f3a55-1c1d-4d8e-9f57-1f7a3c2e6b12", pattern_type: "stix",
+        pattern: "[domain-name:value LIKE '%.example']" },
+    ],
+  };
+  const upload = path.join(shots, "indicators.stix.json");
+  writeFileSync(upload, JSON.stringify(bundle));
+  await tab.goto(`${base}/#/lookback`);
+  await tab.waitForSelector("#lookback-file");
+  await tab.setInputFiles("#lookback-file", upload);
+  await tab.waitForSelector("#lookback-file-note:has-text('will be sent')");
+  await tab.click("#lookback-run");
+  await tab.waitForSelector("#lookback-results tbody tr");
+  const up = await tab.textContent("#lookback-summary");
+  check(/\(stix\)/.test(up) && (await tab.textContent("#lookback-results")).includes(ip), `an uploaded STIX bundle: ${up}`);
+  check((await tab.textContent("#lookback-rejected")).includes("LIKE"), "the bundle's unreadable pattern is listed as rejected");
+  check(/uploaded file/.test(await tab.textContent("#lookback-url-note")), "the view says the link does not keep the file");
+  await shot("15-lookback-upload.png", tab);
+
+  // 9. watchlists: create, edit, then ingest a matching record and see the alert
+  await open("#/watch", "#new-list");
+  await tab.fill("#new-list", "e2e-case");
+  await tab.click("#create-list");
+  await tab.waitForSelector("#watch-save");
+  await tab.fill("#watch-add", watchEntry);
+  await tab.fill("#watch-add-label", "case-1");
+  await tab.click("#watch-add-button");
+  await tab.fill("#watch-description", "end-to-end test list");
+  await tab.click("#watch-save");
+  await tab.waitForSelector("#watch-msg:has-text('created')");
+  check(true, `watchlist created with ${watchEntry}`);
+  // edit: add two entries, remove one of them, save
+  await tab.fill("#watch-add", "198.51.100.0/24 extra.example.org");
+  await tab.click("#watch-add-button");
+  check((await tab.textContent("#entry-count")).startsWith("3"), "three entries before the removal");
+  await tab.click("#watch-entries tr:has-text('extra.example.org') button.remove");
+  await tab.click("#watch-save");
+  await tab.waitForSelector("#watch-msg:has-text('saved: 2 entries')");
+  check(true, "the list was edited: 2 entries saved");
+  await tab.goto(`${base}/#/watch`);
+  await tab.waitForSelector("#watchlists-table tbody tr");
+  check((await tab.textContent("#watchlists-table")).includes("e2e-case"), "the list is listed");
+  // a record matching the list arrives after it was created
+  const ts = Math.floor(Date.now() / 1000);
+  const res = await fetch(`${base}/api/v1/observations?format=passivedns&sensor=e2e`, {
+    method: "POST",
+    headers: key ? { "X-API-Key": key } : {},
+    body: `${ts}.000000||10.0.0.1||10.0.0.53||IN||${watchHit}.||A||192.0.2.99||300||1\n`,
+  });
+  check(res.ok, `ingested ${watchHit} (${res.status})`);
+  await tab.goto(`${base}/#/watch/e2e-case`);
+  await tab.waitForSelector("#alerts-table tbody tr");
+  const alertText = await tab.textContent("#alerts-table");
+  check(alertText.includes(watchHit) && alertText.includes("first_match") && alertText.includes("case-1"), `the alert for ${watchHit} is shown`);
+  await shot("16-watchlist-alerts.png", tab);
+  await tab.goto(`${base}/#/watch?kind=new_resolution`);
+  await tab.waitForSelector("#alerts-summary");
+  check((await tab.textContent("#alerts-summary")).includes("of kind new_resolution"), "alerts filtered by kind");
+  await tab.goto(`${base}/#/watch/e2e-case`);
+  await tab.click(`#alerts-table tbody tr:has-text('first_match') td:nth-child(5) a`);
+  await tab.waitForURL(new RegExp(`#/search/${watchHit.replace(/\./g, "\\.")}`));
+  await tab.waitForSelector("#records tbody tr");
+  check((await tab.textContent("#records")).includes("192.0.2.99"), "an alert links to the search of what it matched");
+
+  // 10. dormancy and revived domains
+  await open(`#/dormancy/${dormant}`, "#dormancy-gaps");
+  check((await tab.locator("#dormancy-gaps tbody tr").count()) > 0, `a silence of ${dormant} is listed`);
+  await shot("17-dormancy.png", tab);
+  await open(`#/revived?since=${revivedSince}`, "#revived-items");
+  check((await tab.textContent("#revived-items")).includes(dormant), `${dormant} is among the revived domains`);
+  await shot("18-revived.png", tab);
 
   check(errors.length === 0, `no errors in the page${errors.length ? ": " + errors.join("; ") : ""}`);
 } catch (e) {

@@ -95,9 +95,10 @@ export function tabs(value, active) {
     shared: ["Shared IP usage", `#/shared/${v}`],
     cohosted: ["Co-hosted", `#/cohosted/${v}`],
     fastflux: ["Fast-flux", `#/fastflux/${v}`],
+    dormancy: ["Dormancy", `#/dormancy/${v}`],
   };
   const which = {
-    name: ["resolutions", "timeline", "graph", "cohosted", "fastflux"],
+    name: ["resolutions", "timeline", "graph", "cohosted", "fastflux", "dormancy"],
     wildcard: ["resolutions", "timeline", "fastflux"],
     ip: ["resolutions", "shared", "graph", "fastflux"],
     cidr: ["resolutions", "shared", "fastflux"],

@@ -1,7 +1,9 @@
 //! End-to-end: the web console served by `dnsledger serve`, driven in a real headless Chromium
 //! (Debian's `chromium`, through `playwright-core` from `web/node_modules`) by
 //! `web/e2e/console.e2e.mjs`: log in with an API key, search a name, see the resolutions table,
-//! the timeline and the pivot graph, expand a node, open the analyses by deep link. Screenshots
+//! the timeline and the pivot graph, expand a node, open the analyses by deep link, filter by
+//! sensor (on the server), export MISP/STIX/CSV, run a lookback (pasted and uploaded), create
+//! and edit a watchlist and see the alert of a record ingested after it. Screenshots
 //! go to `<target dir>/console-e2e/`. A missing Node.js or Chromium fails the test.
 
 mod common;
@@ -89,7 +91,8 @@ fn console_in_headless_chromium() {
     ok(&["import", "--format", "passivedns", "--sensor", "nyc-1", "--data-dir", d, nyc.to_str().expect("utf-8"), "-q"]);
     let keys = dir.path().join("keys.toml");
     let k = keys.to_str().expect("utf-8");
-    let key = ok(&["key", "add", "analyst", "--keys-file", k]).trim().to_string();
+    // an admin key: the test also writes watchlists
+    let key = ok(&["key", "add", "analyst", "--admin", "--keys-file", k]).trim().to_string();
     let server = Server::start(&data, &["--keys-file", k]);
 
     // the console is public (it holds no data); the API behind it and the other routes are as before
@@ -115,6 +118,14 @@ fn console_in_headless_chromium() {
         .env("E2E_DETECT", "bank.test")
         .env("E2E_IP", "198.51.100.10")
         .env("E2E_SHARED", "kit-beta.test")
+        .env("E2E_SENSOR", "nyc-1")
+        .env("E2E_SENSOR_SAW", "2001:db8::10")
+        .env("E2E_SENSOR_NOT", "192.0.2.10")
+        .env("E2E_LOOKBACK", "www.example.com|203.0.113.77")
+        .env("E2E_DORMANT", "bank.test")
+        .env("E2E_REVIVED_SINCE", "2024-05-01")
+        .env("E2E_WATCH", "*.example.net")
+        .env("E2E_WATCH_HIT", "new.example.net")
         .env("SCREENSHOT_DIR", &shots)
         .env("CHROMIUM", &chromium)
         .output()
@@ -130,6 +141,12 @@ fn console_in_headless_chromium() {
         "04-graph.png",
         "06-graph-expanded.png",
         "07-detections.png",
+        "12-sensor-filter.png",
+        "13-exports.png",
+        "14-lookback.png",
+        "15-lookback-upload.png",
+        "16-watchlist-alerts.png",
+        "17-dormancy.png",
     ] {
         let png = std::fs::read(shots.join(f)).unwrap_or_else(|e| panic!("screenshot {f}: {e}"));
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{f}: {} bytes", png.len());

@@ -41,6 +41,28 @@ pub struct Outcome {
     pub scan: ScanStats,
 }
 
+/// Which records of a lookup's answer are kept. Applied as the store yields records and before
+/// `offset` and `limit`, so paging and truncation walk the filtered answer, never one page of
+/// it. The default keeps every record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordFilter {
+    /// Keep only records seen by this sensor (its name as given at ingest). A record remembers
+    /// at most `dnsledger_model::aggregate::MAX_SENSORS` sensors: one seen by more may miss later ones.
+    pub sensor: Option<String>,
+}
+
+impl RecordFilter {
+    /// True if the filter keeps every record.
+    pub fn is_empty(&self) -> bool {
+        self.sensor.is_none()
+    }
+
+    /// True if `r` is kept.
+    pub fn keeps(&self, r: &Record) -> bool {
+        self.sensor.as_ref().is_none_or(|s| r.sensors.iter().any(|x| x == s))
+    }
+}
+
 /// Runs `lookup` on `store`, calling `emit` for each record inside `window`. Reads one record
 /// past the limit to tell whether the result was truncated. `emit` may stop the lookup.
 pub fn run(
@@ -49,9 +71,23 @@ pub fn run(
     window: Window,
     emit: &mut dyn FnMut(Record) -> ControlFlow<()>,
 ) -> Result<Outcome, StoreError> {
+    run_filtered(store, lookup, window, &RecordFilter::default(), emit)
+}
+
+/// [`run`], keeping only the records `filter` keeps; `offset` and `limit` count kept records.
+pub fn run_filtered(
+    store: &dyn Store,
+    lookup: &Lookup,
+    window: Window,
+    filter: &RecordFilter,
+    emit: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) -> Result<Outcome, StoreError> {
     let mut out = Outcome::default();
     let mut skipped = 0u64;
     let mut visit = |r: Record| {
+        if !filter.keeps(&r) {
+            return ControlFlow::Continue(());
+        }
         if skipped < window.offset {
             skipped += 1;
             return ControlFlow::Continue(());

@@ -234,7 +234,7 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
     match query {
         Query::Lookup(lookup) => {
             let enc = SafEncoder { humantime, rrset: matches!(lookup, Lookup::Rrset(_)) };
-            let body = records_body(st.store.clone(), lookup, window, enc);
+            let body = records_body(st.store.clone(), lookup, window, Default::default(), enc);
             ([(header::CONTENT_TYPE, NDJSON)], body).into_response()
         }
         Query::Summarize { lookup, max_count } => {

@@ -11,7 +11,8 @@
 //! - `GET /api/v1/lookup/rdata/raw/{hex}[/{rrtype}]`
 //!
 //!   with `limit`, `offset`, `time_first_after`, `time_first_before`, `time_last_after`,
-//!   `time_last_before`, and `format=json` (default: one JSON document
+//!   `time_last_before`, `sensor` (records seen by that sensor; filtered before `offset` and
+//!   `limit`, so on the whole answer), and `format=json` (default: one JSON document
 //!   `{"records":[…],"returned":N,"limited":bool}`), `format=ndjson` (one record per line) or
 //!   the exports `format=csv|misp|stix` (`dnsledger_analytics::export`).
 //! - `POST /api/v1/observations?format=ndjson|passivedns|batch&sensor=ID` — ingest (gzip bodies

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use dnsledger_analytics::export::{self, ExportFormat, ExportRecord};
 use dnsledger_model::time;
 use dnsledger_model::Record;
-use dnsledger_query::{Lookup, Outcome, RecordView};
+use dnsledger_query::{Lookup, Outcome, RecordFilter, RecordView};
 use dnsledger_sources::{Format, SourceOptions};
 use dnsledger_store::{wire, NegativeFilter, StoreError};
 use serde_json::json;
@@ -92,13 +92,30 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
             Lookup::Rdata(_) => {}
         }
     }
+    // `sensor=NAME`: records seen by that sensor (the name `sensor=` gave at ingest), filtered on
+    // the whole answer before `offset` and `limit`
+    let filter = match param(&pairs, "sensor") {
+        None => RecordFilter::default(),
+        Some(s) if s.trim().is_empty() => {
+            return error(StatusCode::BAD_REQUEST, "sensor: expected a sensor name, got an empty value")
+        }
+        Some(s) => {
+            if param(&pairs, "sources").is_some() {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "sensor cannot be combined with sources (upstreams know other sensors)",
+                );
+            }
+            RecordFilter { sensor: Some(s.trim().to_string()) }
+        }
+    };
     if let Some(format) = export {
         if param(&pairs, "sources").is_some() {
             return error(StatusCode::BAD_REQUEST, "format=csv|misp|stix cannot be combined with sources");
         }
         let title = format!("dnsledger lookup {}", uri.path().strip_prefix(LOOKUP_PREFIX).unwrap_or(""));
         let enc = ExportEncoder { format, title, records: Vec::new() };
-        let body = records_body(st.store.clone(), lookup, window, enc);
+        let body = records_body(st.store.clone(), lookup, window, filter, enc);
         return ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     }
     if let Some(sources) = param(&pairs, "sources") {
@@ -115,7 +132,7 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         };
     }
     let content_type = if ndjson { "application/x-ndjson" } else { "application/json" };
-    let body = records_body(st.store.clone(), lookup, window, NativeEncoder { ndjson, first: true });
+    let body = records_body(st.store.clone(), lookup, window, filter, NativeEncoder { ndjson, first: true });
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
@@ -499,5 +516,101 @@ mod tests {
         let (s, v) = post(&st, Some("bad id!"), line).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
         assert_eq!(count(&st).await, 12);
+    }
+
+    async fn call(st: &AppState, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
+        let req = Request::builder().method(method).uri(uri).body(Body::from(body.to_string())).unwrap();
+        let resp = crate::router(st.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    async fn json_of(st: &AppState, uri: &str) -> serde_json::Value {
+        let (s, b) = call(st, "GET", uri, "").await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {b}");
+        serde_json::from_str(&b).unwrap_or_else(|e| panic!("{uri}: {e}: {b}"))
+    }
+
+    fn names(v: &serde_json::Value) -> Vec<String> {
+        v["records"].as_array().unwrap().iter().map(|r| r["rrname"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// Ten names under example.com: even ones seen by sensor "fra", odd ones by "nyc", and
+    /// n0 by both; all on 192.0.2.1.
+    async fn seeded(dir: &std::path::Path) -> AppState {
+        let store = RocksStore::open(dir.join("db"), RocksStoreOptions::default()).unwrap();
+        let st = AppState::new(Arc::new(store), ServerConfig::default(), None);
+        let mut fra = String::new();
+        let mut nyc = String::new();
+        for i in 0..10 {
+            let line = format!("1700000000.000000||10.0.0.1||10.0.0.53||IN||n{i}.example.com||A||192.0.2.1||300||1\n");
+            if i % 2 == 0 {
+                fra += &line
+            } else {
+                nyc += &line
+            }
+        }
+        nyc += "1700000000.000000||10.0.0.1||10.0.0.53||IN||n0.example.com||A||192.0.2.1||300||1\n";
+        for (sensor, body) in [("fra", fra), ("nyc", nyc)] {
+            let (s, b) =
+                call(&st, "POST", &format!("/api/v1/observations?format=passivedns&sensor={sensor}"), &body).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+        st
+    }
+
+    #[tokio::test]
+    async fn the_sensor_filter_applies_to_the_whole_answer_before_paging() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = seeded(dir.path()).await;
+        let all = json_of(&st, "/api/v1/lookup/rrset/name/*.example.com?limit=100").await;
+        assert_eq!(all["returned"], 10);
+        let fra = json_of(&st, "/api/v1/lookup/rrset/name/*.example.com?sensor=fra&limit=100").await;
+        assert_eq!(
+            names(&fra),
+            ["n0.example.com.", "n2.example.com.", "n4.example.com.", "n6.example.com.", "n8.example.com."]
+        );
+        assert_eq!(fra["limited"], false);
+        // paging walks the filtered answer: page 2 of 2 holds the third and fourth fra records
+        let page = json_of(&st, "/api/v1/lookup/rrset/name/*.example.com?sensor=fra&limit=2&offset=2").await;
+        assert_eq!(names(&page), ["n4.example.com.", "n6.example.com."]);
+        assert_eq!(page["limited"], true, "n8 is still to come");
+        let last = json_of(&st, "/api/v1/lookup/rrset/name/*.example.com?sensor=fra&limit=2&offset=4").await;
+        assert_eq!((names(&last), &last["limited"]), (vec!["n8.example.com.".to_string()], &json!(false)));
+        let nyc = json_of(&st, "/api/v1/lookup/rrset/name/*.example.com?sensor=nyc&limit=100").await;
+        assert_eq!(nyc["returned"], 6, "n0 and the five odd names: {nyc}");
+        // a point lookup, an rdata lookup and a sensor that saw nothing
+        let one = json_of(&st, "/api/v1/lookup/rrset/name/n3.example.com?sensor=fra").await;
+        assert_eq!(one["returned"], 0);
+        let one = json_of(&st, "/api/v1/lookup/rrset/name/n3.example.com?sensor=nyc").await;
+        assert_eq!(one["returned"], 1);
+        let ip = json_of(&st, "/api/v1/lookup/rdata/ip/192.0.2.1?sensor=nyc&limit=100").await;
+        assert_eq!(ip["returned"], 6, "{ip}");
+        let none = json_of(&st, "/api/v1/lookup/rrset/name/*.example.com?sensor=ams").await;
+        assert_eq!((&none["returned"], &none["limited"]), (&json!(0), &json!(false)));
+        // the exports take the same filter
+        let (s, csv) =
+            call(&st, "GET", "/api/v1/lookup/rrset/name/*.example.com?sensor=fra&format=csv&limit=0", "").await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(csv.lines().filter(|l| l.contains("example.com")).count(), 5, "{csv}");
+        let (s, stix) = call(&st, "GET", "/api/v1/lookup/rrset/name/*.example.com?sensor=nyc&format=stix", "").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(stix.contains("n1.example.com") && !stix.contains("n2.example.com"), "{stix}");
+        // ndjson too
+        let (_, nd) = call(&st, "GET", "/api/v1/lookup/rrset/name/*.example.com?sensor=fra&format=ndjson", "").await;
+        assert_eq!(nd.lines().count(), 5, "{nd}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_sensor_filter_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = seeded(dir.path()).await;
+        let (s, b) = call(&st, "GET", "/api/v1/lookup/rrset/name/n1.example.com?sensor=", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b.contains("sensor"), "{b}");
+        let (s, b) = call(&st, "GET", "/api/v1/lookup/rrset/name/n1.example.com?sensor=fra&sources=local", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b.contains("sources"), "{b}");
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use dnsledger_model::Record;
-use dnsledger_query::{Lookup, Outcome, Window};
+use dnsledger_query::{Lookup, Outcome, RecordFilter, Window};
 use dnsledger_store::{Store, StoreError};
 
 /// Results up to this size are rendered inline and sent whole.
@@ -32,17 +32,23 @@ pub trait Encoder: Send + 'static {
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>);
 }
 
-/// Runs `lookup` and returns the response body.
-pub fn records_body<E: Encoder + Clone>(store: Arc<dyn Store>, lookup: Lookup, window: Window, enc: E) -> Body {
+/// Runs `lookup`, keeping the records `filter` keeps, and returns the response body.
+pub fn records_body<E: Encoder + Clone>(
+    store: Arc<dyn Store>,
+    lookup: Lookup,
+    window: Window,
+    filter: RecordFilter,
+    enc: E,
+) -> Body {
     if !lookup.is_point() {
-        return stream(store, lookup, window, enc);
+        return stream(store, lookup, window, filter, enc);
     }
     let inline = (|| {
         let mut enc = enc.clone();
         let mut buf = Vec::with_capacity(4096);
         enc.begin(&mut buf);
         let mut overflow = false;
-        let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
+        let res = dnsledger_query::run_filtered(&*store, &lookup, window, &filter, &mut |r| {
             enc.record(&r, &mut buf);
             if buf.len() > INLINE_BYTES {
                 overflow = true;
@@ -58,17 +64,17 @@ pub fn records_body<E: Encoder + Clone>(store: Arc<dyn Store>, lookup: Lookup, w
     })();
     match inline {
         Some(buf) => Body::from(buf),
-        None => stream(store, lookup, window, enc),
+        None => stream(store, lookup, window, filter, enc),
     }
 }
 
-fn stream<E: Encoder>(store: Arc<dyn Store>, lookup: Lookup, window: Window, mut enc: E) -> Body {
+fn stream<E: Encoder>(store: Arc<dyn Store>, lookup: Lookup, window: Window, filter: RecordFilter, mut enc: E) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     tokio::task::spawn_blocking(move || {
         let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK + 4096);
         enc.begin(&mut buf);
         let mut gone = false;
-        let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
+        let res = dnsledger_query::run_filtered(&*store, &lookup, window, &filter, &mut |r| {
             enc.record(&r, &mut buf);
             if buf.len() >= STREAM_CHUNK && tx.blocking_send(Bytes::from(std::mem::take(&mut buf))).is_err() {
                 gone = true;

@@ -73,6 +73,8 @@ const PIECES: &[&str] = &[
     "&exclude=(",
     "?format=ndjson",
     "?format=xml",
+    "?sensor=",
+    "&sensor=fra-1",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
