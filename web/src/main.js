@@ -114,14 +114,14 @@ function homeView(el) {
 // ---- resolutions ----
 
 const COLUMNS = [
-  ["rrname", "Name", (r) => r.rrname],
-  ["rrtype", "Type", (r) => r.rrtype],
-  ["rdata", "Data", (r) => (r.rdata || []).join(" ")],
-  ["first", "First seen (UTC)", (r) => r.time_first ?? r.zone_time_first ?? 0],
-  ["last", "Last seen (UTC)", (r) => r.time_last ?? r.zone_time_last ?? 0],
-  ["count", "Count", (r) => r.count ?? 0],
-  ["ttl", "TTL", (r) => r.ttl_min ?? r.ttl ?? 0],
-  ["sensors", "Sensors", (r) => sensorsOf(r).join(" ")],
+  ["rrname", "Name"],
+  ["rrtype", "Type"],
+  ["rdata", "Data"],
+  ["first", "First seen (UTC)"],
+  ["last", "Last seen (UTC)"],
+  ["count", "Count"],
+  ["ttl", "TTL"],
+  ["sensors", "Sensors"],
 ];
 
 /** Records of a whole-answer CSV export at most (the server streams CSV). */
@@ -193,6 +193,8 @@ async function resolutionsView(el, segs, params, signal) {
     time_last_after: after,
     time_first_before: before,
     sensor,
+    // sorted by the server over the whole answer (up to its cap), so every page is in order
+    sort,
   };
   let r;
   try {
@@ -206,18 +208,6 @@ async function resolutionsView(el, segs, params, signal) {
   // the API filters by type (names), time and sensor, on the whole answer; the type of address
   // lookups (the rdata routes have no type for addresses) is filtered here, on the page fetched
   if (!nameType && type) records = records.filter((x) => x.rrtype === type);
-  if (sort) {
-    const desc = sort.startsWith("-");
-    const col = COLUMNS.find((c) => c[0] === sort.replace(/^-/, ""));
-    if (col) {
-      records = [...records].sort((a, b) => {
-        const x = col[2](a);
-        const y = col[2](b);
-        const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
-        return desc ? -c : c;
-      });
-    }
-  }
   const head = h("tr", {}, COLUMNS.map(([key, label]) => {
     const cur = sort.replace(/^-/, "") === key;
     const next = cur && !sort.startsWith("-") ? `-${key}` : key;
@@ -276,7 +266,7 @@ async function resolutionsView(el, segs, params, signal) {
     h("button", { type: "button", id: "export-csv", onclick: exporter("csv") }, "CSV"),
     h("button", { type: "button", id: "export-misp", onclick: exporter("misp") }, "MISP"),
     h("button", { type: "button", id: "export-stix", onclick: exporter("stix") }, "STIX"),
-    h("span", { class: "rel" }, ` whole answer with these filters (sorting aside), up to ${num(CSV_EXPORT_CAP)} records in CSV and ${num(JSON_EXPORT_CAP)} in MISP or STIX `),
+    h("span", { class: "rel" }, ` whole answer with these filters and this order, up to ${num(CSV_EXPORT_CAP)} records in CSV and ${num(JSON_EXPORT_CAP)} in MISP or STIX `),
     exportMsg);
   const cols = () => h("colgroup", {}, COLUMNS.map(([key]) => h("col", { class: `c-${key}` })));
   const table = h("div", { id: "records", class: "records" }, h("table", { class: "grid head" }, cols(), h("thead", {}, head)));

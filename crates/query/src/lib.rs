@@ -3,6 +3,7 @@
 //! CSV). The server and the CLI share all of it.
 
 pub mod output;
+pub mod sort;
 pub mod spec;
 
 use std::ops::ControlFlow;
@@ -11,6 +12,7 @@ use dnsledger_model::{time, Record};
 use dnsledger_store::{ScanStats, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
+pub use sort::{run_sorted, Sort, SortError};
 pub use spec::{Lookup, LookupError};
 
 /// How many records a lookup returns at most, and how many it skips first.

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::auth;
 use crate::paths::{self, param};
-use crate::stream::{records_body, Encoder};
+use crate::stream::{records_body, sorted_body, Encoder, SORT_CAP};
 use crate::AppState;
 
 const LOOKUP_PREFIX: &str = "/api/v1/lookup";
@@ -109,13 +109,29 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
             RecordFilter { sensor: Some(s.trim().to_string()) }
         }
     };
+    let sort = match param(&pairs, "sort").filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(_) if param(&pairs, "sources").is_some() => {
+            return error(StatusCode::BAD_REQUEST, "sort cannot be combined with sources")
+        }
+        Some(v) => match dnsledger_query::Sort::parse(v) {
+            Ok(s) => Some(s),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        },
+    };
     if let Some(format) = export {
         if param(&pairs, "sources").is_some() {
             return error(StatusCode::BAD_REQUEST, "format=csv|misp|stix cannot be combined with sources");
         }
         let title = format!("dnsledger lookup {}", uri.path().strip_prefix(LOOKUP_PREFIX).unwrap_or(""));
         let enc = ExportEncoder { format, title, records: Vec::new() };
-        let body = records_body(st.store.clone(), lookup, window, filter, enc);
+        let body = match sort {
+            Some(sort) => match sorted_body(st.store.clone(), lookup, window, filter, (sort, SORT_CAP), enc).await {
+                Ok(b) => b,
+                Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            },
+            None => records_body(st.store.clone(), lookup, window, filter, enc),
+        };
         return ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     }
     if let Some(sources) = param(&pairs, "sources") {
@@ -132,7 +148,14 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         };
     }
     let content_type = if ndjson { "application/x-ndjson" } else { "application/json" };
-    let body = records_body(st.store.clone(), lookup, window, filter, NativeEncoder { ndjson, first: true });
+    let enc = NativeEncoder { ndjson, first: true };
+    let body = match sort {
+        Some(sort) => match sorted_body(st.store.clone(), lookup, window, filter, (sort, SORT_CAP), enc).await {
+            Ok(b) => b,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        },
+        None => records_body(st.store.clone(), lookup, window, filter, enc),
+    };
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
@@ -600,6 +623,49 @@ mod tests {
         // ndjson too
         let (_, nd) = call(&st, "GET", "/api/v1/lookup/rrset/name/*.example.com?sensor=fra&format=ndjson", "").await;
         assert_eq!(nd.lines().count(), 5, "{nd}");
+    }
+
+    #[tokio::test]
+    async fn sort_orders_the_whole_answer_before_paging() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksStore::open(dir.path().join("db"), RocksStoreOptions::default()).unwrap();
+        let st = AppState::new(Arc::new(store), ServerConfig::default(), None);
+        // n{i} seen i+1 times, last seen at 1700000000 + 7*i mod 10 (a different order)
+        let mut body = String::new();
+        for i in 0..10u64 {
+            let t = 1_700_000_000 + (7 * i) % 10;
+            body += &format!("{t}.000000||10.0.0.1||10.0.0.53||IN||n{i}.sort.test||A||192.0.2.{i}||300||{}\n", i + 1);
+        }
+        let (s, b) = call(&st, "POST", "/api/v1/observations?format=passivedns&sensor=fra", &body).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let page = json_of(&st, "/api/v1/lookup/rrset/name/*.sort.test?sort=-count&limit=3").await;
+        assert_eq!(names(&page), ["n9.sort.test.", "n8.sort.test.", "n7.sort.test."]);
+        assert_eq!(page["limited"], true);
+        let page = json_of(&st, "/api/v1/lookup/rrset/name/*.sort.test?sort=-count&limit=3&offset=3").await;
+        assert_eq!(names(&page), ["n6.sort.test.", "n5.sort.test.", "n4.sort.test."], "page 2 of the sorted whole");
+        let last = json_of(&st, "/api/v1/lookup/rrset/name/*.sort.test?sort=-count&limit=3&offset=9").await;
+        assert_eq!((names(&last), &last["limited"]), (vec!["n0.sort.test.".to_string()], &json!(false)));
+        // by last seen: t = 0, 1, 2, 3 are i = 0, 3, 6, 9 (7i mod 10)
+        let by_last = json_of(&st, "/api/v1/lookup/rrset/name/*.sort.test?sort=last&limit=4").await;
+        assert_eq!(names(&by_last), ["n0.sort.test.", "n3.sort.test.", "n6.sort.test.", "n9.sort.test."]);
+        let ip = json_of(&st, "/api/v1/lookup/rdata/ip/192.0.2.0%2F24?sort=-rrname&limit=2&sensor=fra").await;
+        assert_eq!(names(&ip), ["n9.sort.test.", "n8.sort.test."]);
+        let (s, csv) =
+            call(&st, "GET", "/api/v1/lookup/rrset/name/*.sort.test?sort=count&format=csv&limit=2", "").await;
+        assert_eq!(s, StatusCode::OK);
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert!(rows.len() == 2 && rows[0].contains("n0.sort.test") && rows[1].contains("n1.sort.test"), "{csv}");
+        let (s, b) = call(&st, "GET", "/api/v1/lookup/rrset/name/*.sort.test?sort=size", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert!(b.contains("sort: expected"), "{b}");
+        // an answer past the cap is refused, not truncated silently
+        let segs: Vec<String> = ["rrset", "name", "*.sort.test"].iter().map(|s| s.to_string()).collect();
+        let lookup = crate::paths::lookup_from_segments(&segs, Default::default()).unwrap();
+        let sort = dnsledger_query::Sort::parse("count").unwrap();
+        let enc = NativeEncoder { ndjson: false, first: true };
+        let window = dnsledger_query::Window { offset: 0, limit: Some(2) };
+        let err = sorted_body(st.store.clone(), lookup, window, RecordFilter::default(), (sort, 9), enc).await.err();
+        assert!(err.as_deref().is_some_and(|e| e.contains("more than 9 records")), "{err:?}");
     }
 
     #[tokio::test]
