@@ -14,7 +14,7 @@ const KIND_TEXT = {
   detection: "an ATT&CK detection of a scheduled run",
 };
 
-/** The alerts table, filtered here by kind (the API filters by list and time). */
+/** The alerts table, filtered by list, kind and time (by the API, before its limit). */
 async function alertsSection(el, { watchlist, kind, since, limit, listField }, signal, base) {
   const list = h("div", { id: "alerts" });
   const kindSel = h("select", { name: "kind" }, [["", "any kind"], ...[...KINDS, "detection"].map((k) => [k, k])].map(([val, label]) =>
@@ -36,16 +36,15 @@ async function alertsSection(el, { watchlist, kind, since, limit, listField }, s
   loading(list, "alerts");
   let r;
   try {
-    r = await get("/api/v1/alerts", { watchlist: watchlist || "", since, limit }, { signal });
+    r = await get("/api/v1/alerts", { watchlist: watchlist || "", kind: kind || "", since, limit }, { signal });
   } catch (e) {
     showError(list, e);
     return;
   }
-  const alerts = (r.alerts || []).filter((a) => !kind || a.kind === kind).reverse();
+  const alerts = (r.alerts || []).slice().reverse();
   fill(list,
     h("p", { class: "summary", id: "alerts-summary" },
       `${num(alerts.length)} alerts${kind ? ` of kind ${kind}` : ""}, newest first` +
-      `${kind && alerts.length !== r.returned ? ` (of the ${num(r.returned)} returned)` : ""}` +
       `${r.limited ? `; only the newest ${num(r.returned)} were returned: raise "Newest" or narrow the time` : ""}; from the ${r.source === "memory" ? "recent alerts kept in memory" : "alerts journal"}`),
     h("table", { class: "grid", id: "alerts-table" },
       h("thead", {}, h("tr", {}, ["Raised (UTC)", "List", "Kind", "Entry", "Matched", "Record", "First / last seen (UTC)"].map((x) => h("th", {}, x)))),

@@ -110,10 +110,18 @@ enum WatchCmd {
         /// Only this list's.
         #[arg(long, value_name = "NAME")]
         watchlist: Option<String>,
+        /// Only these kinds (first_match, new_resolution, ip_new_name, detection; repeat or comma-separate).
+        #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = parse_any_kind)]
+        kind: Vec<AlertKind>,
         /// The newest this many.
         #[arg(short = 'l', long, default_value_t = 100)]
         limit: usize,
     },
+}
+
+fn parse_any_kind(s: &str) -> Result<AlertKind, String> {
+    AlertKind::parse_any(s)
+        .ok_or_else(|| format!("unknown alert kind {s:?}: first_match, new_resolution, ip_new_name or detection"))
 }
 
 fn parse_kind(s: &str) -> Result<AlertKind, String> {
@@ -277,14 +285,14 @@ fn local(a: &WatchArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("{name}: {} entries removed, {} left", before - list.entries.len(), list.entries.len());
             }
         }
-        WatchCmd::Alerts { since, watchlist, limit } => {
+        WatchCmd::Alerts { since, watchlist, kind, limit } => {
             let since = since
                 .as_deref()
                 .map(|s| dnsledger_model::time::parse_time(s, dnsledger_model::time::now()))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
             let journal = file.analytics.watch_alerts_file.clone().unwrap_or_else(|| dir.join("alerts.ndjson"));
-            let f = AlertFilter { since, watchlist: watchlist.clone(), limit: (*limit).max(1) };
+            let f = AlertFilter { since, watchlist: watchlist.clone(), kinds: kind.clone(), limit: (*limit).max(1) };
             let page = dnsledger_watch::alert::read_journal(&journal, &f)?;
             print_alerts(a.json, &serde_json::to_value(&page)?);
         }
@@ -378,13 +386,16 @@ fn remote(a: &WatchArgs, base: &str) -> anyhow::Result<ExitCode> {
                 eprintln!("{name}: {} entries removed, {} left", before - list.entries.len(), list.entries.len());
             }
         }
-        WatchCmd::Alerts { since, watchlist, limit } => {
+        WatchCmd::Alerts { since, watchlist, kind, limit } => {
             let mut q = vec![format!("limit={}", (*limit).max(1))];
             if let Some(s) = since {
                 q.push(format!("since={}", enc(s)));
             }
             if let Some(w) = watchlist {
                 q.push(format!("watchlist={}", enc(w)));
+            }
+            if !kind.is_empty() {
+                q.push(format!("kind={}", kind.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")));
             }
             let doc = ok(call(a, base, "GET", &format!("/api/v1/alerts?{}", q.join("&")), None)?)?;
             print_alerts(a.json, &doc);

@@ -220,6 +220,21 @@ fn serve_raises_alerts_to_every_sink_from_http_ingest() {
     let remote: Value =
         serde_json::from_str(&ok(&["watch", "--server", &url, "--json", "alerts", "--since", "1h"])).unwrap();
     assert_eq!(remote["returned"], 5);
+    let only: Value = serde_json::from_str(&ok(&[
+        "watch",
+        "--server",
+        &url,
+        "--json",
+        "alerts",
+        "--since",
+        "1h",
+        "--kind",
+        "new_resolution",
+    ]))
+    .unwrap();
+    let only_kinds: Vec<&str> =
+        only["alerts"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert!(!only_kinds.is_empty() && only_kinds.iter().all(|k| *k == "new_resolution"), "{only}");
     let local: Value = serde_json::from_str(&ok(&[
         "watch",
         "--config",

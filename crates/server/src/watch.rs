@@ -7,8 +7,9 @@
 //!   `name` may be left out) and puts it in force at once; 201 created, 200 replaced, 400 with
 //!   every problem of an invalid list.
 //! - `DELETE /api/v1/watchlists/{name}` — removes it; 404 if there was none.
-//! - `GET /api/v1/alerts?since=T&watchlist=NAME&limit=N` — alerts raised at or after `since`
-//!   (times as for lookups), newest `limit` (default 100, at most 10000) of them, oldest first;
+//! - `GET /api/v1/alerts?since=T&watchlist=NAME&kind=K,…&limit=N` — alerts raised at or after
+//!   `since` (times as for lookups), of those kinds (first_match, new_resolution, ip_new_name,
+//!   detection), newest `limit` (default 100, at most 10000) of them, oldest first;
 //!   from the ring of recent alerts, or from the alerts journal when the ring no longer holds
 //!   them all (`source` says which).
 //!
@@ -23,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use dnsledger_watch::{AlertFilter, WatchError, Watcher, Watchlist};
+use dnsledger_watch::{AlertFilter, AlertKind, WatchError, Watcher, Watchlist};
 use serde_json::json;
 
 use crate::auth;
@@ -197,7 +198,23 @@ async fn alerts(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         },
         None => DEFAULT_ALERTS,
     };
-    let f = AlertFilter { since, watchlist: param(&pairs, "watchlist").map(str::to_string), limit };
+    // kind=a,b (or repeated): only alerts of those kinds, selected before the limit
+    let mut kinds = Vec::new();
+    for v in pairs.iter().filter(|(k, _)| k == "kind").flat_map(|(_, v)| v.split(',')) {
+        if v.trim().is_empty() {
+            continue;
+        }
+        match AlertKind::parse_any(v) {
+            Some(k) => kinds.push(k),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("kind: expected first_match, new_resolution, ip_new_name or detection, got {v:?}"),
+                )
+            }
+        }
+    }
+    let f = AlertFilter { since, watchlist: param(&pairs, "watchlist").map(str::to_string), kinds, limit };
     match tokio::task::spawn_blocking(move || w.alerts(&f)).await {
         Ok(Ok(page)) => Json(json!({
             "alerts": page.alerts,
@@ -319,6 +336,16 @@ mod tests {
         assert_eq!(b["returned"], 2, "raised within the last minute");
         let (s, _) = call(&st, "GET", "/api/v1/alerts?since=yesterday-ish", None, "").await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
+        // kinds are selected by the server, before the limit
+        let (_, b) = call(&st, "GET", "/api/v1/alerts?kind=new_resolution&limit=1", None, "").await;
+        assert_eq!((b["returned"].as_u64(), b["limited"].as_bool()), (Some(1), Some(false)), "{b}");
+        assert_eq!(b["alerts"][0]["kind"], "new_resolution");
+        let (_, b) = call(&st, "GET", "/api/v1/alerts?kind=first_match,new_resolution", None, "").await;
+        assert_eq!(b["returned"], 2, "{b}");
+        let (_, b) = call(&st, "GET", "/api/v1/alerts?kind=detection", None, "").await;
+        assert_eq!(b["returned"], 0, "{b}");
+        let (s, b) = call(&st, "GET", "/api/v1/alerts?kind=everything", None, "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     }
 
     #[tokio::test]

@@ -76,6 +76,8 @@ pub struct AlertFilter {
     pub since: Option<u64>,
     /// Only this watchlist's.
     pub watchlist: Option<String>,
+    /// Only alerts of these kinds (all when empty).
+    pub kinds: Vec<AlertKind>,
     /// At most this many (the newest of those selected).
     pub limit: usize,
 }
@@ -83,7 +85,9 @@ pub struct AlertFilter {
 impl AlertFilter {
     /// True if `a` is selected (the limit aside).
     pub fn matches(&self, a: &Alert) -> bool {
-        self.since.is_none_or(|s| a.raised >= s) && self.watchlist.as_deref().is_none_or(|w| a.watchlist == w)
+        self.since.is_none_or(|s| a.raised >= s)
+            && self.watchlist.as_deref().is_none_or(|w| a.watchlist == w)
+            && (self.kinds.is_empty() || self.kinds.contains(&a.kind))
     }
 }
 
@@ -233,6 +237,19 @@ pub(crate) mod tests {
         assert!(!r.covers(&AlertFilter { since: Some(101), limit: 10, ..Default::default() }));
         let even = AlertFilter { watchlist: Some("even".into()), limit: 10, ..Default::default() };
         assert_eq!(r.select(&even).alerts.iter().map(|a| a.id).collect::<Vec<_>>(), vec![2, 4]);
+        let mut r = Ring::new(10);
+        for i in 0..4 {
+            let mut a = alert(i, 100 + i, "l");
+            if i % 2 == 1 {
+                a.kind = AlertKind::Detection;
+            }
+            r.push(a);
+        }
+        let kinds = |k: Vec<AlertKind>| AlertFilter { kinds: k, limit: 10, ..Default::default() };
+        let ids = |f: &AlertFilter| r.select(f).alerts.iter().map(|a| a.id).collect::<Vec<_>>();
+        assert_eq!(ids(&kinds(vec![AlertKind::Detection])), vec![1, 3]);
+        assert_eq!(ids(&kinds(vec![AlertKind::FirstMatch, AlertKind::Detection])), vec![0, 1, 2, 3]);
+        assert_eq!(ids(&kinds(vec![AlertKind::IpNewName])), Vec::<u64>::new());
     }
 
     #[test]

@@ -46,9 +46,14 @@ impl AlertKind {
         }
     }
 
-    /// Parses a kind's name.
+    /// Parses a kind's name (a kind a watchlist can ask for; not `detection`).
     pub fn parse(s: &str) -> Option<AlertKind> {
         AlertKind::ALL.into_iter().find(|k| k.as_str() == s.trim())
+    }
+
+    /// Parses any alert's kind, `detection` included (for filtering alerts).
+    pub fn parse_any(s: &str) -> Option<AlertKind> {
+        AlertKind::parse(s).or((s.trim() == "detection").then_some(AlertKind::Detection))
     }
 }
 
