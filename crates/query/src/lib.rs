@@ -37,6 +37,8 @@ pub struct Outcome {
     pub limited: bool,
     /// True if the caller stopped the lookup early.
     pub stopped: bool,
+    /// True if the lookup ran past its deadline and was stopped there (see [`run_until`]).
+    pub timed_out: bool,
     /// What the store read.
     pub scan: ScanStats,
 }
@@ -49,9 +51,28 @@ pub fn run(
     window: Window,
     emit: &mut dyn FnMut(Record) -> ControlFlow<()>,
 ) -> Result<Outcome, StoreError> {
+    run_until(store, lookup, window, None, emit)
+}
+
+/// Like [`run`], but stops once `deadline` has passed, with [`Outcome::timed_out`] set. The
+/// clock is read for every record the store hands over (skipped by `offset` or not), so a scan
+/// that yields records stops within one record of the deadline; a store scan that reads many
+/// entries without yielding any (time fences that exclude almost everything) is checked only
+/// when the next record arrives.
+pub fn run_until(
+    store: &dyn Store,
+    lookup: &Lookup,
+    window: Window,
+    deadline: Option<std::time::Instant>,
+    emit: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) -> Result<Outcome, StoreError> {
     let mut out = Outcome::default();
     let mut skipped = 0u64;
     let mut visit = |r: Record| {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            out.timed_out = true;
+            return ControlFlow::Break(());
+        }
         if skipped < window.offset {
             skipped += 1;
             return ControlFlow::Continue(());

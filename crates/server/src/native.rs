@@ -98,7 +98,7 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         }
         let title = format!("dnsledger lookup {}", uri.path().strip_prefix(LOOKUP_PREFIX).unwrap_or(""));
         let enc = ExportEncoder { format, title, records: Vec::new() };
-        let body = records_body(st.store.clone(), lookup, window, enc);
+        let body = records_body(st.store.clone(), lookup, window, st.config.query_deadline(), enc);
         return ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     }
     if let Some(sources) = param(&pairs, "sources") {
@@ -111,7 +111,13 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         };
     }
     let content_type = if ndjson { "application/x-ndjson" } else { "application/json" };
-    let body = records_body(st.store.clone(), lookup, window, NativeEncoder { ndjson, first: true });
+    let body = records_body(
+        st.store.clone(),
+        lookup,
+        window,
+        st.config.query_deadline(),
+        NativeEncoder { ndjson, first: true },
+    );
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
@@ -140,6 +146,18 @@ impl Encoder for NativeEncoder {
 
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
         match (outcome, self.ndjson) {
+            (Ok(o), false) if o.timed_out => {
+                out.extend_from_slice(
+                    format!("],\"returned\":{},\"limited\":true,\"timed_out\":true,\"error\":", o.returned).as_bytes(),
+                );
+                let _ = serde_json::to_writer(&mut *out, crate::stream::TIMEOUT_MSG);
+                out.extend_from_slice(b"}\n");
+            }
+            (Ok(o), true) if o.timed_out => {
+                out.extend_from_slice(b"{\"error\":");
+                let _ = serde_json::to_writer(&mut *out, crate::stream::TIMEOUT_MSG);
+                out.extend_from_slice(b",\"timed_out\":true}\n");
+            }
             (Ok(o), false) => {
                 out.extend_from_slice(
                     format!("],\"returned\":{},\"limited\":{}}}\n", o.returned, o.limited).as_bytes(),
@@ -187,6 +205,14 @@ impl Encoder for ExportEncoder {
 
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
         match outcome {
+            Ok(o) if o.timed_out => {
+                if self.format == ExportFormat::Csv {
+                    out.extend_from_slice(format!("# error: {}\r\n", crate::stream::TIMEOUT_MSG).as_bytes());
+                } else {
+                    let _ = serde_json::to_writer(&mut *out, &json!({ "error": crate::stream::TIMEOUT_MSG }));
+                    out.push(b'\n');
+                }
+            }
             Ok(_) if self.format == ExportFormat::Csv => {}
             Ok(_) => out.extend_from_slice(self.format.render(&self.records, &self.title, time::now()).as_bytes()),
             Err(e) => {

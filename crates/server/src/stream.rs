@@ -5,12 +5,18 @@
 //! as the store yields it, so a large result is never held in memory and a client that hangs up
 //! stops the scan.
 //!
+//! A lookup given a deadline (`[server] query_timeout_ms`) stops there: the encoder's `end` sees
+//! [`Outcome::timed_out`] and says so in the response's own terms ([`TIMEOUT_MSG`]), and
+//! `dnsledger_http_limited_total{reason="query_timeout"}` counts it. A streamed lookup whose
+//! client stops reading is stopped at the same deadline instead of waiting on it for ever.
+//!
 //! Handing a lookup to another thread costs thread wake-ups that dominate the latency of a
 //! point lookup; range scans (wildcards, prefixes) are not bounded and must not hold a worker.
 
 use std::convert::Infallible;
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use dnsledger_model::Record;
@@ -22,6 +28,20 @@ pub const INLINE_BYTES: usize = 256 << 10;
 /// Bytes buffered before a chunk of a streamed response is sent.
 const STREAM_CHUNK: usize = 32 << 10;
 
+/// How long the last chunk of a lookup with a deadline may wait for the client.
+const END_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a response says when its lookup ran past the query timeout.
+pub const TIMEOUT_MSG: &str =
+    "query timed out: the lookup ran past the server's query timeout (query_timeout_ms) and was stopped; narrow it (a longer name, a type, time fences) or lower the limit";
+
+/// Counts a lookup that ended at its deadline.
+fn note(res: &Result<Outcome, StoreError>) {
+    if matches!(res, Ok(o) if o.timed_out) {
+        crate::limits::count("query_timeout");
+    }
+}
+
 /// Renders records into a response format.
 pub trait Encoder: Send + 'static {
     /// Bytes before the first record.
@@ -32,17 +52,23 @@ pub trait Encoder: Send + 'static {
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>);
 }
 
-/// Runs `lookup` and returns the response body.
-pub fn records_body<E: Encoder + Clone>(store: Arc<dyn Store>, lookup: Lookup, window: Window, enc: E) -> Body {
+/// Runs `lookup`, stopping at `deadline`, and returns the response body.
+pub fn records_body<E: Encoder + Clone>(
+    store: Arc<dyn Store>,
+    lookup: Lookup,
+    window: Window,
+    deadline: Option<Instant>,
+    enc: E,
+) -> Body {
     if !lookup.is_point() {
-        return stream(store, lookup, window, enc);
+        return stream(store, lookup, window, deadline, enc);
     }
     let inline = (|| {
         let mut enc = enc.clone();
         let mut buf = Vec::with_capacity(4096);
         enc.begin(&mut buf);
         let mut overflow = false;
-        let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
+        let res = dnsledger_query::run_until(&*store, &lookup, window, deadline, &mut |r| {
             enc.record(&r, &mut buf);
             if buf.len() > INLINE_BYTES {
                 overflow = true;
@@ -53,34 +79,76 @@ pub fn records_body<E: Encoder + Clone>(store: Arc<dyn Store>, lookup: Lookup, w
         if overflow {
             return None;
         }
+        note(&res);
         enc.end(&res, &mut buf);
         Some(buf)
     })();
     match inline {
         Some(buf) => Body::from(buf),
-        None => stream(store, lookup, window, enc),
+        None => stream(store, lookup, window, deadline, enc),
     }
 }
 
-fn stream<E: Encoder>(store: Arc<dyn Store>, lookup: Lookup, window: Window, mut enc: E) -> Body {
+/// Why a chunk could not be handed to the response.
+enum Unsent {
+    /// The client hung up.
+    Gone,
+    /// The client did not take it before the deadline.
+    Late,
+}
+
+/// Hands `chunk` to the response body, waiting for the client no later than `deadline`.
+fn send(tx: &tokio::sync::mpsc::Sender<Bytes>, chunk: Bytes, deadline: Option<Instant>) -> Result<(), Unsent> {
+    match deadline {
+        None => tx.blocking_send(chunk).map_err(|_| Unsent::Gone),
+        Some(d) => {
+            // on a blocking-pool thread, which runs inside the runtime's context
+            let sent = tokio::runtime::Handle::current()
+                .block_on(async { tokio::time::timeout_at(d.into(), tx.send(chunk)).await });
+            match sent {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(Unsent::Gone),
+                Err(_) => Err(Unsent::Late),
+            }
+        }
+    }
+}
+
+fn stream<E: Encoder>(
+    store: Arc<dyn Store>,
+    lookup: Lookup,
+    window: Window,
+    deadline: Option<Instant>,
+    mut enc: E,
+) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     tokio::task::spawn_blocking(move || {
         let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK + 4096);
         enc.begin(&mut buf);
-        let mut gone = false;
-        let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
+        let mut unsent = None;
+        let res = dnsledger_query::run_until(&*store, &lookup, window, deadline, &mut |r| {
             enc.record(&r, &mut buf);
-            if buf.len() >= STREAM_CHUNK && tx.blocking_send(Bytes::from(std::mem::take(&mut buf))).is_err() {
-                gone = true;
-                return ControlFlow::Break(());
+            if buf.len() >= STREAM_CHUNK {
+                if let Err(why) = send(&tx, Bytes::from(std::mem::take(&mut buf)), deadline) {
+                    unsent = Some(why);
+                    return ControlFlow::Break(());
+                }
             }
             ControlFlow::Continue(())
         });
-        if gone {
-            return;
+        match unsent {
+            Some(Unsent::Gone) => return,
+            Some(Unsent::Late) => {
+                // the client stopped reading: nothing more can reach it
+                crate::limits::count("query_timeout");
+                return;
+            }
+            None => {}
         }
+        note(&res);
         enc.end(&res, &mut buf);
-        let _ = tx.blocking_send(Bytes::from(buf));
+        // the closing chunk gets a short grace of its own: it may be what says the time ran out
+        let _ = send(&tx, Bytes::from(buf), deadline.map(|_| Instant::now() + END_GRACE));
     });
     let stream =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
