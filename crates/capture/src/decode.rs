@@ -20,6 +20,10 @@ pub struct DecoderConfig {
     pub max_flows: usize,
     /// Cap on bytes buffered per TCP stream direction.
     pub max_flow_bytes: usize,
+    /// Cap on bytes buffered by all TCP stream directions together (the least recently active
+    /// are evicted when it is passed): without it, `max_flows` streams each holding a partial
+    /// message could hold `max_flows * max_flow_bytes`.
+    pub max_tcp_bytes: usize,
     /// Idle TCP stream directions expire after this long (packet time).
     pub flow_timeout: Micros,
     /// Cap on IP fragments held at once (oldest datagrams are dropped first).
@@ -38,6 +42,7 @@ impl Default for DecoderConfig {
             shard: None,
             max_flows: 65_536,
             max_flow_bytes: 256 << 10,
+            max_tcp_bytes: 64 << 20,
             flow_timeout: 60_000_000,
             max_fragments: 16_384,
             max_fragment_bytes: 32 << 20,
@@ -194,7 +199,7 @@ impl Decoder {
             shard,
             stats: DecodeStats::default(),
             defrag: Defrag::new(cfg.max_fragments, cfg.max_fragment_bytes, cfg.fragment_timeout),
-            tcp: TcpTable::new(cfg.max_flows, cfg.max_flow_bytes, cfg.flow_timeout),
+            tcp: TcpTable::new(cfg.max_flows, cfg.max_flow_bytes, cfg.max_tcp_bytes, cfg.flow_timeout),
             next_expire: Micros::MIN,
         }
     }

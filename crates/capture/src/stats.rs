@@ -90,6 +90,9 @@ decode_stats! {
     tcp_bad_length,
     /// TCP stream directions evicted because the flow table was full.
     tcp_flows_evicted,
+    /// TCP stream directions evicted because the bytes buffered by all of them passed the
+    /// table's total cap (`max_tcp_bytes`); also counted in `tcp_flows_evicted`.
+    tcp_flows_evicted_memory,
     /// TCP stream directions expired after being idle.
     tcp_flows_expired,
     /// TCP stream directions closed by FIN or RST.

@@ -6,6 +6,9 @@
 //! half of `max_flow_bytes`, or at FIN/RST/idle expiry/eviction, the gap is given up: the stream jumps
 //! to the next held segment and resynchronises on the next plausible DNS message start.
 //! A message longer than `max_flow_bytes` is skipped by its length without being buffered.
+//! The bytes held by all stream directions together are capped too (`max_tcp_bytes`): past it,
+//! the least recently active directions are evicted (`tcp_flows_evicted_memory`), so many
+//! connections that each never finish a message cannot add up past the cap.
 
 use std::collections::VecDeque;
 
@@ -105,6 +108,11 @@ struct Stream {
 }
 
 impl Stream {
+    /// Bytes this direction holds (partial message and held segments with their overhead).
+    fn held(&self) -> usize {
+        self.buf.len() + self.ooo_bytes
+    }
+
     fn segment(&mut self, seq: u32, data: &[u8], max: usize, out: &mut Out<'_, '_>) {
         if data.is_empty() {
             return;
@@ -305,17 +313,25 @@ pub(crate) struct TcpTable {
     order: VecDeque<(FlowKey, u64, Micros)>,
     max_flows: usize,
     max_bytes: usize,
+    /// Cap on `held`.
+    max_total: usize,
+    /// Bytes held by all stream directions ([`Stream::held`] summed).
+    held: usize,
     timeout: Micros,
     next_gen: u64,
 }
 
 impl TcpTable {
-    pub fn new(max_flows: usize, max_bytes: usize, timeout: Micros) -> TcpTable {
+    pub fn new(max_flows: usize, max_bytes: usize, max_total: usize, timeout: Micros) -> TcpTable {
+        let max_bytes = max_bytes.max(16);
         TcpTable {
             map: HashMap::with_hasher(RandomState::default()),
             order: VecDeque::new(),
             max_flows: max_flows.max(1),
-            max_bytes: max_bytes.max(16),
+            max_bytes,
+            // room for at least one full direction, so the cap never evicts the only stream
+            max_total: max_total.max(max_bytes),
+            held: 0,
             timeout,
             next_gen: 0,
         }
@@ -332,6 +348,7 @@ impl TcpTable {
     /// Removes a stream direction, delivering what it still can.
     fn close(&mut self, key: &FlowKey, ts: Micros, stats: &mut DecodeStats, emit: &mut dyn FnMut(&DnsPayload<'_>)) {
         if let Some(mut s) = self.map.remove(key) {
+            self.held = self.held.saturating_sub(s.held());
             let ts = if ts == Micros::MIN { s.last_seen } else { ts };
             s.close(self.max_bytes, &mut Out { key, ts, stats, emit });
         }
@@ -426,11 +443,19 @@ impl TcpTable {
         }
         let max = self.max_bytes;
         let Some(s) = self.map.get_mut(&key) else { return };
+        let before = s.held();
         s.last_seen = ts;
         s.segment(data_seq, payload, max, &mut Out { key: &key, ts, stats, emit });
+        self.held = (self.held + s.held()).saturating_sub(before);
         if flags & FIN != 0 {
             stats.tcp_flows_closed += 1;
             self.close(&key, ts, stats, emit);
+        }
+        while self.held > self.max_total {
+            if !self.evict_one(stats, emit) {
+                break;
+            }
+            stats.tcp_flows_evicted_memory += 1;
         }
     }
 

@@ -26,6 +26,11 @@
 //! keys_file = "/var/lib/dnsledger/keys.toml"   # API keys (`dnsledger key add`); none = open, loopback only
 //! results_max = 1000000                    # most results per lookup
 //! max_body_mib = 64                        # largest ingest request
+//! query_timeout_ms = 30000                 # a lookup running longer is stopped and says so (0 = none)
+//! header_timeout_secs = 30                 # a request head (or a keep-alive pause) taking longer: closed
+//! body_timeout_secs = 120                  # a request body taking longer: 408
+//! max_connections = 1024                   # open HTTP connections; more are closed at once
+//! max_body_requests = 8                    # requests with a body handled at once; more wait unread
 //!
 //! [[listener]]                             # stream inputs (repeatable)
 //! kind = "dnstap"                          # Frame Streams with the bidirectional handshake
@@ -464,6 +469,16 @@ pub struct ServerSection {
     pub max_body_mib: Option<usize>,
     /// Directory of online backups.
     pub backup_dir: Option<PathBuf>,
+    /// Wall-clock time a lookup may run, in milliseconds (0: no deadline).
+    pub query_timeout_ms: Option<u64>,
+    /// Time a connection may take to send a request head, in seconds.
+    pub header_timeout_secs: Option<u64>,
+    /// Time a request may take to send its body, in seconds.
+    pub body_timeout_secs: Option<u64>,
+    /// Most HTTP connections open at once.
+    pub max_connections: Option<usize>,
+    /// Most requests with a body (ingest, lookback, watchlist writes) handled at once.
+    pub max_body_requests: Option<usize>,
     /// HTTPS: the certificate chain (PEM, end-entity first); needs `tls_key`.
     pub tls_cert: Option<PathBuf>,
     /// HTTPS: the certificate's private key (PEM).
@@ -814,6 +829,18 @@ pub fn check_file(path: &Path) -> CheckReport {
     }
     if c.server.max_body_mib == Some(0) {
         r.errors.push("[server] max_body_mib must be at least 1".into());
+    }
+    for (key, v) in
+        [("header_timeout_secs", c.server.header_timeout_secs), ("body_timeout_secs", c.server.body_timeout_secs)]
+    {
+        if v == Some(0) {
+            r.errors.push(format!("[server] {key} must be at least 1"));
+        }
+    }
+    for (key, v) in [("max_connections", c.server.max_connections), ("max_body_requests", c.server.max_body_requests)] {
+        if v == Some(0) {
+            r.errors.push(format!("[server] {key} must be at least 1"));
+        }
     }
     if let Some(b) = &c.server.backup_dir {
         if !b.is_dir() && !b.parent().is_some_and(Path::is_dir) {

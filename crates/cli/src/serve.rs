@@ -267,6 +267,18 @@ impl KeyAuthority for Keys {
     }
 }
 
+/// The connection limits of `[server]`, defaults where unset (0 counts as 1: `config check`
+/// refuses it).
+fn server_limits(s: &crate::config::ServerSection) -> dnsledger_server::limits::ConnLimits {
+    let d = dnsledger_server::limits::ConnLimits::default();
+    dnsledger_server::limits::ConnLimits {
+        header_read_timeout: s.header_timeout_secs.map_or(d.header_read_timeout, |v| Duration::from_secs(v.max(1))),
+        body_read_timeout: s.body_timeout_secs.map_or(d.body_read_timeout, |v| Duration::from_secs(v.max(1))),
+        max_connections: s.max_connections.map_or(d.max_connections, |v| v.max(1)),
+        max_body_requests: s.max_body_requests.map_or(d.max_body_requests, |v| v.max(1)),
+    }
+}
+
 /// Runs `dnsledger serve`.
 pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = a.store.load_config()?;
@@ -362,6 +374,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         max_body_bytes: max_body_mib << 20,
         max_limit: results_max,
         backup_dir: a.backup_dir.clone().or(file.server.backup_dir.clone()),
+        query_timeout: match file.server.query_timeout_ms {
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => ServerConfig::default().query_timeout,
+        },
+        limits: server_limits(&file.server),
         ..ServerConfig::default()
     };
     let analytics = dnsledger_server::analytics::AnalyticsConfig {

@@ -39,6 +39,8 @@ pub struct Outcome {
     pub limited: bool,
     /// True if the caller stopped the lookup early.
     pub stopped: bool,
+    /// True if the lookup ran past its deadline and was stopped there (see [`run_until`]).
+    pub timed_out: bool,
     /// What the store read.
     pub scan: ScanStats,
 }
@@ -84,9 +86,29 @@ pub fn run_filtered(
     filter: &RecordFilter,
     emit: &mut dyn FnMut(Record) -> ControlFlow<()>,
 ) -> Result<Outcome, StoreError> {
+    run_until(store, lookup, window, filter, None, emit)
+}
+
+/// Like [`run_filtered`], but stops once `deadline` has passed, with [`Outcome::timed_out`]
+/// set. The clock is read for every record the store hands over (kept, skipped by `offset` or
+/// not), so a scan that yields records stops within one record of the deadline; a store scan
+/// that reads many entries without yielding any (time fences that exclude almost everything)
+/// is checked only when the next record arrives.
+pub fn run_until(
+    store: &dyn Store,
+    lookup: &Lookup,
+    window: Window,
+    filter: &RecordFilter,
+    deadline: Option<std::time::Instant>,
+    emit: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) -> Result<Outcome, StoreError> {
     let mut out = Outcome::default();
     let mut skipped = 0u64;
     let mut visit = |r: Record| {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            out.timed_out = true;
+            return ControlFlow::Break(());
+        }
         if !filter.keeps(&r) {
             return ControlFlow::Continue(());
         }

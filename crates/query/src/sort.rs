@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use dnsledger_model::Record;
 use dnsledger_store::{Store, StoreError};
 
-use crate::{run_filtered, Lookup, Outcome, RecordFilter, Window};
+use crate::{run_until, Lookup, Outcome, RecordFilter, Window};
 
 /// A column a lookup's answer can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,20 +148,22 @@ impl std::error::Error for SortError {}
 
 /// Runs `lookup` keeping what `filter` keeps, sorts the whole answer by `sort`, then calls
 /// `emit` for the records inside `window`. Holds at most `cap` records; a larger answer is
-/// refused with [`SortError::TooMany`] before anything is emitted.
+/// refused with [`SortError::TooMany`] before anything is emitted. When reading the answer
+/// passes `deadline`, nothing is emitted and the outcome says [`Outcome::timed_out`] (a sort
+/// of part of the answer would mislead).
 pub fn run_sorted(
     store: &dyn Store,
     lookup: &Lookup,
     window: Window,
     filter: &RecordFilter,
-    sort: Sort,
-    cap: u64,
+    (sort, cap): (Sort, u64),
+    deadline: Option<std::time::Instant>,
     emit: &mut dyn FnMut(Record) -> ControlFlow<()>,
 ) -> Result<Outcome, SortError> {
     let mut all: Vec<Record> = Vec::new();
     let mut too_many = false;
     let whole = Window { offset: 0, limit: None };
-    let scanned = run_filtered(store, lookup, whole, filter, &mut |r| {
+    let scanned = run_until(store, lookup, whole, filter, deadline, &mut |r| {
         if all.len() as u64 >= cap {
             too_many = true;
             return ControlFlow::Break(());
@@ -172,6 +174,9 @@ pub fn run_sorted(
     .map_err(SortError::Store)?;
     if too_many {
         return Err(SortError::TooMany { cap });
+    }
+    if scanned.timed_out {
+        return Ok(Outcome { timed_out: true, scan: scanned.scan, ..Outcome::default() });
     }
     sort.apply(&mut all);
     let mut out = Outcome { scan: scanned.scan, ..Outcome::default() };

@@ -73,9 +73,14 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
     }
     let store = st.store.clone();
     let take = page.unwrap_or(results_max);
-    let job = tokio::task::spawn_blocking(move || tuples(&*store, &lookup, cursor, take, results_max));
+    let deadline = st.config.query_deadline();
+    let job = tokio::task::spawn_blocking(move || tuples(&*store, &lookup, cursor, take, results_max, deadline));
     let (lines, more) = match job.await {
-        Ok(Ok(x)) => x,
+        Ok(Ok(Some(x))) => x,
+        Ok(Ok(None)) => {
+            crate::limits::count("query_timeout");
+            return error(StatusCode::SERVICE_UNAVAILABLE, &format!("Error: {}", crate::stream::TIMEOUT_MSG));
+        }
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("Error: {e}")),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("Error: {e}")),
     };
@@ -89,53 +94,65 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
 }
 
 /// The COF lines of tuples `skip..skip+take` of a lookup, and whether more exist. At most
-/// `max` tuples are gathered in total.
+/// `max` tuples are gathered in total. `None` when the lookup ran past `deadline` (tuples are
+/// folded across records, so a partial answer would hold wrong counts).
 fn tuples(
     store: &dyn dnsledger_store::Store,
     lookup: &Lookup,
     skip: u64,
     take: u64,
     max: u64,
-) -> Result<(String, bool), dnsledger_store::StoreError> {
+    deadline: Option<std::time::Instant>,
+) -> Result<Option<(String, bool)>, dnsledger_store::StoreError> {
     // (rrname, rrtype, rdata) → aggregate, bailiwick, sensors; in first-seen order
     type Tuple = (String, RrType, String);
     let mut order: Vec<Tuple> = Vec::new();
     let mut index: HashMap<Tuple, (Aggregate, Option<String>, Vec<String>)> = HashMap::new();
     let want = skip.saturating_add(take).saturating_add(1).min(max.saturating_add(1));
     let mut last_name = String::new();
-    dnsledger_query::run(store, lookup, Window { offset: 0, limit: None }, &mut |r: Record| {
-        let rrname = r.rrname.to_presentation();
-        // stop once enough tuples are known, but only between names: the RRsets of one name are
-        // adjacent, and all of them must be folded before its tuples are complete
-        if order.len() as u64 > want && rrname != last_name {
-            return ControlFlow::Break(());
-        }
-        last_name.clone_from(&rrname);
-        for rd in r.rdata_strings() {
-            let key = (rrname.clone(), r.rrtype, rd);
-            match index.get_mut(&key) {
-                Some((agg, bw, sensors)) => {
-                    agg.merge(&r.agg);
-                    if bw.is_none() {
-                        bw.clone_from(&r.bailiwick.as_ref().map(|b| b.to_presentation()));
-                    }
-                    for s in &r.sensors {
-                        if !sensors.contains(s) {
-                            sensors.push(s.clone());
+    let outcome = dnsledger_query::run_until(
+        store,
+        lookup,
+        Window { offset: 0, limit: None },
+        &Default::default(),
+        deadline,
+        &mut |r: Record| {
+            let rrname = r.rrname.to_presentation();
+            // stop once enough tuples are known, but only between names: the RRsets of one name are
+            // adjacent, and all of them must be folded before its tuples are complete
+            if order.len() as u64 > want && rrname != last_name {
+                return ControlFlow::Break(());
+            }
+            last_name.clone_from(&rrname);
+            for rd in r.rdata_strings() {
+                let key = (rrname.clone(), r.rrtype, rd);
+                match index.get_mut(&key) {
+                    Some((agg, bw, sensors)) => {
+                        agg.merge(&r.agg);
+                        if bw.is_none() {
+                            bw.clone_from(&r.bailiwick.as_ref().map(|b| b.to_presentation()));
+                        }
+                        for s in &r.sensors {
+                            if !sensors.contains(s) {
+                                sensors.push(s.clone());
+                            }
                         }
                     }
-                }
-                None => {
-                    order.push(key.clone());
-                    index.insert(
-                        key,
-                        (r.agg.clone(), r.bailiwick.as_ref().map(|b| b.to_presentation()), r.sensors.clone()),
-                    );
+                    None => {
+                        order.push(key.clone());
+                        index.insert(
+                            key,
+                            (r.agg.clone(), r.bailiwick.as_ref().map(|b| b.to_presentation()), r.sensors.clone()),
+                        );
+                    }
                 }
             }
-        }
-        ControlFlow::Continue(())
-    })?;
+            ControlFlow::Continue(())
+        },
+    )?;
+    if outcome.timed_out {
+        return Ok(None);
+    }
     let more = order.len() as u64 > skip.saturating_add(take);
     let mut out = String::new();
     for key in order.iter().skip(skip as usize).take(take as usize) {
@@ -162,5 +179,5 @@ fn tuples(
         out.push_str(&Value::Object(m).to_string());
         out.push('\n');
     }
-    Ok((out, more))
+    Ok(Some((out, more)))
 }

@@ -234,14 +234,15 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
     match query {
         Query::Lookup(lookup) => {
             let enc = SafEncoder { humantime, rrset: matches!(lookup, Lookup::Rrset(_)) };
-            let body = records_body(st.store.clone(), lookup, window, Default::default(), enc);
+            let body =
+                records_body(st.store.clone(), lookup, window, Default::default(), st.config.query_deadline(), enc);
             ([(header::CONTENT_TYPE, NDJSON)], body).into_response()
         }
         Query::Summarize { lookup, max_count } => {
-            summarize(st.store.clone(), lookup, limit, max_count, humantime).await
+            summarize(st.store.clone(), lookup, limit, max_count, humantime, st.config.query_deadline()).await
         }
         Query::Flex { rdata, matcher, exclude, types } => {
-            flex(st.store.clone(), rdata, (matcher, exclude), types, fence, window).await
+            flex(st.store.clone(), rdata, (matcher, exclude), types, fence, window, st.config.query_deadline()).await
         }
     }
 }
@@ -328,6 +329,7 @@ impl Encoder for SafEncoder {
 
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
         let term = match outcome {
+            Ok(o) if o.timed_out => timeout_term(o.returned),
             Ok(o) if o.limited => json!({"cond": "limited", "msg": "Result limit reached"}),
             Ok(_) => json!({"cond": "succeeded"}),
             Err(e) => {
@@ -340,6 +342,13 @@ impl Encoder for SafEncoder {
     }
 }
 
+/// The SAF terminator of a lookup stopped at the query timeout: `limited` when some results
+/// were sent (they are partial), `failed` when none were.
+fn timeout_term(returned: u64) -> Value {
+    let cond = if returned > 0 { "limited" } else { "failed" };
+    json!({"cond": cond, "msg": crate::stream::TIMEOUT_MSG})
+}
+
 /// `summarize`: one `obj` with the totals of the RRsets a lookup would return.
 async fn summarize(
     store: Arc<dyn Store>,
@@ -347,11 +356,13 @@ async fn summarize(
     limit: u64,
     max_count: Option<u64>,
     humantime: bool,
+    deadline: Option<std::time::Instant>,
 ) -> Response {
     let job = tokio::task::spawn_blocking(move || {
         let mut total = dnsledger_model::Aggregate::default();
         let mut n = 0u64;
-        let res = dnsledger_query::run(&*store, &lookup, Window { offset: 0, limit: Some(limit) }, &mut |r| {
+        let window = Window { offset: 0, limit: Some(limit) };
+        let res = dnsledger_query::run_until(&*store, &lookup, window, &Default::default(), deadline, &mut |r| {
             total.count = total.count.saturating_add(r.agg.count);
             for (slot, from) in [(&mut total.seen, r.agg.seen), (&mut total.zone, r.agg.zone)] {
                 if let Some((a, b)) = from {
@@ -375,6 +386,10 @@ async fn summarize(
     };
     let mut out = String::from("{\"cond\":\"begin\"}\n");
     let term = match &res {
+        Ok(o) if o.timed_out => {
+            crate::limits::count("query_timeout");
+            timeout_term(0)
+        }
         Ok(o) => {
             let mut m = Map::new();
             m.insert("count".into(), Value::from(total.count));
@@ -459,6 +474,7 @@ async fn flex(
     types: TypeFilter,
     fence: dnsledger_model::TimeFence,
     window: Window,
+    deadline: Option<std::time::Instant>,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
     tokio::task::spawn_blocking(move || {
@@ -468,8 +484,13 @@ async fn flex(
         let mut skipped = 0u64;
         let mut returned = 0u64;
         let mut limited = false;
+        let mut timed_out = false;
         let mut gone = false;
         let mut visit = |r: Record| {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                timed_out = true;
+                return ControlFlow::Break(());
+            }
             let candidates: Vec<(String, Option<String>)> = if rdata {
                 r.rdata
                     .iter()
@@ -543,6 +564,10 @@ async fn flex(
             return;
         }
         let term = match res {
+            Ok(_) if timed_out => {
+                crate::limits::count("query_timeout");
+                timeout_term(returned)
+            }
             Ok(_) if limited => json!({"cond": "limited", "msg": "Result limit reached"}),
             Ok(_) => json!({"cond": "succeeded"}),
             Err(e) => json!({"cond": "failed", "msg": format!("query failed: {e}")}),

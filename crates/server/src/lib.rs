@@ -43,6 +43,7 @@ pub mod auth;
 mod cof;
 pub mod dnsdb;
 pub mod federated;
+pub mod limits;
 mod lookback;
 mod native;
 pub mod observe;
@@ -72,6 +73,18 @@ pub struct ServerConfig {
     /// Directory online backups (`POST /api/v1/admin/backup`) are written into; `None`
     /// refuses them.
     pub backup_dir: Option<std::path::PathBuf>,
+    /// Wall-clock time a lookup may run before it is stopped and answered as timed out
+    /// (`None`: no deadline).
+    pub query_timeout: Option<std::time::Duration>,
+    /// Connection limits: header and body read timeouts, open connections, requests with a body.
+    pub limits: limits::ConnLimits,
+}
+
+impl ServerConfig {
+    /// The deadline of a lookup starting now, from [`ServerConfig::query_timeout`].
+    pub fn query_deadline(&self) -> Option<std::time::Instant> {
+        self.query_timeout.map(|t| std::time::Instant::now() + t)
+    }
 }
 
 impl Default for ServerConfig {
@@ -82,6 +95,8 @@ impl Default for ServerConfig {
             default_limit: 10_000,
             max_limit: 1_000_000,
             backup_dir: None,
+            query_timeout: Some(std::time::Duration::from_secs(30)),
+            limits: limits::ConnLimits::default(),
         }
     }
 }
@@ -157,6 +172,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// The router with every route, for embedding or testing.
 pub fn router(state: AppState) -> Router {
     use axum::routing::get;
+    let body_bounds = limits::BodyBounds::new(&state.config.limits);
     native::routes(state.clone())
         .merge(admin::routes(state.clone()))
         .merge(analytics::routes_with(state.clone(), state.analytics.clone()))
@@ -176,6 +192,7 @@ pub fn router(state: AppState) -> Router {
                 .fallback(fallback)
                 .with_state(state),
         )
+        .layer(axum::middleware::from_fn_with_state(body_bounds, limits::bound_bodies))
         .layer(axum::middleware::from_fn(observe::track))
 }
 
@@ -236,7 +253,7 @@ pub async fn bind(state: &AppState) -> Result<tokio::net::TcpListener, ServeErro
 }
 
 /// Serves plain HTTP on `listener` until `shutdown` resolves; then stops accepting, finishes
-/// in-flight requests and returns.
+/// in-flight requests and returns. Connections are bounded by the config's [`limits::ConnLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -286,13 +303,13 @@ where
         })
     });
     let keys = state.keys.clone();
-    let result = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let conn_limits = state.config.limits;
+    limits::serve_with_limits(listener, router(state), conn_limits, shutdown).await;
     if let Some(s) = saver {
         s.abort();
     }
     if let Some(keys) = keys {
         save_usage(&keys).await;
     }
-    result?;
     Ok(())
 }

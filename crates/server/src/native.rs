@@ -126,11 +126,21 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         let title = format!("dnsledger lookup {}", uri.path().strip_prefix(LOOKUP_PREFIX).unwrap_or(""));
         let enc = ExportEncoder { format, title, records: Vec::new() };
         let body = match sort {
-            Some(sort) => match sorted_body(st.store.clone(), lookup, window, filter, (sort, SORT_CAP), enc).await {
+            Some(sort) => match sorted_body(
+                st.store.clone(),
+                lookup,
+                window,
+                filter,
+                (sort, SORT_CAP),
+                st.config.query_deadline(),
+                enc,
+            )
+            .await
+            {
                 Ok(b) => b,
                 Err(e) => return error(StatusCode::BAD_REQUEST, e),
             },
-            None => records_body(st.store.clone(), lookup, window, filter, enc),
+            None => records_body(st.store.clone(), lookup, window, filter, st.config.query_deadline(), enc),
         };
         return ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     }
@@ -150,11 +160,21 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
     let content_type = if ndjson { "application/x-ndjson" } else { "application/json" };
     let enc = NativeEncoder { ndjson, first: true };
     let body = match sort {
-        Some(sort) => match sorted_body(st.store.clone(), lookup, window, filter, (sort, SORT_CAP), enc).await {
+        Some(sort) => match sorted_body(
+            st.store.clone(),
+            lookup,
+            window,
+            filter,
+            (sort, SORT_CAP),
+            st.config.query_deadline(),
+            enc,
+        )
+        .await
+        {
             Ok(b) => b,
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         },
-        None => records_body(st.store.clone(), lookup, window, filter, enc),
+        None => records_body(st.store.clone(), lookup, window, filter, st.config.query_deadline(), enc),
     };
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
@@ -184,6 +204,18 @@ impl Encoder for NativeEncoder {
 
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
         match (outcome, self.ndjson) {
+            (Ok(o), false) if o.timed_out => {
+                out.extend_from_slice(
+                    format!("],\"returned\":{},\"limited\":true,\"timed_out\":true,\"error\":", o.returned).as_bytes(),
+                );
+                let _ = serde_json::to_writer(&mut *out, crate::stream::TIMEOUT_MSG);
+                out.extend_from_slice(b"}\n");
+            }
+            (Ok(o), true) if o.timed_out => {
+                out.extend_from_slice(b"{\"error\":");
+                let _ = serde_json::to_writer(&mut *out, crate::stream::TIMEOUT_MSG);
+                out.extend_from_slice(b",\"timed_out\":true}\n");
+            }
             (Ok(o), false) => {
                 out.extend_from_slice(
                     format!("],\"returned\":{},\"limited\":{}}}\n", o.returned, o.limited).as_bytes(),
@@ -231,6 +263,14 @@ impl Encoder for ExportEncoder {
 
     fn end(&mut self, outcome: &Result<Outcome, StoreError>, out: &mut Vec<u8>) {
         match outcome {
+            Ok(o) if o.timed_out => {
+                if self.format == ExportFormat::Csv {
+                    out.extend_from_slice(format!("# error: {}\r\n", crate::stream::TIMEOUT_MSG).as_bytes());
+                } else {
+                    let _ = serde_json::to_writer(&mut *out, &json!({ "error": crate::stream::TIMEOUT_MSG }));
+                    out.push(b'\n');
+                }
+            }
             Ok(_) if self.format == ExportFormat::Csv => {}
             Ok(_) => out.extend_from_slice(self.format.render(&self.records, &self.title, time::now()).as_bytes()),
             Err(e) => {
@@ -664,7 +704,8 @@ mod tests {
         let sort = dnsledger_query::Sort::parse("count").unwrap();
         let enc = NativeEncoder { ndjson: false, first: true };
         let window = dnsledger_query::Window { offset: 0, limit: Some(2) };
-        let err = sorted_body(st.store.clone(), lookup, window, RecordFilter::default(), (sort, 9), enc).await.err();
+        let err =
+            sorted_body(st.store.clone(), lookup, window, RecordFilter::default(), (sort, 9), None, enc).await.err();
         assert!(err.as_deref().is_some_and(|e| e.contains("more than 9 records")), "{err:?}");
     }
 

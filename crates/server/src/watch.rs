@@ -369,6 +369,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn list_names_cannot_leave_the_watch_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = state(dir.path(), false);
+        let doc = r#"{"entries":[{"value":"www.example.com"}]}"#;
+        for bad in ["..", ".", "%2e%2e", "..%2F..%2Fetc", "a%2Fb", "a%5Cb", ".hidden", "x%00", "a..b", "sp%20ace"] {
+            for method in ["PUT", "GET", "DELETE"] {
+                let (s, b) = call(&st, method, &format!("/api/v1/watchlists/{bad}"), None, doc).await;
+                assert!(matches!(s, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND), "{method} {bad}: {s} {b}");
+            }
+        }
+        let outside = dir.path().read_dir().unwrap().map(|e| e.unwrap().file_name()).collect::<Vec<_>>();
+        assert!(outside.iter().all(|n| n == "db" || n == "watch"), "{outside:?}");
+        let inside: Vec<_> = std::fs::read_dir(dir.path().join("watch"))
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(inside.iter().all(|n| !n.to_string_lossy().ends_with(".json")), "a list was written: {inside:?}");
+    }
+
+    #[tokio::test]
     async fn without_a_watcher_the_routes_say_so() {
         let dir = tempfile::tempdir().unwrap();
         let store = RocksStore::open(dir.path().join("db"), RocksStoreOptions::default()).unwrap();

@@ -37,6 +37,8 @@ use Kind::*;
 pub const HTTP_REQUESTS: &str = "dnsledger_http_requests_total";
 /// Time from request to the end of the response body, by route.
 pub const HTTP_DURATION: &str = "dnsledger_http_request_duration_seconds";
+/// Connections and requests a server limit cut short, by reason.
+pub const HTTP_LIMITED: &str = "dnsledger_http_limited_total";
 /// Requests refused by a key's quota or validity.
 pub const QUOTA_REJECTIONS: &str = "dnsledger_quota_rejections_total";
 /// Observations accepted, by source.
@@ -128,6 +130,12 @@ pub const BUILD_INFO: &str = "dnsledger_build_info";
 pub const ALL: &[Def] = &[
     def(HTTP_REQUESTS, Counter, &["route", "status"], "HTTP requests answered, by route and status code."),
     def(HTTP_DURATION, Histogram, &["route"], "Time from request to the end of the response body, by route."),
+    def(
+        HTTP_LIMITED,
+        Counter,
+        &["reason"],
+        "Connections and requests a server limit cut short, by reason (header_timeout, body_timeout, body_too_large, connection_cap, body_queued, body_queue_timeout, query_timeout).",
+    ),
     def(
         QUOTA_REJECTIONS,
         Counter,

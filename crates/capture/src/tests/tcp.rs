@@ -226,6 +226,36 @@ fn endless_streams_stay_within_the_cap() {
 }
 
 #[test]
+fn many_unfinished_streams_stay_within_the_total_cap() {
+    // 300 connections, each announcing a 60,000-byte message and sending 40,000 bytes of it:
+    // 12 MB unfinished in all, against a 1 MiB cap for the whole table
+    let cap = 1 << 20;
+    let cfg = DecoderConfig { max_flow_bytes: 64 << 10, max_tcp_bytes: cap, ..DecoderConfig::default() };
+    let mut d = Decoder::new(cfg);
+    let mut stream = 60000u16.to_be_bytes().to_vec();
+    stream.resize(40002, 0x41);
+    for i in 0..300u16 {
+        let mut c = Conn::new(v4(10, 1, (i >> 8) as u8, i as u8), v4(10, 0, 0, 1), 20000 + i, 53);
+        d.packet(&syn(&mut c).packet(1), &mut |_| {});
+        let mut seq = ISN + 1;
+        for ch in stream.chunks(1400) {
+            d.packet(&c.seg(1, seq, ACK, ch).packet(2), &mut |_| {});
+            seq += ch.len() as u32;
+            assert!(d.tcp_buffered_bytes() <= cap, "{} bytes buffered", d.tcp_buffered_bytes());
+        }
+    }
+    let st = d.stats();
+    assert!(st.tcp_flows_evicted_memory >= 250, "{st:?}");
+    assert_eq!(st.tcp_flows_evicted, st.tcp_flows_evicted_memory);
+    // a complete message on a new connection still gets through
+    let mut c = Conn::new(v4(10, 2, 0, 1), v4(10, 0, 0, 1), 30000, 53);
+    let mut got = Vec::new();
+    d.packet(&syn(&mut c).packet(1), &mut |p| got.push(Got::of(p)));
+    d.packet(&c.seg(2, ISN + 1, ACK | PSH, &framed(&msgs(1))).packet(3), &mut |p| got.push(Got::of(p)));
+    assert_eq!(datas(&got), msgs(1));
+}
+
+#[test]
 fn flow_table_cap_evicts_oldest() {
     let cfg = DecoderConfig { max_flows: 4, ..DecoderConfig::default() };
     let mut d = Decoder::new(cfg);
