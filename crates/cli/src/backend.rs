@@ -143,7 +143,11 @@ pub fn open_clickhouse(o: &ClickHouseOptions) -> anyhow::Result<ClickHouseStore>
 pub fn open_configured(args: &StoreArgs, rocks: RocksStoreOptions) -> anyhow::Result<(Target, Arc<dyn Store>)> {
     let config = args.load_config()?;
     let target = args.target(&config)?;
-    let rocks = RocksStoreOptions { retention_secs: rocks.retention_secs.or(config.store.retention_secs()), ..rocks };
+    let rocks = RocksStoreOptions {
+        retention_secs: rocks.retention_secs.or(config.store.retention_secs()),
+        min_free_bytes: config.store.min_free_bytes(),
+        ..rocks
+    };
     let store = open(&target, rocks)?;
     Ok((target, store))
 }

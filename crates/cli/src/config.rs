@@ -261,11 +261,19 @@ pub struct StoreSection {
     pub data_dir: Option<PathBuf>,
     /// Keep records last seen within this many days; older ones expire (none or 0: forever).
     pub retention_days: Option<u64>,
+    /// Free space (MiB) a writer of the embedded store keeps on its filesystem: writes are
+    /// refused below it (default 128; 0 turns the reserve off).
+    pub min_free_mib: Option<u64>,
     /// `[store.clickhouse]`: where and how to reach ClickHouse.
     pub clickhouse: Option<ClickHouseSection>,
 }
 
 impl StoreSection {
+    /// The free-space reserve of a writer, in bytes (`min_free_mib`, else the default).
+    pub fn min_free_bytes(&self) -> u64 {
+        self.min_free_mib.map_or(dnsledger_store_rocksdb::DEFAULT_MIN_FREE_BYTES, |m| m.saturating_mul(1 << 20))
+    }
+
     /// The retention period in seconds, if one is set (`retention_days`, 0 meaning none).
     pub fn retention_secs(&self) -> Option<u64> {
         self.retention_days.filter(|&d| d > 0).map(|d| d.saturating_mul(86_400))

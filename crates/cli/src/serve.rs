@@ -325,7 +325,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let engine = crate::backend::open(
         &target,
-        RocksStoreOptions { sync_writes: !a.no_sync, retention_secs, ..Default::default() },
+        RocksStoreOptions {
+            sync_writes: !a.no_sync,
+            retention_secs,
+            min_free_bytes: file.store.min_free_bytes(),
+            ..Default::default()
+        },
     )?;
     // watchlists see every write: HTTP ingest, sensor batches and the dnstap listeners
     let watcher = crate::watch::open_watcher(&file, &target)?;

@@ -97,7 +97,7 @@ fn post(url: &str, b: u64) -> (u16, String) {
         .post(format!("{url}/api/v1/observations?format=passivedns&sensor=full"))
         .header("X-Batch-Id", &format!("full-{b}"))
         .send(body(b).as_bytes())
-        .expect("the server answers while the disk is full");
+        .unwrap_or_else(|e| panic!("batch {b}: the server answers while the disk is full: {e}"));
     (r.status().as_u16(), r.body_mut().read_to_string().expect("body"))
 }
 
@@ -134,7 +134,12 @@ fn store_on_a_full_disk_refuses_then_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fs = Tmpfs::mount(&dir.path().join("mnt"), 32);
     let data = fs.path.join("store");
-    let server = Server::start(&data, &[]);
+    // a 2 MiB reserve (the default, 128 MiB, is more than this whole filesystem): writes are
+    // refused before RocksDB itself runs out of space
+    let config = dir.path().join("dnsledger.toml");
+    std::fs::write(&config, "[store]\nmin_free_mib = 2\n").expect("config");
+    let config = config.to_str().expect("utf-8 path").to_string();
+    let server = Server::start(&data, &["--config", &config]);
     let url = server.url.clone();
     let filler = fs.fill(6 << 20);
 
@@ -150,6 +155,8 @@ fn store_on_a_full_disk_refuses_then_recovers() {
                     text.contains("no space left on device while writing the store"),
                     "507 without a clear reason: {text}"
                 );
+                // refused by the reserve, before RocksDB itself ran out of space
+                assert!(text.contains("below the reserve"), "{text}");
                 refused = Some(b);
                 break;
             }
@@ -203,7 +210,7 @@ fn store_on_a_full_disk_refuses_then_recovers() {
 
     // a clean shutdown and a clean start on the same store
     assert!(server.terminate(), "server did not shut down cleanly after the full disk");
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &["--config", &config]);
     assert_eq!(common::get(&format!("{}/readyz", server.url)).0, 200);
     assert_stored(&server.url, &acked);
     eprintln!(

@@ -54,6 +54,10 @@ const SENSOR_PREFIX: &[u8] = b"sensor/";
 /// Directory (inside the store) where SST files are built before ingestion.
 const INGEST_DIR: &str = "ingest-tmp";
 
+/// The default free-space reserve of a writer: room for the memtables' flush (64 MiB with the
+/// default write buffers) and a compaction's first output files.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 128 << 20;
+
 /// How to open a [`RocksStore`].
 #[derive(Debug, Clone)]
 pub struct RocksStoreOptions {
@@ -70,6 +74,10 @@ pub struct RocksStoreOptions {
     /// Keep records last seen within this many seconds; older ones expire (`None`: keep
     /// everything). See [`retention`].
     pub retention_secs: Option<u64>,
+    /// Free bytes a writer keeps on the filesystem holding the store: a [`RecoveringStore`]
+    /// refuses writes below it, so RocksDB itself does not run out of space (see
+    /// [`recover`]). 0 turns the reserve off.
+    pub min_free_bytes: u64,
 }
 
 impl Default for RocksStoreOptions {
@@ -81,6 +89,7 @@ impl Default for RocksStoreOptions {
             write_buffer_bytes: 128 << 20,
             ingest_threshold: 50_000,
             retention_secs: None,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }

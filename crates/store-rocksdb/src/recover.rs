@@ -10,6 +10,14 @@
 //! applies a write batch atomically). Reads keep working while writes are refused; if the
 //! reopen itself fails, the store is opened read-only so lookups still answer, and a read-write
 //! reopen is tried again later.
+//!
+//! Before RocksDB gets there, a reserve keeps it away from ENOSPC: a write is refused, with the
+//! same no-space error, while the filesystem has less than `min_free_bytes` free
+//! ([`RocksStoreOptions::min_free_bytes`]). The refusal needs no reopen: writes go ahead as soon
+//! as the reserve is free again. This matters beyond tidiness: RocksDB builds that keep their
+//! assertions (Debian's librocksdb 7.8 does) may abort the process when a table file or log
+//! write fails for space and the writer is used again, so an ENOSPC that reaches RocksDB can
+//! cost a restart (nothing acknowledged is lost: the log replays) instead of a refused batch.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
@@ -29,6 +37,8 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 /// Why writes are refused, and when the next reopen may be tried.
 struct Failure {
+    /// True when RocksDB itself failed (the store must be reopened); false for the reserve.
+    engine: bool,
     error: String,
     since: std::time::SystemTime,
     next_try: Instant,
@@ -113,7 +123,17 @@ impl RecoveringStore {
         }
         f.next_try = Instant::now() + RETRY_EVERY;
         let free = free_bytes(&self.path).unwrap_or(0);
-        let wanted = wal_bytes(&self.path).saturating_mul(2).saturating_add(REOPEN_MARGIN);
+        if !f.engine {
+            // only the reserve refused: RocksDB saw no error, nothing to reopen
+            if free < self.opts.min_free_bytes {
+                return Err(self.refusal(f));
+            }
+            tracing::info!(store = %self.path.display(), free, "free space is above the reserve again; writes resume");
+            *failed = None;
+            return Ok(());
+        }
+        let wanted =
+            wal_bytes(&self.path).saturating_mul(2).saturating_add(REOPEN_MARGIN).max(self.opts.min_free_bytes);
         if free < wanted {
             return Err(self.refusal(f));
         }
@@ -143,9 +163,14 @@ impl RecoveringStore {
             return;
         }
         if let Ok(mut failed) = self.failed.lock() {
+            // a refusal of the reserve becomes RocksDB's own error state: it needs the reopen
+            if failed.as_ref().is_some_and(|f| !f.engine) {
+                *failed = None;
+            }
             if failed.is_none() {
                 tracing::error!(store = %self.path.display(), error = %e, "the disk holding the store is full: writes are refused until space is freed");
                 *failed = Some(Failure {
+                    engine: true,
                     error: e.to_string(),
                     since: std::time::SystemTime::now(),
                     next_try: Instant::now() + RETRY_EVERY,
@@ -154,9 +179,50 @@ impl RecoveringStore {
         }
     }
 
-    /// Runs a write-side call, recovering first and noting a full disk after.
+    /// Refuses a write while the filesystem has less than the reserve free.
+    fn reserve(&self) -> Result<(), StoreError> {
+        let min = self.opts.min_free_bytes;
+        if min == 0 {
+            return Ok(());
+        }
+        let Ok(free) = free_bytes(&self.path) else { return Ok(()) };
+        if free >= min {
+            return Ok(());
+        }
+        let mut failed = self.failed.lock().map_err(|_| poisoned())?;
+        let f = failed.get_or_insert_with(|| {
+            let error = format!(
+                "No space left on device: {free} bytes free on the filesystem holding the store, below the \
+                 reserve of {min} bytes ([store] min_free_mib)"
+            );
+            tracing::error!(store = %self.path.display(), free, reserve = min, "the disk holding the store is nearly full: writes are refused until space is freed");
+            Failure { engine: false, error, since: std::time::SystemTime::now(), next_try: Instant::now() + RETRY_EVERY }
+        });
+        Err(self.refusal(f))
+    }
+
+    /// Runs a write, recovering first, refusing it below the reserve, and noting a full disk
+    /// after.
     fn writing<T>(&self, f: impl FnOnce(&RocksStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.recover()?;
+        self.reserve()?;
+        self.run_noting(f)
+    }
+
+    /// Runs a maintenance call (flush, compaction, expiry): not held back by the reserve, but
+    /// not run either while RocksDB itself is in its no-space error state.
+    fn maintaining<T>(&self, f: impl FnOnce(&RocksStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match self.recover() {
+            Ok(()) => {}
+            // refused by the reserve only: RocksDB is fine
+            Err(_) if self.failed.lock().map(|g| g.as_ref().is_some_and(|f| !f.engine)).unwrap_or(false) => {}
+            Err(e) => return Err(e),
+        }
+        self.run_noting(f)
+    }
+
+    /// Runs `f` on the open store, noting a full disk if it fails for space.
+    fn run_noting<T>(&self, f: impl FnOnce(&RocksStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let store = self.store()?;
         let r = f(&store);
         drop(store);
@@ -197,11 +263,13 @@ impl Store for RecoveringStore {
     fn stats(&self) -> Result<StoreStats, StoreError> {
         self.store()?.stats()
     }
+    /// Not held back by the reserve: flushing and compacting are how space comes back.
     fn flush(&self) -> Result<(), StoreError> {
-        self.writing(|s| s.flush())
+        self.maintaining(|s| s.flush())
     }
+    /// Not held back by the reserve (see `flush`).
     fn compact(&self) -> Result<(), StoreError> {
-        self.writing(|s| s.compact())
+        self.maintaining(|s| s.compact())
     }
     /// Unhealthy while writes are refused for a full disk (tries the reopen first).
     fn health(&self) -> Result<(), StoreError> {
@@ -211,8 +279,9 @@ impl Store for RecoveringStore {
     fn gauges(&self) -> Vec<Gauge> {
         self.store().map(|s| s.gauges()).unwrap_or_default()
     }
+    /// Not held back by the reserve: expiring records frees space.
     fn expire(&self, before: u64) -> Result<dnsledger_store::ExpireReport, StoreError> {
-        self.writing(|s| s.expire(before))
+        self.maintaining(|s| s.expire(before))
     }
     /// Works while writes are refused too: the destination may be on another disk.
     fn backup(&self, dest: &Path) -> Result<BackupInfo, StoreError> {
@@ -229,6 +298,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RecoveringStore::open(dir.path(), RocksStoreOptions::default()).unwrap();
         let f = Failure {
+            engine: true,
             error: "writing batch: IO error: No space left on device: While appending to file".into(),
             since: std::time::SystemTime::now(),
             next_try: Instant::now(),
@@ -260,5 +330,29 @@ mod tests {
         store.write(&b).unwrap();
         assert_eq!(store.checkpoint("t").unwrap(), Some(vec![7]));
         store.flush().unwrap();
+    }
+
+    #[test]
+    fn the_reserve_refuses_writes_before_rocksdb_runs_out_of_space() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = free_bytes(dir.path()).unwrap();
+        let opts = RocksStoreOptions { min_free_bytes: free.saturating_add(1 << 40), ..RocksStoreOptions::default() };
+        let store = RecoveringStore::open(dir.path(), opts).unwrap();
+        let mut b = Batch::default();
+        b.set_checkpoint("t", vec![7]);
+        let e = store.write(&b).unwrap_err();
+        assert!(e.is_no_space(), "{e}");
+        assert!(e.to_string().contains("below the reserve"), "{e}");
+        assert!(store.health().is_err(), "unhealthy while refusing");
+        assert_eq!(store.checkpoint("t").unwrap(), None, "nothing written");
+        // reads and maintenance still work below the reserve
+        store.flush().unwrap();
+        store.compact().unwrap();
+        // without a reserve the same write goes through
+        drop(store);
+        let opts = RocksStoreOptions { min_free_bytes: 0, ..RocksStoreOptions::default() };
+        let store = RecoveringStore::open(dir.path(), opts).unwrap();
+        store.write(&b).unwrap();
+        assert_eq!(store.checkpoint("t").unwrap(), Some(vec![7]));
     }
 }
