@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Fuzzes every collector format (cargo-fuzz / libFuzzer, nightly toolchain) for a while each.
+# Fuzzes every target in fuzz/fuzz_targets (cargo-fuzz / libFuzzer, nightly toolchain) for a while each.
 #
-# Usage: bench/fuzz.sh [SECS] [TARGET...]     (default: 60 s, every target in fuzz/fuzz_targets)
+# Usage: bench/fuzz.sh [SECS] [TARGET...]     (default: 60 s, every target, one after the other)
 #
-# Seeds each target's corpus (fuzz/corpus/TARGET, kept between runs) with small generated inputs
-# of its format (bench/gen_logs.py), builds the targets with optimisations and debug assertions,
-# runs each for SECS seconds, and prints executions, exec/s, corpus size and crashes per target.
-# A crash leaves its input in fuzz/artifacts/TARGET/; turn it into a regression test beside the
-# parser it broke. Installs cargo-fuzz and a nightly toolchain when missing.
+# Seeds each target's corpus (fuzz/corpus/TARGET, kept between runs, not in git): collector formats
+# from bench/gen_logs.py, hostile packets, messages, handshakes and API paths from
+# bench/gen_hostile.py. Builds the targets with optimisations and debug assertions (so the
+# `debug_assert!` cap checks in the parsers are live), runs each for SECS seconds (a single input
+# taking over 10 s counts as a timeout; 2 GiB RSS as an OOM) and prints, per target: executions,
+# exec/s, corpus size, and the crashes, timeouts and OOMs of this run; then a summary line. Exits
+# non-zero if any target crashed, timed out or ran out of memory. An input that did is left in
+# fuzz/artifacts/TARGET/ (reproduce: cargo +nightly fuzz run -O --debug-assertions TARGET FILE);
+# turn it into a regression test beside the parser it broke. Logs: fuzz/artifacts/TARGET.log.
+# Installs cargo-fuzz and a nightly toolchain when missing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECS="${1:-60}"
@@ -16,7 +21,9 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
   for f in "$ROOT"/fuzz/fuzz_targets/*.rs; do TARGETS+=("$(basename "$f" .rs)"); done
 fi
-command -v rustup >/dev/null && { rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal; }
+if command -v rustup >/dev/null; then
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 # seeds: a whole small file (headers included) and single records, per format
@@ -24,7 +31,7 @@ gen_of() { # target -> gen_logs.py format(s)
   case "$1" in
     parse_zeek) echo "zeek zeek-json" ;;
     parse_ndjson) echo "cof" ;;
-    parse_sniff|sniff) echo "zeek suricata route53 gcp azure cof dnsdb zone dnstap" ;;
+    sniff) echo "zeek suricata route53 gcp azure cof dnsdb zone dnstap" ;;
     parse_*) echo "${1#parse_}" ;;
   esac
 }
@@ -43,23 +50,47 @@ for t in "${TARGETS[@]}"; do
     parse_passivedns)
       printf '1704067200.000000||10.0.0.1||10.0.0.53||IN||www.example.com.||A||192.0.2.1||300||2\n' > "$dir/pdns-1"
       printf '{"timestamp_s":1704067200,"timestamp_ms":5,"client":"10.0.0.1","server":"10.0.0.53","class":"IN","query":"a.example.","type":"A","answer":"192.0.2.1","ttl":60,"count":1}\n' > "$dir/pdns-json" ;;
+    dns_message|pcap|defrag|tcp_reassembly|dnstap_handshake|api_query)
+      python3 "$ROOT/bench/gen_hostile.py" "$ROOT/fuzz/corpus" "$t" ;;
   esac
+  # libFuzzer cannot start from an empty corpus directory
+  [ -n "$(ls -A "$dir")" ] || printf '\0' > "$dir/empty"
 done
 
 cd "$ROOT/fuzz"
 cargo +nightly fuzz build -O --debug-assertions >&2
-printf '%-18s %12s %10s %8s %8s\n' target execs "exec/s" corpus crashes
-total_crashes=0
+printf '%-18s %12s %9s %8s %8s %9s %6s\n' target execs "exec/s" corpus crashes timeouts ooms
+total_execs=0
+total_bad=0
 for t in "${TARGETS[@]}"; do
   log="$ROOT/fuzz/artifacts/$t.log"
   mkdir -p "$ROOT/fuzz/artifacts/$t"
-  cargo +nightly fuzz run -O --debug-assertions "$t" -- -max_total_time="$SECS" -rss_limit_mb=2048 \
-    -max_len=65536 > "$log" 2>&1 || true
-  runs=$(grep -o 'Done [0-9]* runs' "$log" | awk '{print $2}' | tail -1)
-  crashes=$(find "$ROOT/fuzz/artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) | wc -l)
-  corpus=$(find "$ROOT/fuzz/corpus/$t" -type f | wc -l)
+  mark="$ROOT/fuzz/artifacts/.$t.start"
+  touch "$mark"
+  start=$(date +%s)
+  cargo +nightly fuzz run -O --debug-assertions "$t" -- -max_total_time="$SECS" -timeout=10 \
+    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 > "$log" 2>&1 || true
+  took=$(( $(date +%s) - start ))
+  [ "$took" -gt 0 ] || took=1
+  # executions: the final stats line, or the last status line when the run stopped early
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+  [ -n "$runs" ] || runs=$(grep -o '^#[0-9]*' "$log" | tr -d '#' | tail -1 || true)
   [ -n "$runs" ] || runs=0
-  total_crashes=$((total_crashes + crashes))
-  printf '%-18s %12s %10s %8s %8s\n' "$t" "$runs" "$((runs / SECS))" "$corpus" "$crashes"
+  count() { find "$ROOT/fuzz/artifacts/$t" -type f -name "$1-*" -newer "$mark" | wc -l; }
+  crashes=$(count crash)
+  timeouts=$(count timeout)
+  ooms=$(count oom)
+  # a crash that left no file (e.g. the build failed) still counts
+  if [ "$crashes" -eq 0 ] && [ "$timeouts" -eq 0 ] && [ "$ooms" -eq 0 ] && ! grep -q 'Done [0-9]* runs' "$log"; then
+    crashes=1
+  fi
+  corpus=$(find "$ROOT/fuzz/corpus/$t" -type f | wc -l)
+  total_execs=$((total_execs + runs))
+  total_bad=$((total_bad + crashes + timeouts + ooms))
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+  [ -n "$rate" ] || rate=$((runs / took))
+  printf '%-18s %12s %9s %8s %8s %9s %6s\n' "$t" "$runs" "$rate" "$corpus" "$crashes" "$timeouts" "$ooms"
+  rm -f "$mark"
 done
-echo "total crashes: $total_crashes (inputs in fuzz/artifacts/TARGET/)"
+echo "${#TARGETS[@]} targets, $SECS s each, $total_execs total execs, $total_bad total crashes/timeouts/ooms (inputs in fuzz/artifacts/TARGET/)"
+[ "$total_bad" -eq 0 ]

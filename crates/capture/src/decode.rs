@@ -224,6 +224,11 @@ impl Decoder {
         self.defrag.fragments()
     }
 
+    /// Bytes of partial datagrams currently held (capped by [`DecoderConfig::max_fragment_bytes`]).
+    pub fn fragment_bytes_held(&self) -> usize {
+        self.defrag.bytes()
+    }
+
     /// Decodes one frame; calls `emit` for every complete DNS payload it yields (zero or more).
     /// Also runs [`Decoder::expire`] once per second of packet time.
     pub fn packet(&mut self, p: &Packet<'_>, emit: &mut dyn FnMut(&DnsPayload<'_>)) {

@@ -69,6 +69,11 @@ impl Defrag {
         self.frags
     }
 
+    /// Bytes held (the extent of every partial datagram), what `max_bytes` caps.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Returns a reassembled datagram's buffer for reuse.
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
         if self.pool.len() < POOL {
@@ -121,8 +126,18 @@ impl Defrag {
             stats.fragments_bad += 1 + self.discard(&key) as u64;
             return None;
         }
-        let growth = end.saturating_sub(self.map.get(&key).map_or(0, |d| d.buf.len()));
-        while self.frags + 1 > self.max_frags || self.bytes + growth > self.max_bytes {
+        if end > self.max_bytes {
+            // No eviction can make room: drop this fragment, not everything else.
+            stats.fragments_dropped_limit += 1;
+            return None;
+        }
+        loop {
+            // Recomputed each round: the eviction may have dropped this very datagram, which
+            // then starts again from an empty buffer and grows by the whole `end`.
+            let growth = end.saturating_sub(self.map.get(&key).map_or(0, |d| d.buf.len()));
+            if self.frags < self.max_frags && self.bytes + growth <= self.max_bytes {
+                break;
+            }
             if !self.evict_oldest(stats) {
                 stats.fragments_dropped_limit += 1;
                 return None;
@@ -185,6 +200,7 @@ impl Defrag {
         d.received += payload.len();
         d.frags += 1;
         self.frags += 1;
+        debug_assert!(self.frags <= self.max_frags && self.bytes <= self.max_bytes, "fragment caps exceeded");
         if d.total != Some(d.received) {
             return None;
         }

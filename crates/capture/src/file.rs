@@ -8,7 +8,7 @@ use memmap2::Mmap;
 
 use crate::{CaptureError, LinkType, Micros, Packet};
 
-/// Largest pcapng block accepted; bounds the streaming buffer.
+/// Largest pcapng block or legacy pcap record accepted; bounds the streaming buffer.
 const MAX_BLOCK: usize = 64 << 20;
 /// Snapshot length assumed when a legacy header says 0 (libpcap's maximum).
 const MAX_SNAPLEN: u32 = 262_144;
@@ -46,6 +46,7 @@ pub struct FileSummary {
 enum Input {
     Empty,
     Mapped(Mmap),
+    Bytes(Vec<u8>),
     Stream(Box<dyn Read + Send>),
     Consumed,
 }
@@ -92,6 +93,13 @@ impl FileSource {
         Ok(FileSource { name, input: Input::Stream(r) })
     }
 
+    /// Reads a capture already held in memory (e.g. decompressed, or built by a test); frames are
+    /// borrowed from `data` as from a mapped file, so it can be read again.
+    pub fn from_bytes(data: Vec<u8>, name: String) -> FileSource {
+        let input = if data.is_empty() { Input::Empty } else { Input::Bytes(data) };
+        FileSource { name, input }
+    }
+
     /// Name used in error messages (the path, or the name given to [`FileSource::from_reader`]).
     pub fn name(&self) -> &str {
         &self.name
@@ -108,6 +116,7 @@ impl FileSource {
                 let map: &Mmap = map;
                 run_slice(&mut parser, map, &mut |done| release(map, done), f)
             }
+            Input::Bytes(data) => run_slice(&mut parser, data, &mut |_| {}, f),
             Input::Stream(_) => {
                 let Input::Stream(mut r) = std::mem::replace(&mut self.input, Input::Consumed) else {
                     return Ok(FileSummary::default());
@@ -338,6 +347,12 @@ impl Parser {
                 };
                 if caplen > snaplen {
                     let reason = format!("captured length {caplen} exceeds the snapshot length {snaplen}");
+                    return Err(self.corrupt(offset, reason));
+                }
+                if caplen as usize > MAX_BLOCK {
+                    // The header's snapshot length is not bounded by itself: without this, a
+                    // stream would grow its buffer to whatever a record claims (up to 4 GiB).
+                    let reason = format!("captured length {caplen} is over the limit of {MAX_BLOCK} octets");
                     return Err(self.corrupt(offset, reason));
                 }
                 let total = 16 + caplen as usize;

@@ -129,6 +129,17 @@ impl Stream {
         out.stats.tcp_retransmitted_bytes += dup as u64;
         self.in_order(fresh, max, out);
         self.drain(max, out);
+        // In-order bytes may have grown the partial message while segments are held.
+        self.enforce_cap(max, out);
+    }
+
+    /// Gives up gaps until the held segments and the partial message fit the per-stream cap.
+    fn enforce_cap(&mut self, max: usize, out: &mut Out<'_, '_>) {
+        while !self.ooo.is_empty() && (self.ooo_bytes > max / 2 || self.ooo_bytes + self.buf.len() > max) {
+            self.skip_hole(max, out);
+        }
+        debug_assert!(self.buf.len() <= max, "TCP partial message over the stream cap");
+        debug_assert!(self.ooo.is_empty() || self.ooo_bytes + self.buf.len() <= max, "TCP stream over its cap");
     }
 
     fn hold(&mut self, seq: u32, data: &[u8], max: usize, out: &mut Out<'_, '_>) {
@@ -143,9 +154,7 @@ impl Stream {
         self.ooo.insert(pos, (seq, data.to_vec()));
         self.ooo_bytes += data.len() + SEG_OVERHEAD;
         out.stats.tcp_out_of_order += 1;
-        while !self.ooo.is_empty() && (self.ooo_bytes > max / 2 || self.ooo_bytes + self.buf.len() > max) {
-            self.skip_hole(max, out);
-        }
+        self.enforce_cap(max, out);
     }
 
     /// Gives up the gap before the first held segment and continues from that segment.

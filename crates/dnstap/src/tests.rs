@@ -615,3 +615,154 @@ fn interop_dnstap_ldns_reads_our_file() {
     assert!(text.contains("query_port: 40002"), "{text}");
     assert!(text.contains("example.com.\t300\tIN\tA\t192.0.2.1"), "{text}");
 }
+
+/// A peer held in memory: reads trickle out `chunk` octets at a time with an interrupted read
+/// every third call; writes are kept.
+struct Trickle {
+    input: Vec<u8>,
+    pos: usize,
+    chunk: usize,
+    reads: usize,
+    written: Vec<u8>,
+}
+
+impl Trickle {
+    fn new(input: Vec<u8>, chunk: usize) -> Trickle {
+        Trickle { input, pos: 0, chunk, reads: 0, written: Vec::new() }
+    }
+
+    /// The control frames we wrote back (which must be all we wrote).
+    fn replies(&self) -> Vec<ControlKind> {
+        let mut out = Vec::new();
+        let mut w = self.written.as_slice();
+        while !w.is_empty() {
+            match next_frame(w) {
+                Ok(Some((Frame::Control(c), used))) => {
+                    out.push(c.kind);
+                    w = w.get(used..).unwrap_or_default();
+                }
+                other => panic!("wrote something other than a control frame: {other:?}"),
+            }
+        }
+        out
+    }
+}
+
+impl Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reads += 1;
+        if self.reads.is_multiple_of(3) {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "signal"));
+        }
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        let n = rest.len().min(buf.len()).min(self.chunk);
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The receiver's side of the handshake against hostile peers (the `dnstap_handshake` fuzz
+/// target's seeds from bench/gen_hostile.py): it answers exactly what the protocol says (one
+/// ACCEPT after READY, nothing after a bare START, FINISH after STOP on a bidirectional
+/// connection) and turns every malformed or out-of-place frame into an error, at any read size.
+#[test]
+fn receiver_answers_hostile_peers_by_the_protocol() {
+    let ready = control(ControlKind::Ready, &[CT]);
+    let start = control(ControlKind::Start, &[CT]);
+    let stop = control(ControlKind::Stop, &[]);
+    let mut huge_control = vec![0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 4];
+    huge_control.resize(8 + 513, 0);
+    // READY with a 300-octet content type (the encoder refuses to write one: built by hand)
+    let mut long_ct = vec![0, 0, 0, 0, 0, 0, 1, 56, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 1, 44];
+    long_ct.resize(long_ct.len() + 300, b'z');
+    long_ct.extend_from_slice(&start);
+    type Case = (&'static str, Vec<u8>, Result<Handshake, &'static str>, usize, Vec<ControlKind>);
+    let cases: Vec<Case> = vec![
+        (
+            "bidirectional",
+            [ready.clone(), start.clone(), data(b"x"), stop.clone()].concat(),
+            Ok(Handshake::Bidirectional),
+            1,
+            vec![ControlKind::Accept, ControlKind::Finish],
+        ),
+        (
+            "unidirectional",
+            [start.clone(), data(b"x"), stop.clone()].concat(),
+            Ok(Handshake::Unidirectional),
+            1,
+            vec![],
+        ),
+        (
+            "no content type",
+            [control(ControlKind::Ready, &[]), start.clone(), stop.clone()].concat(),
+            Ok(Handshake::Bidirectional),
+            0,
+            vec![ControlKind::Accept, ControlKind::Finish],
+        ),
+        (
+            "wrong content type",
+            [control(ControlKind::Ready, &[b"protobuf:other"]), start.clone()].concat(),
+            Err("wrong_content_type"),
+            0,
+            vec![],
+        ),
+        ("content type over 256", long_ct, Err("bad_control"), 0, vec![]),
+        ("control frame over 512", huge_control, Err("bad_control"), 0, vec![]),
+        ("data first", [data(b"x"), start.clone()].concat(), Err("unexpected_control"), 0, vec![]),
+        (
+            "READY twice",
+            [ready.clone(), ready.clone(), start.clone()].concat(),
+            Err("unexpected_control"),
+            0,
+            vec![ControlKind::Accept],
+        ),
+        (
+            "oversized data frame",
+            [start.clone(), vec![0xff, 0xff, 0xff, 0xff], data(b"x")].concat(),
+            Ok(Handshake::Unidirectional),
+            0,
+            vec![],
+        ),
+        (
+            "end inside a frame",
+            [ready.clone(), start.clone(), vec![0, 0, 0, 40, 1, 2]].concat(),
+            Ok(Handshake::Bidirectional),
+            0,
+            vec![ControlKind::Accept],
+        ),
+        (
+            "FINISH from the sender",
+            [ready.clone(), start.clone(), control(ControlKind::Finish, &[])].concat(),
+            Ok(Handshake::Bidirectional),
+            0,
+            vec![ControlKind::Accept],
+        ),
+    ];
+    for chunk in [1, 5, 4096] {
+        for (what, bytes, hs, frames, replies) in &cases {
+            let mut peer = Trickle::new(bytes.clone(), chunk);
+            let mut rx = Receiver::new(CT, DEFAULT_MAX_FRAME);
+            let got = rx.handshake(&mut peer);
+            assert_eq!(got.as_ref().map_err(|e| e.kind.as_str()), hs.as_ref().map_err(|e| *e), "{what}, chunk {chunk}");
+            let mut n = 0;
+            if got.is_ok() {
+                while let Ok(Some(_)) = rx.next_payload(&mut peer) {
+                    n += 1;
+                }
+            }
+            assert_eq!(n, *frames, "{what}, chunk {chunk}");
+            assert_eq!(&peer.replies(), replies, "{what}, chunk {chunk}");
+        }
+    }
+}

@@ -36,10 +36,9 @@ fn error(status: StatusCode, msg: &str) -> Response {
 /// `GET /pdns/query/{value}`.
 pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
     let raw = uri.path().trim_start_matches('/').strip_prefix(&PREFIX[1..]).unwrap_or("");
-    let value = match paths::percent_decode(raw) {
-        Ok(v) if !v.is_empty() && !v.contains('/') => v,
-        Ok(_) => return error(StatusCode::BAD_REQUEST, "Error: expected /pdns/query/<name or IP address>"),
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("Error: {e}")),
+    let value = match query_value(raw) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
     let caller = match auth::cof_caller(&st, &headers) {
         Ok(c) => c,
@@ -58,14 +57,9 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         Some(Ok(n)) => n.max(0) as u64,
         Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "Error: dribble-paginate-cursor must be an integer"),
     };
-    let lookup = if spec::looks_like_ip(&value) && !value.contains(['/', ',', '-']) {
-        spec::rdata_ip(&value, rrtype.filter(|t| !t.eq_ignore_ascii_case("ANY")), TimeFence::default())
-    } else {
-        spec::rrset_name(&value, rrtype, None, TimeFence::default())
-    };
-    let lookup = match lookup {
+    let lookup = match lookup_of(&value, rrtype) {
         Ok(l) => l,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("Error: {}", e.0)),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
     // Only well-formed queries count against the quota.
     if let Err(resp) = auth::charge(&st, &caller, dnsledger_model::time::now()) {
@@ -91,6 +85,27 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         }
     }
     resp
+}
+
+/// The decoded value of a request path after `/pdns/query/`; errors are the 400 message.
+pub fn query_value(raw: &str) -> Result<String, String> {
+    match paths::percent_decode(raw) {
+        Ok(v) if !v.is_empty() && !v.contains('/') => Ok(v),
+        Ok(_) => Err("Error: expected /pdns/query/<name or IP address>".to_string()),
+        Err(e) => Err(format!("Error: {e}")),
+    }
+}
+
+/// The lookup a COF query value asks for (an IP address: records with that rdata; otherwise
+/// records owned by that name), with the `dribble-filter-rrtype` header's type; errors are the
+/// 400 message.
+pub fn lookup_of(value: &str, rrtype: Option<&str>) -> Result<Lookup, String> {
+    let lookup = if spec::looks_like_ip(value) && !value.contains(['/', ',', '-']) {
+        spec::rdata_ip(value, rrtype.filter(|t| !t.eq_ignore_ascii_case("ANY")), TimeFence::default())
+    } else {
+        spec::rrset_name(value, rrtype, None, TimeFence::default())
+    };
+    lookup.map_err(|e| format!("Error: {}", e.0))
 }
 
 /// The COF lines of tuples `skip..skip+take` of a lookup, and whether more exist. At most

@@ -72,34 +72,94 @@ fn parse_bool(v: Option<&str>, default: bool) -> Result<bool, String> {
 }
 
 /// What a request asks for.
-enum Request {
+#[derive(Debug)]
+pub enum Request {
+    /// `ping`.
     Ping,
+    /// `rate_limit`.
     RateLimit,
+    /// A data query.
     Query(Query),
 }
 
 /// A data query, fully parsed (whatever the caller may do with it is checked later).
-enum Query {
+#[derive(Debug)]
+pub enum Query {
+    /// `lookup/...`.
     Lookup(Lookup),
-    Summarize { lookup: Lookup, max_count: Option<u64> },
-    Flex { rdata: bool, matcher: Matcher, exclude: Option<Matcher>, types: TypeFilter },
+    /// `summarize/...` with its `max_count`.
+    Summarize {
+        /// What is summarised.
+        lookup: Lookup,
+        /// The `max_count` parameter.
+        max_count: Option<u64>,
+    },
+    /// `regex/...` or `glob/...` (Flex).
+    Flex {
+        /// Matching rdata (true) or owner names (false).
+        rdata: bool,
+        /// The compiled pattern.
+        matcher: Matcher,
+        /// The compiled `exclude` pattern.
+        exclude: Option<Matcher>,
+        /// The rrtype filter.
+        types: TypeFilter,
+    },
 }
 
-fn number(pairs: &[(String, String)], key: &str) -> Result<Option<u64>, Response> {
+/// A request error: the HTTP status and the one-line message DNSDB answers with.
+pub type RequestError = (StatusCode, String);
+
+fn bad_request(msg: impl AsRef<str>) -> RequestError {
+    (StatusCode::BAD_REQUEST, format!("Error: {}", msg.as_ref()))
+}
+
+fn number(pairs: &[(String, String)], key: &str) -> Result<Option<u64>, RequestError> {
     match param(pairs, key).map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => {
-            v.parse::<u64>().map(Some).map_err(|_| bad(format!("{key}: expected a non-negative integer, got {v:?}")))
-        }
+        Some(v) => v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| bad_request(format!("{key}: expected a non-negative integer, got {v:?}"))),
     }
+}
+
+/// What [`parse`] makes of a request: the query and the parameters checked without a caller.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The request.
+    pub request: Request,
+    /// The time fences.
+    pub fence: dnsledger_model::TimeFence,
+    /// `limit` as given (0 means the caller's maximum).
+    pub limit: Option<u64>,
+    /// `offset` as given.
+    pub offset: Option<u64>,
+    /// `humantime`.
+    pub humantime: bool,
+}
+
+/// Parses a request path (after `/dnsdb/v2/`) and query string the way [`handle`] does, without
+/// a socket, a store or a caller (for tests and fuzzing); errors are what [`handle`] answers.
+pub fn parse(raw_path: &str, query: Option<&str>, now: u64) -> Result<Parsed, RequestError> {
+    let segs = paths::segments(raw_path).map_err(bad_request)?;
+    let pairs = paths::query_pairs(query);
+    let fence = paths::fence(&pairs, now).map_err(bad_request)?;
+    let request = parse_request(segs, &pairs, fence)?;
+    let limit = number(&pairs, "limit")?;
+    let offset = number(&pairs, "offset")?;
+    let humantime =
+        parse_bool(param(&pairs, "humantime"), false).map_err(|e| bad_request(format!("humantime: {e}")))?;
+    parse_bool(param(&pairs, "aggr"), true).map_err(|e| bad_request(format!("aggr: {e}")))?;
+    Ok(Parsed { request, fence, limit, offset, humantime })
 }
 
 fn parse_request(
     segs: Vec<String>,
     pairs: &[(String, String)],
     fence: dnsledger_model::TimeFence,
-) -> Result<Request, Response> {
-    let not_found = || text_error(StatusCode::NOT_FOUND, "Error: unknown API path");
+) -> Result<Request, RequestError> {
+    let not_found = || (StatusCode::NOT_FOUND, "Error: unknown API path".to_string());
     let mut it = segs.into_iter();
     let verb = it.next().ok_or_else(not_found)?;
     // dnsdbq's batch mode escapes twice: decode what is still escaped once more
@@ -114,17 +174,17 @@ fn parse_request(
                 _ => return Err(not_found()),
             };
             let glob = verb == "glob";
-            let types = spec::parse_types(ty.first().map(String::as_str)).map_err(|e| bad(e.0))?;
-            let matcher = Matcher::new(value, glob).map_err(bad)?;
+            let types = spec::parse_types(ty.first().map(String::as_str)).map_err(|e| bad_request(e.0))?;
+            let matcher = Matcher::new(value, glob).map_err(bad_request)?;
             let exclude = match param(pairs, "exclude").filter(|e| !e.is_empty()) {
-                Some(e) => Some(Matcher::new(&redecode(e.to_string()), glob).map_err(bad)?),
+                Some(e) => Some(Matcher::new(&redecode(e.to_string()), glob).map_err(bad_request)?),
                 None => None,
             };
             Ok(Request::Query(Query::Flex { rdata, matcher, exclude, types }))
         }
         ("lookup" | "summarize", _) => {
-            let lookup = paths::lookup_from_segments(&rest, fence)
-                .map_err(|(status, msg)| text_error(status, &format!("Error: {msg}")))?;
+            let lookup =
+                paths::lookup_from_segments(&rest, fence).map_err(|(status, msg)| (status, format!("Error: {msg}")))?;
             if verb == "lookup" {
                 Ok(Request::Query(Query::Lookup(lookup)))
             } else {
@@ -163,7 +223,7 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
             };
         }
         Ok(Request::Query(q)) => q,
-        Err(resp) => return resp,
+        Err((status, msg)) => return text_error(status, &msg),
     };
     let caller = match auth::dnsdb_caller(&st, &headers) {
         Ok(c) => c,
@@ -174,11 +234,11 @@ pub async fn handle(State(st): State<AppState>, uri: Uri, headers: HeaderMap) ->
         Ok(None) => st.config.default_limit.min(results_max),
         Ok(Some(0)) => results_max,
         Ok(Some(n)) => n.min(results_max),
-        Err(resp) => return resp,
+        Err((status, msg)) => return text_error(status, &msg),
     };
     let offset = match number(&pairs, "offset") {
         Ok(n) => n.unwrap_or(0),
-        Err(resp) => return resp,
+        Err((status, msg)) => return text_error(status, &msg),
     };
     if offset > 0 {
         match auth::offset_max(&st, &caller) {
@@ -411,7 +471,9 @@ async fn summarize(
 }
 
 /// A Flex pattern: a regular expression (unanchored) or a glob (anchored).
-struct Matcher(regex::Regex);
+/// A compiled Flex pattern (regular expression, or a glob translated into one).
+#[derive(Debug)]
+pub struct Matcher(regex::Regex);
 
 impl Matcher {
     fn new(pattern: &str, glob: bool) -> Result<Matcher, String> {
@@ -603,6 +665,26 @@ mod tests {
         assert_eq!(redecode("%2A.example.com".into()), "*.example.com");
         assert_eq!(redecode("2001%3Adb8%3A%3A%2C32".into()), "2001:db8::,32");
         assert_eq!(redecode("www.example.com".into()), "www.example.com");
+    }
+
+    #[test]
+    fn parses_requests_without_a_socket() {
+        let status = |path: &str, query: Option<&str>| parse(path, query, 1_000_000).err().map(|e| e.0);
+        assert_eq!(status("lookup/rrset/name/www.example.com/A", Some("limit=5&time_first_after=-100")), None);
+        assert_eq!(status("ping", None), None);
+        assert_eq!(status("pong", None), Some(StatusCode::NOT_FOUND));
+        assert_eq!(status("lookup/rrset/name/%zz", None), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(status("lookup/rrset/name/a/A/b/c", None), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(status("lookup/rrset/name/a", Some("limit=-1")), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(status("lookup/rrset/name/a", Some("humantime=maybe")), Some(StatusCode::BAD_REQUEST));
+        // a regex whose compiled form is over the size limit is a 400, not a slow request
+        assert_eq!(status("regex/rrnames/(a{1000}){1000}", None), Some(StatusCode::BAD_REQUEST));
+        let Ok(p) = parse("lookup/rrset/name/%252A.example.com", Some("time_first_after=10"), 1_000_000) else {
+            panic!("double-escaped wildcard")
+        };
+        let Request::Query(Query::Lookup(l)) = p.request else { panic!("a lookup") };
+        let segs = ["rrset", "name", "*.example.com"].map(String::from);
+        assert_eq!(paths::lookup_from_segments(&segs, p.fence).ok(), Some(l), "dnsdbq's batch escaping undone");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub mod admin;
 pub mod analytics;
 mod analytics_temporal;
 pub mod auth;
-mod cof;
+pub mod cof;
 pub mod dnsdb;
 pub mod federated;
 pub mod limits;

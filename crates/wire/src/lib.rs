@@ -18,9 +18,11 @@
 //! A malformed message is rejected whole with a [`WireError`] and nothing is emitted:
 //! truncated header, question or records, an RDLENGTH past the end, compression pointers that
 //! do not point strictly backwards (this rejects loops and forward pointers) or into the
-//! header, names over 255 octets, unknown label types, and rdata that does not fit its type's
-//! layout (`bad_rdata`, as validated by `dnsledger_model::rdata::canonicalize`). Octets after
-//! the last counted record are ignored.
+//! header, a name that follows more than 128 pointers (no encoder needs more: a name has at
+//! most 127 labels; longer chains of pointers to pointers are pointer bombs), names over 255
+//! octets, unknown label types, and rdata that does not fit its type's layout (`bad_rdata`, as
+//! validated by `dnsledger_model::rdata::canonicalize`). Octets after the last counted record
+//! are ignored.
 //!
 //! # Normalisation
 //!

@@ -1187,3 +1187,142 @@ fn no_allocation_per_message_beyond_the_output() {
     let per_message = (alloc_count::count() - before) as f64 / 100.0;
     assert!(per_message <= 3.0, "{per_message} allocations per message");
 }
+
+/// A NULL record in the answer whose rdata is a chain of `steps` elements, each a one-letter
+/// label and a pointer to the element before (the first points to the question name), and a
+/// CNAME at the question name whose target points to the last element: the target name is
+/// `2 * steps + len(qname)` octets. Returns the message and the offset of the last element.
+fn label_chain(steps: usize) -> (Msg, usize) {
+    let mut m = Msg::response(AA, "d.example", RrType::CNAME);
+    let rdata_at = m.pos() + Q.len() + 10;
+    let mut body = b"\x01x".to_vec();
+    body.extend(ptr(12));
+    let mut prev = rdata_at;
+    for _ in 1..steps {
+        let here = rdata_at + body.len();
+        body.extend(b"\x01x");
+        body.extend(ptr(prev));
+        prev = here;
+    }
+    m.rr(AN, Q, RrType::NULL, 1, &body);
+    (m, prev)
+}
+
+/// A pointer bomb (tcpdump's dns-zlip shape): an answer whose NULL rdata holds a chain of
+/// `chain` pure pointers, each to the one before, then `records` A records owned by the last.
+fn pointer_bomb(chain: usize, records: u32) -> Vec<u8> {
+    let mut m = Msg::response(AA, "bomb.example", RrType::A);
+    let rdata_at = m.pos() + Q.len() + 10;
+    let mut body = b"\x01a".to_vec();
+    body.extend(ptr(12));
+    let mut prev = rdata_at;
+    for _ in 0..chain {
+        let here = rdata_at + body.len();
+        body.extend(ptr(prev));
+        prev = here;
+    }
+    m.rr(AN, Q, RrType::NULL, 1, &body);
+    for i in 0..records {
+        m.rr(AN, &ptr(prev), RrType::A, 1, &(0xc000_0200 | (i & 255)).to_be_bytes());
+    }
+    m.finish()
+}
+
+/// Found while writing the fuzz seeds: names already decoded are cached by the offsets of their
+/// labels, not of pointers, so every record owned by the end of a chain of pointers walked the
+/// whole chain again (8k pointers × 3k records in one 64 KiB message). A name now follows at
+/// most 128 pointers, which every real encoder stays under.
+#[test]
+fn pointer_bombs_are_refused() {
+    let msg = pointer_bomb(8000, 3000);
+    assert!(msg.len() > 60_000);
+    assert_eq!(error_reason(&msg), "bad_pointer");
+    // the owner's pointer, the chain, and the pointer from "a" to the question name
+    assert_eq!(error_reason(&pointer_bomb(127, 10)), "bad_pointer", "129 pointers");
+    // 128 pointers: within the limit, parsed as usual; the 256 distinct A records at
+    // a.bomb.example are one RRset off the answer chain
+    let (r, got) = run_opts(ExtractOptions::default(), &pointer_bomb(126, 2000), None);
+    let x = r.expect("well formed").expect("not skipped");
+    assert_eq!((x.rrsets, x.dropped_off_chain), (1, 1));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rrtype, RrType::NULL);
+}
+
+#[test]
+fn maximum_compression_depth() {
+    // 122 label+pointer steps: a 255-octet CNAME target, the longest legal name
+    let (mut m, last) = label_chain(122);
+    m.rr(AN, Q, RrType::CNAME, 1, &ptr(last));
+    let (x, got) = extract(&m.finish());
+    assert_eq!(x.rrsets, 2);
+    let cname = got.iter().find(|s| s.contains(" CNAME ")).expect("the CNAME is kept");
+    assert!(cname.contains(&format!("{}d.example.", "x.".repeat(122))), "{cname}");
+    // one more step is 257 octets
+    let (mut m, last) = label_chain(123);
+    m.rr(AN, Q, RrType::CNAME, 1, &ptr(last));
+    assert_eq!(error_reason(&m.finish()), "name_too_long");
+    // 63-octet labels: a 255-octet owner is accepted, 256 rejected, a 64-octet label is not a label
+    let l63 = "a".repeat(63);
+    let n255 = format!("{l63}.{l63}.{l63}.{}", "b".repeat(61));
+    let mut m = Msg::response(AA, &n255, RrType::A);
+    m.rr(AN, Q, RrType::A, 1, &ipv4("192.0.2.1"));
+    let (x, got) = extract(&m.finish());
+    assert_eq!((x.rrsets, got.len()), (1, 1));
+    let n256 = format!("{l63}.{l63}.{l63}.{}", "b".repeat(62));
+    let mut m = Msg::response(AA, &n256, RrType::A);
+    m.rr(AN, Q, RrType::A, 1, &ipv4("192.0.2.1"));
+    assert_eq!(error_reason(&m.finish()), "name_too_long");
+    let mut m = Msg::new(QR | AA);
+    let mut label64 = vec![64];
+    label64.extend([b'a'; 64]);
+    label64.push(0);
+    m.question(&label64, RrType::A, 1);
+    assert_eq!(error_reason(&m.finish()), "bad_label_type");
+}
+
+/// SVCB/HTTPS rdata: priority, target, then (key, value) parameters.
+fn svcb(priority: u16, target: &[u8], params: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut v = priority.to_be_bytes().to_vec();
+    v.extend_from_slice(target);
+    for (k, val) in params {
+        v.extend(k.to_be_bytes());
+        v.extend((val.len() as u16).to_be_bytes());
+        v.extend_from_slice(val);
+    }
+    v
+}
+
+#[test]
+fn malformed_svcb_and_https_are_rejected_whole() {
+    let root = w(".");
+    let mut past_end = svcb(1, &root, &[(1, b"\x02h2")]);
+    past_end.truncate(past_end.len() - 1);
+    let bad: [(&str, Vec<u8>); 8] = [
+        ("keys out of order", svcb(1, &root, &[(3, b"\x01\xbb"), (1, b"\x02h2")])),
+        ("duplicate key", svcb(1, &root, &[(3, b"\x01\xbb"), (3, b"\x01\xbb")])),
+        ("value past the end", past_end),
+        ("mandatory lists itself", svcb(1, &root, &[(0, b"\x00\x00")])),
+        ("empty alpn id", svcb(1, &root, &[(1, b"\x00")])),
+        ("ipv4hint not a multiple of 4", svcb(1, &root, &[(4, b"\xc0\x00\x02")])),
+        ("port of 3 octets", svcb(1, &root, &[(3, b"\x01\xbb\x00")])),
+        ("half a key", {
+            let mut v = svcb(1, &root, &[]);
+            v.push(0);
+            v
+        }),
+    ];
+    for t in [RrType::SVCB, RrType::HTTPS] {
+        for (what, rdata) in &bad {
+            let mut m = Msg::response(AA, "svc.example", t);
+            m.rr(AN, Q, t, 300, rdata);
+            let (r, got) = run_opts(ExtractOptions::default(), &m.finish(), None);
+            assert!(got.is_empty(), "{t} {what}: emitted");
+            assert_eq!(r.map(|_| ()).map_err(|e| e.reason), Err("bad_rdata"), "{t} {what}");
+        }
+        // and a well-formed one passes, so the rejections above are about the defects
+        let good = svcb(1, &root, &[(0, b"\x00\x03"), (1, b"\x02h2"), (3, b"\x01\xbb")]);
+        let mut m = Msg::response(AA, "svc.example", t);
+        m.rr(AN, Q, t, 300, &good);
+        assert_eq!(extract(&m.finish()).0.rrsets, 1, "{t} good");
+    }
+}

@@ -12,6 +12,10 @@ use crate::WireError;
 pub(crate) const HEADER_LEN: usize = 12;
 /// Maximum length of a name in wire format (RFC 1035 §2.3.4).
 const MAX_NAME: usize = 255;
+/// Most compression pointers followed in one name. A name has at most 127 labels, so a
+/// pointer before each and one more is all a real encoder can use; pointers to pointers add
+/// nothing but work (a chain of them walked once per record is a pointer bomb).
+const MAX_POINTERS: usize = 128;
 
 /// Header fields read without parsing the message (for the sensor's query/response matching).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -270,6 +274,7 @@ pub(crate) fn read_name(
     let mut limit = pos;
     let mut after: Option<usize> = None;
     let mut total = 0usize;
+    let mut pointers = 0usize;
     cache.pending.clear();
     loop {
         if p >= bound {
@@ -314,6 +319,13 @@ pub(crate) fn read_name(
                     return Err(WireError::new(
                         "bad_pointer",
                         format_args!("compression pointer at {p} to {target} is not strictly backwards"),
+                    ));
+                }
+                pointers += 1;
+                if pointers > MAX_POINTERS {
+                    return Err(WireError::new(
+                        "bad_pointer",
+                        format_args!("name at {pos} follows more than {MAX_POINTERS} compression pointers"),
                     ));
                 }
                 if after.is_none() {

@@ -218,3 +218,62 @@ fn fragments_with_bad_lengths_are_counted() {
     assert!(got.is_empty());
     assert!(st.fragments_bad >= 1, "{st:?}");
 }
+
+/// An IPv4 fragment of a datagram from 192.0.2.53 (`host` picks the destination), hand-built so
+/// that offsets and lengths can be anything.
+fn raw_fragment(host: u8, id: u16, offset: usize, more: bool, piece: &[u8]) -> Frame {
+    let mut p = vec![0x45, 0];
+    p.extend(((20 + piece.len()) as u16).to_be_bytes());
+    p.extend(id.to_be_bytes());
+    p.extend((((offset / 8) as u16) | if more { 0x2000 } else { 0 }).to_be_bytes());
+    p.extend([64, 17, 0, 0, 192, 0, 2, 53, 198, 51, 100, host]);
+    p.extend_from_slice(piece);
+    Frame::new(1, LinkType::Raw, &p)
+}
+
+/// Found in review while writing the `defrag` fuzz target: when the datagram a fragment
+/// extends was the oldest and got evicted to make room, the room was computed for its old
+/// extent, and the datagram then restarted from nothing and grew past the byte cap.
+#[test]
+fn fragment_byte_cap_holds_when_the_growing_datagram_is_evicted() {
+    let cfg = DecoderConfig { max_fragment_bytes: 3000, ..DecoderConfig::default() };
+    let frames = [
+        raw_fragment(1, 1, 0, true, &[1; 1000]),    // A: 1000 bytes held
+        raw_fragment(2, 2, 0, true, &[2; 1504]),    // B: 2504 held
+        raw_fragment(1, 1, 1000, true, &[3; 1400]), // A grows to 2400: A (oldest) and B must go
+        raw_fragment(3, 3, 0, true, &[4; 8]),
+        raw_fragment(1, 1, 2400, true, &[5; 1000]), // past the cap on its own: dropped alone
+    ];
+    let mut d = Decoder::new(cfg);
+    for (i, f) in frames.iter().enumerate() {
+        d.packet(&f.packet(i as u64 + 1), &mut |_| panic!("nothing completes"));
+        assert!(d.fragment_bytes_held() <= 3000, "frame {i}: {} bytes held", d.fragment_bytes_held());
+    }
+    assert_eq!(d.fragment_bytes_held(), 2408);
+    assert_eq!(d.fragments_held(), 2);
+    // A's first fragment and B were evicted; the fragment too large for the cap was dropped
+    assert_eq!(d.stats().fragments_dropped_limit, 3);
+}
+
+/// Fragments reaching past 65535 octets, and a last fragment ending before data already held,
+/// drop the datagram and are counted; a datagram of exactly 65535 octets still reassembles.
+#[test]
+fn fragments_past_the_largest_datagram() {
+    let (got, st) = one(&[raw_fragment(1, 1, 0, true, &[0; 64]), raw_fragment(1, 1, 65528, false, &[0; 16])]);
+    assert!(got.is_empty());
+    assert_eq!(st.fragments_bad, 2, "{st:?}");
+    let (got, st) = one(&[raw_fragment(1, 2, 64, true, &[0; 64]), raw_fragment(1, 2, 8, false, &[0; 16])]);
+    assert!(got.is_empty());
+    assert_eq!(st.fragments_bad, 2, "{st:?}");
+    // 65535 octets of UDP: port 53, length field 65535 (the IP payload the fragments carry)
+    let mut dg = vec![0, 53, 0x9c, 0x40, 0xff, 0xff, 0, 0];
+    dg.resize(65_535, 7);
+    let mut frames = Vec::new();
+    for off in (0..dg.len()).step_by(1480) {
+        let end = (off + 1480).min(dg.len());
+        frames.push(raw_fragment(1, 3, off, end < dg.len(), &dg[off..end]));
+    }
+    let (got, st) = one(&frames);
+    assert_eq!(got.len(), 1, "{st:?}");
+    assert_eq!(got[0].data.len(), 65_535 - 8);
+}

@@ -277,3 +277,80 @@ fn synth_frames_pass_an_independent_parser() {
         }
     }
 }
+
+/// Hostile pcapng block lengths and layouts (bench/gen_hostile.py writes the same shapes as
+/// fuzz seeds): every reader (mapped, streamed, in memory) agrees, delivers the frames before
+/// the damage, and reports the damage as an error rather than panicking or allocating the
+/// bogus length.
+#[test]
+fn hostile_pcapng_blocks_agree_between_readers() {
+    let frame = udp_frame(
+        &Link::Ethernet { vlans: &[] },
+        v4(192, 0, 2, 53),
+        v4(198, 51, 100, 1),
+        53,
+        4000,
+        &dns(1, true, "a.example"),
+    );
+    let good = {
+        let mut w = PcapNgWriter::new(Vec::new(), false).unwrap();
+        w.add_interface(LinkType::Ethernet, 6, 0).unwrap();
+        w.write(0, 1, &frame).unwrap();
+        w.into_inner().unwrap()
+    };
+    let epb_len_at = good.len() - (12 + 20 + frame.len().next_multiple_of(4)) + 4;
+    let with_len = |len: u32| {
+        let mut v = good.clone();
+        v[epb_len_at..epb_len_at + 4].copy_from_slice(&len.to_le_bytes());
+        v
+    };
+    let mut several = PcapNgWriter::new(Vec::new(), false).unwrap();
+    for _ in 0..3 {
+        several.add_interface(LinkType::Ethernet, 9, 0).unwrap();
+    }
+    several.block(0x0bad_c0de, b"unknown block type").unwrap();
+    several.write(2, 5, &frame).unwrap();
+    several.write(7, 6, &frame).unwrap(); // no interface 7
+    let several = several.into_inner().unwrap();
+    let cases: [(&str, Vec<u8>, usize, bool); 6] = [
+        ("bogus odd length", with_len(13), 0, false),
+        ("length under the minimum", with_len(8), 0, false),
+        ("huge length", with_len(0x7fff_fff0), 0, false),
+        ("zero length", with_len(0), 0, false),
+        ("cut inside the block", good[..good.len() - 3].to_vec(), 0, false),
+        ("unknown block, several interfaces, bad interface id", several, 1, false),
+    ];
+    for (what, bytes, frames_before, ok) in cases {
+        let (got, res) = read_both(&bytes);
+        assert_eq!(got.len(), frames_before, "{what}: {res:?}");
+        assert_eq!(res.is_ok(), ok, "{what}: {res:?}");
+        let mut mem = FileSource::from_bytes(bytes.clone(), "mem".into());
+        let (got_mem, res_mem) = read_all(&mut mem);
+        assert_eq!(got_mem, got, "{what}: in-memory reader");
+        assert_eq!(res_mem.is_ok(), ok, "{what}");
+    }
+}
+
+/// Found by the `pcap` fuzz target (an OOM: a 2.27 GB allocation from a 169-octet input): the
+/// legacy header's snapshot length is any u32, and a streamed reader grew its buffer to the
+/// captured length a record claimed, as long as it was under that snapshot length. A record over
+/// the 64 MiB block limit is now corrupt, in every reader, after the frames before it.
+#[test]
+fn huge_snapshot_length_does_not_size_the_stream_buffer() {
+    let mut w = PcapWriter::with_options(Vec::new(), LinkType::Ethernet, false, false, 0x8787_8787).unwrap();
+    let fs = frames();
+    w.write(0, &fs[0]).unwrap();
+    let mut bytes = w.into_inner().unwrap();
+    let at = bytes.len();
+    bytes.extend([0; 8]);
+    bytes.extend(0x8000_0000u32.to_le_bytes()); // captured length 2 GiB
+    bytes.extend(0x8000_0000u32.to_le_bytes());
+    bytes.extend([0; 64]);
+    let (got, r) = read_both(&bytes);
+    assert_eq!(got.len(), 1);
+    let e = r.unwrap_err();
+    assert!(matches!(e, CaptureError::Corrupt { frame: 2, offset, .. } if offset == at as u64), "{e}");
+    assert!(e.to_string().contains("over the limit"), "{e}");
+    let (got, r) = read_all(&mut FileSource::from_bytes(bytes, "mem".into()));
+    assert_eq!((got.len(), r.is_err()), (1, true));
+}

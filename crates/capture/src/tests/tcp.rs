@@ -342,3 +342,51 @@ fn bad_length_prefix_resyncs() {
     assert_eq!(datas(&got), m);
     assert_eq!(st.tcp_bad_length, 1);
 }
+
+/// Found in review while writing the `tcp_reassembly` fuzz target: a partial message growing from
+/// in-order bytes while out-of-order segments are held could push one stream direction to 1.5
+/// times its cap, because only the arrival of a held segment enforced it. Now the gap is given
+/// up as soon as either grows past the cap.
+#[test]
+fn stream_cap_holds_when_in_order_bytes_grow_behind_held_segments() {
+    let cap = 1000;
+    let cfg = DecoderConfig { max_flow_bytes: cap, ..DecoderConfig::default() };
+    let mut c = Conn::client();
+    let mut partial = 900u16.to_be_bytes().to_vec(); // a 900-octet message, 798 of it sent
+    partial.extend(dns(1, true, "big.example"));
+    partial.resize(800, 0);
+    let frames = [
+        syn(&mut c),
+        c.seg(1, ISN + 1 + 1500, ACK, &[9; 400]), // held: 400 + overhead, under cap / 2
+        c.seg(2, ISN + 1, ACK, &partial),
+    ];
+    let mut d = Decoder::new(cfg);
+    for (i, f) in frames.iter().enumerate() {
+        d.packet(&f.packet(i as u64 + 1), &mut |_| {});
+        assert!(d.tcp_buffered_bytes() <= cap, "frame {i}: {} bytes buffered", d.tcp_buffered_bytes());
+    }
+    assert_eq!(d.stats().tcp_holes_skipped, 1);
+    assert_eq!(d.stats().tcp_dropped_bytes, 800);
+}
+
+/// Hostile length prefixes: 0xffff over the cap is skipped by its length, a prefix under the
+/// 12-octet header resynchronises, and the messages after both still arrive.
+#[test]
+fn oversized_and_undersized_length_prefixes() {
+    let cfg = DecoderConfig { max_flow_bytes: 1000, ..DecoderConfig::default() };
+    let mut c = Conn::client();
+    let m = msgs(2);
+    let mut stream = vec![0xff, 0xff];
+    stream.extend(std::iter::repeat_n(0u8, 0xffff));
+    stream.extend(framed(&m[..1]));
+    stream.extend([0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    stream.extend(framed(&m[1..]));
+    let mut frames = vec![syn(&mut c)];
+    for (i, chunk) in stream.chunks(1400).enumerate() {
+        frames.push(c.seg(1 + i as i64, ISN + 1 + (i * 1400) as u32, ACK, chunk));
+    }
+    let (got, st) = decode_all(cfg, &frames);
+    assert_eq!(datas(&got), m, "{st:?}");
+    assert_eq!(st.tcp_bytes_over_cap, 0x10001);
+    assert_eq!(st.tcp_bad_length, 1);
+}
