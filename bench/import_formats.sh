@@ -4,6 +4,8 @@
 # Usage: bench/import_formats.sh [COUNT] [FORMAT...]   (default: 1000000, every format)
 #   OUT=bench/out   where inputs and stores go (inputs are kept and reused)
 #   RUNS=3          runs per format; the median is reported
+#   BIN=path        the dnsledger binary to measure (default: a release build of this tree, in
+#                   $CARGO_TARGET_DIR or target/), e.g. to compare two builds
 #   BALBOA=1        also import the shared seed-42 corpus (../shared/tools/gen_observations.py) in
 #                   the two formats DCSO balboa reads (gopassivedns, suricata) with dnsledger and
 #                   with balboa 2.0.0 (../shared/tools/bench_balboa.sh, RUNS=1), and print the
@@ -28,8 +30,10 @@ mkdir -p "$OUT"
 ROCKSDB_LIB_DIR=$("$ROOT/scripts/deps.sh")
 export ROCKSDB_LIB_DIR
 command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
-(cd "$ROOT" && cargo build --release --locked -q)
-BIN="$ROOT/target/release/dnsledger"
+if [ -z "${BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --release --locked -q)
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/dnsledger"
+fi
 
 printf '%-13s %9s %10s %12s %12s %8s %8s\n' format records "MiB" "records/s" "obs/s" "CPU s" "RSS MiB"
 for fmt in "${FORMATS[@]}"; do

@@ -69,6 +69,7 @@ impl Batch {
     /// Returns the record's index for [`Batch::repeat`].
     pub fn add_keyed(&mut self, prefix: &[u8], obs: &mut Observation, sensor: Option<u16>) -> u32 {
         obs.normalize_rdata();
+        self.index();
         let mut key = std::mem::take(&mut self.scratch);
         key.clear();
         key.extend_from_slice(prefix);
@@ -106,6 +107,20 @@ impl Batch {
         }
     }
 
+    /// Rebuilds the hash table when records were placed without it (by
+    /// [`Batch::merge_sorted`], whose result is usually only written: the table is built on the
+    /// first lookup instead).
+    fn index(&mut self) {
+        if self.table.len() == self.slots.len() {
+            return;
+        }
+        self.table.clear();
+        self.table.reserve(self.slots.len(), |s| s.hash);
+        for &slot in &self.slots {
+            self.table.insert_unique(slot.hash, slot, |s| s.hash);
+        }
+    }
+
     fn find(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let keys = &self.keys;
         self.table
@@ -134,6 +149,7 @@ impl Batch {
     }
 
     fn add_hashed(&mut self, hash: u64, key: &[u8], agg: &Aggregate) {
+        self.index();
         match self.find(hash, key) {
             Some(i) => self.aggs[i].merge(agg),
             None => self.insert(hash, key, agg.clone()),
@@ -242,7 +258,10 @@ impl Batch {
     }
 
     /// Merges two batches by walking their records in key order (sorting them first if
-    /// needed): no key is hashed again, and the result is sorted.
+    /// needed): no key is hashed again, and the result is sorted. `other` is folded into this
+    /// batch in place: records only it holds are appended (moved, not copied), equal records
+    /// are merged, and only the order of the records is rebuilt; the hash table is rebuilt if
+    /// records are added to the result later.
     pub fn merge_sorted(mut self, mut other: Batch) -> Batch {
         if self.slots.is_empty() && self.sensor_names.is_empty() {
             other.sort();
@@ -255,60 +274,58 @@ impl Batch {
         self.sort();
         other.sort();
         let map: Vec<u16> = other.sensor_names.iter().map(|n| self.local_sensor(n)).collect();
-        let remap = |agg: &Aggregate| -> Aggregate {
-            let mut a = agg.clone();
-            if !a.sensors.is_empty() {
+        let identity = map.iter().enumerate().all(|(i, &m)| i == m as usize);
+        let remap = |mut a: Aggregate| -> Aggregate {
+            if !identity && !a.sensors.is_empty() {
                 a.sensors.remap(|id| map.get(id as usize).copied().unwrap_or(id));
             }
             a
         };
-        let mut out = Batch {
-            keys: Vec::with_capacity(self.keys.len() + other.keys.len()),
-            aggs: Vec::with_capacity(self.slots.len() + other.slots.len()),
-            slots: Vec::with_capacity(self.slots.len() + other.slots.len()),
-            sensor_names: std::mem::take(&mut self.sensor_names),
-            checkpoints: std::mem::take(&mut self.checkpoints),
-            observations: self.observations + other.observations,
-            sorted: true,
-            ..Batch::default()
-        };
-        let key_a = |i: usize| &self.keys[self.slots[i].off..self.slots[i].off + self.slots[i].len as usize];
-        let key_b = |j: usize| &other.keys[other.slots[j].off..other.slots[j].off + other.slots[j].len as usize];
+        let mine = std::mem::take(&mut self.slots);
+        let mut order = Vec::with_capacity(mine.len() + other.slots.len());
+        let mut other_aggs = std::mem::take(&mut other.aggs);
+        let key_b = |s: &Slot| &other.keys[s.off..s.off + s.len as usize];
         let (mut i, mut j) = (0, 0);
         loop {
-            let ord = match (i < self.slots.len(), j < other.slots.len()) {
-                (true, true) => key_a(i).cmp(key_b(j)),
-                (true, false) => std::cmp::Ordering::Less,
-                (false, true) => std::cmp::Ordering::Greater,
-                (false, false) => break,
+            let ord = match (mine.get(i), other.slots.get(j)) {
+                (Some(a), Some(b)) => self.keys[a.off..a.off + a.len as usize].cmp(key_b(b)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => break,
             };
-            let (hash, bytes, agg) = match ord {
+            match ord {
                 std::cmp::Ordering::Less => {
+                    order.push(mine[i]);
                     i += 1;
-                    (self.slots[i - 1].hash, key_a(i - 1), self.aggs[self.slots[i - 1].agg as usize].clone())
                 }
                 std::cmp::Ordering::Greater => {
+                    let b = &other.slots[j];
+                    let bytes = key_b(b);
+                    let slot = Slot { hash: b.hash, off: self.keys.len(), len: b.len, agg: self.aggs.len() as u32 };
+                    self.keys.extend_from_slice(bytes);
+                    self.aggs.push(remap(std::mem::take(&mut other_aggs[b.agg as usize])));
+                    order.push(slot);
                     j += 1;
-                    (other.slots[j - 1].hash, key_b(j - 1), remap(&other.aggs[other.slots[j - 1].agg as usize]))
                 }
                 std::cmp::Ordering::Equal => {
+                    let b = &other.slots[j];
+                    let agg = remap(std::mem::take(&mut other_aggs[b.agg as usize]));
+                    self.aggs[mine[i].agg as usize].merge(&agg);
+                    order.push(mine[i]);
                     i += 1;
                     j += 1;
-                    let mut agg = self.aggs[self.slots[i - 1].agg as usize].clone();
-                    agg.merge(&remap(&other.aggs[other.slots[j - 1].agg as usize]));
-                    (self.slots[i - 1].hash, key_a(i - 1), agg)
                 }
-            };
-            let slot = Slot { hash, off: out.keys.len(), len: bytes.len() as u32, agg: out.aggs.len() as u32 };
-            out.keys.extend_from_slice(bytes);
-            out.aggs.push(agg);
-            out.slots.push(slot);
-            out.table.insert_unique(hash, slot, |s| s.hash);
+            }
         }
+        self.slots = order;
+        self.sorted = true;
+        // the table indexes only this batch's own records now: rebuilt on the next lookup
+        self.table.clear();
+        self.observations += other.observations;
         for (source, progress) in other.checkpoints {
-            out.set_checkpoint(&source, progress);
+            self.set_checkpoint(&source, progress);
         }
-        out
+        self
     }
 
     /// Iterates over the records in insertion order.
@@ -450,6 +467,47 @@ mod tests {
         x.add(&mut obs("0.example", [1, 1, 1, 1], 1, None));
         let recs = x.sorted_records();
         assert!(recs.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn merge_sorted_in_place_matches_absorb_on_many_records() {
+        // overlapping key ranges, sensors in different local orders, unsorted inputs
+        let mk = |seed: u32, sensors: [&str; 2]| {
+            let mut b = Batch::new();
+            for i in 0..3000u32 {
+                let x = i.wrapping_mul(2654435761).wrapping_add(seed) % 4000;
+                b.add(&mut obs(
+                    &format!("h{x}.example"),
+                    [192, 0, 2, (x % 7) as u8],
+                    (i + seed) as u64,
+                    Some(sensors[(x % 2) as usize]),
+                ));
+            }
+            b
+        };
+        let mut absorbed = mk(1, ["x", "y"]);
+        absorbed.absorb(mk(7, ["y", "z"]));
+        let merged = mk(1, ["x", "y"]).merge_sorted(mk(7, ["y", "z"]));
+        let show = |x: &Batch| -> Vec<String> {
+            x.sorted_records()
+                .iter()
+                .map(|(k, agg)| {
+                    let sensors: Vec<&str> =
+                        agg.sensors.ids().iter().map(|&i| x.sensor_names()[i as usize].as_str()).collect();
+                    format!("{k:?} {} {:?} {sensors:?}", agg.count, agg.seen)
+                })
+                .collect()
+        };
+        assert_eq!(show(&merged), show(&absorbed));
+        assert_eq!(merged.observations(), 6000);
+        assert!(merged.sorted_records().windows(2).all(|w| w[0].0 < w[1].0));
+        // every record is found again (the table is rebuilt): re-adding one adds no record
+        let mut merged = merged;
+        let n = merged.len();
+        merged.add(&mut obs("h5.example", [192, 0, 2, 5], 1, Some("z")));
+        assert_eq!(merged.len(), n);
+        merged.add(&mut obs("new.example", [192, 0, 2, 5], 1, None));
+        assert_eq!(merged.len(), n + 1);
     }
 
     #[test]
