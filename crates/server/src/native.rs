@@ -1,7 +1,7 @@
 //! The native JSON API: lookups (streamed; federated with `sources=`, see [`crate::federated`]),
 //! observation ingest, stats, health.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use dnsledger_analytics::export::{self, ExportFormat, ExportRecord};
 use dnsledger_model::time;
 use dnsledger_model::Record;
-use dnsledger_query::{Lookup, Outcome, RecordFilter, RecordView};
+use dnsledger_query::{Lookup, Outcome, RecordFilter, RecordView, Window};
 use dnsledger_sources::{Format, SourceOptions};
 use dnsledger_store::{wire, NegativeFilter, StoreError};
 use serde_json::json;
@@ -125,22 +125,9 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
         }
         let title = format!("dnsledger lookup {}", uri.path().strip_prefix(LOOKUP_PREFIX).unwrap_or(""));
         let enc = ExportEncoder { format, title, records: Vec::new() };
-        let body = match sort {
-            Some(sort) => match sorted_body(
-                st.store.clone(),
-                lookup,
-                window,
-                filter,
-                (sort, SORT_CAP),
-                st.config.query_deadline(),
-                enc,
-            )
-            .await
-            {
-                Ok(b) => b,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            },
-            None => records_body(st.store.clone(), lookup, window, filter, st.config.query_deadline(), enc),
+        let body = match local_body(&st, lookup, window, filter, sort, enc).await {
+            Ok(b) => b,
+            Err(r) => return r,
         };
         return ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     }
@@ -159,24 +146,31 @@ async fn lookup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Res
     }
     let content_type = if ndjson { "application/x-ndjson" } else { "application/json" };
     let enc = NativeEncoder { ndjson, first: true };
-    let body = match sort {
-        Some(sort) => match sorted_body(
-            st.store.clone(),
-            lookup,
-            window,
-            filter,
-            (sort, SORT_CAP),
-            st.config.query_deadline(),
-            enc,
-        )
-        .await
-        {
-            Ok(b) => b,
-            Err(e) => return error(StatusCode::BAD_REQUEST, e),
-        },
-        None => records_body(st.store.clone(), lookup, window, filter, st.config.query_deadline(), enc),
+    let body = match local_body(&st, lookup, window, filter, sort, enc).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// The body of a lookup of the local store under the server's query deadline: the whole
+/// answer sorted on a blocking thread when `sort` is given (a 400 when it is too large to
+/// sort), else streamed as the store yields it.
+async fn local_body<E: Encoder + Clone>(
+    st: &AppState,
+    lookup: Lookup,
+    window: Window,
+    filter: RecordFilter,
+    sort: Option<dnsledger_query::Sort>,
+    enc: E,
+) -> Result<Body, Response> {
+    let deadline = st.config.query_deadline();
+    match sort {
+        Some(sort) => sorted_body(st.store.clone(), lookup, window, filter, (sort, SORT_CAP), deadline, enc)
+            .await
+            .map_err(|e| error(StatusCode::BAD_REQUEST, e)),
+        None => Ok(records_body(st.store.clone(), lookup, window, filter, deadline, enc)),
+    }
 }
 
 /// The native lookup formats: one JSON document, or NDJSON records.

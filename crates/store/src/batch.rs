@@ -431,6 +431,18 @@ mod tests {
         assert_eq!(a.observations(), 3);
     }
 
+    /// A batch's records in key order, with count, times and sensor names, for comparisons.
+    fn shown(x: &Batch) -> Vec<String> {
+        x.sorted_records()
+            .iter()
+            .map(|(k, agg)| {
+                let sensors: Vec<&str> =
+                    agg.sensors.ids().iter().map(|&i| x.sensor_names()[i as usize].as_str()).collect();
+                format!("{k:?} {} {:?} {sensors:?}", agg.count, agg.seen)
+            })
+            .collect()
+    }
+
     #[test]
     fn merge_sorted_equals_absorb() {
         let mk = |names: &[(&str, u8, &str)]| {
@@ -445,17 +457,7 @@ mod tests {
         let mut absorbed = a();
         absorbed.absorb(b());
         let merged = a().merge_sorted(b());
-        let show = |x: &Batch| -> Vec<String> {
-            x.sorted_records()
-                .iter()
-                .map(|(k, agg)| {
-                    let sensors: Vec<&str> =
-                        agg.sensors.ids().iter().map(|&i| x.sensor_names()[i as usize].as_str()).collect();
-                    format!("{k:?} {} {:?} {sensors:?}", agg.count, agg.seen)
-                })
-                .collect()
-        };
-        assert_eq!(show(&merged), show(&absorbed));
+        assert_eq!(shown(&merged), shown(&absorbed));
         assert_eq!(merged.len(), 5);
         assert_eq!(merged.observations(), 6);
         // the merged batch still takes new observations
@@ -488,17 +490,7 @@ mod tests {
         let mut absorbed = mk(1, ["x", "y"]);
         absorbed.absorb(mk(7, ["y", "z"]));
         let merged = mk(1, ["x", "y"]).merge_sorted(mk(7, ["y", "z"]));
-        let show = |x: &Batch| -> Vec<String> {
-            x.sorted_records()
-                .iter()
-                .map(|(k, agg)| {
-                    let sensors: Vec<&str> =
-                        agg.sensors.ids().iter().map(|&i| x.sensor_names()[i as usize].as_str()).collect();
-                    format!("{k:?} {} {:?} {sensors:?}", agg.count, agg.seen)
-                })
-                .collect()
-        };
-        assert_eq!(show(&merged), show(&absorbed));
+        assert_eq!(shown(&merged), shown(&absorbed));
         assert_eq!(merged.observations(), 6000);
         assert!(merged.sorted_records().windows(2).all(|w| w[0].0 < w[1].0));
         // every record is found again (the table is rebuilt): re-adding one adds no record
