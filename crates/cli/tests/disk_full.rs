@@ -101,14 +101,6 @@ fn post(url: &str, b: u64) -> (u16, String) {
     (r.status().as_u16(), r.body_mut().read_to_string().expect("body"))
 }
 
-/// One series of a metrics text (0 if absent).
-fn figure(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// Checks that exactly the batches `acked` are stored, each record with its count.
 fn assert_stored(url: &str, acked: &[u64]) {
     let doc = common::lookup(url, "rrset/name/%2A.full.test?limit=0");
@@ -178,9 +170,9 @@ fn store_on_a_full_disk_refuses_then_recovers() {
     assert_eq!(status, 503, "readyz while the disk is full: {ready}");
     assert!(ready.contains("No space left on device"), "{ready}");
     let (_, metrics) = common::get(&format!("{url}/metrics"));
-    assert!(figure(&metrics, "dnsledger_store_no_space_total") >= 1.0, "not counted:\n{metrics}");
+    assert!(common::figure(&metrics, "dnsledger_store_no_space_total") >= 1.0, "not counted:\n{metrics}");
     assert!(
-        figure(&metrics, "dnsledger_http_requests_total{route=\"ingest\",status=\"507\"}") >= 4.0,
+        common::figure(&metrics, "dnsledger_http_requests_total{route=\"ingest\",status=\"507\"}") >= 4.0,
         "507s not counted"
     );
 

@@ -22,14 +22,6 @@ fn get_with(url: &str, key: &str) -> (u16, String) {
     (r.status().as_u16(), r.body_mut().read_to_string().expect("body"))
 }
 
-/// The value of one series in a metrics text (0 if absent).
-fn figure(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 fn signal(pid: u32, sig: &str) {
     let st = Command::new("kill").args([sig, &pid.to_string()]).status().expect("kill");
     assert!(st.success());
@@ -78,7 +70,7 @@ fn metrics_readiness_quotas_and_sighup_reload() {
         ("dnsledger_http_request_duration_seconds_count{route=\"lookup_rrset\"}", 1.0),
         ("dnsledger_store_up", 1.0),
     ] {
-        assert_eq!(figure(&m, series), want, "{series} in\n{m}");
+        assert_eq!(common::figure(&m, series), want, "{series} in\n{m}");
     }
     let rejected: f64 = m
         .lines()
@@ -87,8 +79,8 @@ fn metrics_readiness_quotas_and_sighup_reload() {
         .sum();
     assert_eq!(rejected, 1.0, "{m}");
     assert!(m.contains("# TYPE dnsledger_http_request_duration_seconds histogram"), "{m}");
-    assert!(figure(&m, "process_resident_memory_bytes") > 1e6, "{m}");
-    assert!(figure(&m, "process_open_fds") >= 3.0, "{m}");
+    assert!(common::figure(&m, "process_resident_memory_bytes") > 1e6, "{m}");
+    assert!(common::figure(&m, "process_open_fds") >= 3.0, "{m}");
 
     // SIGHUP: a key added to the file works at once (not only after the minute-long poll)
     let late = add_key(k, "late", &[]);
@@ -104,8 +96,8 @@ fn metrics_readiness_quotas_and_sighup_reload() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let (_, m) = get_with(&format!("{url}/metrics"), &ops);
-        if figure(&m, "dnsledger_reloads_total{result=\"error\"}") == 1.0 {
-            assert_eq!(figure(&m, "dnsledger_reloads_total{result=\"ok\"}"), 1.0, "{m}");
+        if common::figure(&m, "dnsledger_reloads_total{result=\"error\"}") == 1.0 {
+            assert_eq!(common::figure(&m, "dnsledger_reloads_total{result=\"ok\"}"), 1.0, "{m}");
             break;
         }
         assert!(Instant::now() < deadline, "no failed reload counted:\n{m}");

@@ -31,10 +31,6 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn figure(metrics: &str, series: &str) -> f64 {
-    metrics.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
-}
-
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
 }
@@ -72,8 +68,8 @@ fn https_server_cli_trust_plain_http_and_certificate_reload() {
 
     // the certificate's notAfter, as openssl reads it, and the time left, in /metrics
     let m = metrics(&url, &ca1.pem);
-    assert_eq!(figure(&m, "dnsledger_tls_cert_not_after_seconds"), not_after(&c1) as f64, "{m}");
-    let left = figure(&m, "dnsledger_tls_cert_expires_in_seconds");
+    assert_eq!(common::figure(&m, "dnsledger_tls_cert_not_after_seconds"), not_after(&c1) as f64, "{m}");
+    let left = common::figure(&m, "dnsledger_tls_cert_expires_in_seconds");
     assert!((left - (not_after(&c1) - unix_now()) as f64).abs() < 120.0, "{left}\n{m}");
 
     // the CLI with the CA file
@@ -143,12 +139,12 @@ fn https_server_cli_trust_plain_http_and_certificate_reload() {
     loop {
         let mut r = tls2.get(format!("{url}/metrics")).call().expect("metrics over HTTPS");
         let m = r.body_mut().read_to_string().expect("body");
-        if figure(&m, "dnsledger_tls_reloads_total{result=\"error\"}") == 1.0 {
-            assert_eq!(figure(&m, "dnsledger_tls_reloads_total{result=\"ok\"}"), 1.0, "{m}");
+        if common::figure(&m, "dnsledger_tls_reloads_total{result=\"error\"}") == 1.0 {
+            assert_eq!(common::figure(&m, "dnsledger_tls_reloads_total{result=\"ok\"}"), 1.0, "{m}");
             // the expiry is that of the certificate the good reload put in place
-            assert_eq!(figure(&m, "dnsledger_tls_cert_not_after_seconds"), not_after(&c2) as f64, "{m}");
-            assert!(figure(&m, "dnsledger_tls_cert_expires_in_seconds") > 29.0 * 86_400.0, "{m}");
-            assert!(figure(&m, "dnsledger_tls_handshake_failures_total{reason=\"plain_http\"}") >= 1.0, "{m}");
+            assert_eq!(common::figure(&m, "dnsledger_tls_cert_not_after_seconds"), not_after(&c2) as f64, "{m}");
+            assert!(common::figure(&m, "dnsledger_tls_cert_expires_in_seconds") > 29.0 * 86_400.0, "{m}");
+            assert!(common::figure(&m, "dnsledger_tls_handshake_failures_total{reason=\"plain_http\"}") >= 1.0, "{m}");
             break;
         }
         assert!(Instant::now() < deadline, "no failed reload counted:\n{m}");

@@ -142,3 +142,11 @@ pub fn lookup(base: &str, path: &str) -> serde_json::Value {
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).expect("lookup JSON")
 }
+
+/// The value of one series (its full name with labels) in a Prometheus metrics text; 0 if absent.
+pub fn figure(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
