@@ -231,7 +231,11 @@ fn get(
                     waits += 1;
                     let _ = resp.body_mut().with_config().limit(4096).read_to_vec();
                     notes.push(format!("throttled (429): waited {} s as Retry-After asked", after.as_secs()));
-                    std::thread::sleep(after);
+                    match crate::cancel::current() {
+                        Some(c) if c.sleep(after) => return Err(UpstreamError::Cancelled),
+                        Some(_) => {}
+                        None => std::thread::sleep(after),
+                    }
                     continue;
                 }
             }

@@ -20,6 +20,12 @@
 //!   source that produced the line. A key that a later source also sees is handed over again
 //!   with the merged values and all sources so far: the last line per key is the merged
 //!   record (the same values the merged mode returns).
+//!
+//! Both modes can be cancelled ([`run_cancellable`], [`run_stream_cancellable`]) when the
+//! client goes away: the upstream workers' connections are closed and their paging stops
+//! ([`crate::cancel`]), the local scan stops at its next record, and the merging loop, which
+//! looks at the flag at least every [`CANCEL_CHECK`], returns at once with every unfinished
+//! source reported as `cancelled` (nothing is merged or read from the pull ledger any more).
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -30,12 +36,17 @@ use dnsledger_query::{Lookup, Window};
 use dnsledger_store::Store;
 use serde::Serialize;
 
+use crate::cancel::Cancel;
 use crate::merge::{MergedRecord, Merger};
 use crate::{Upstream, UpstreamQuery, LOCAL};
 
 /// Extra time allowed past an upstream's own timeout before it is declared late (its HTTP
 /// client stops at the timeout itself; this only covers thread scheduling).
 const GRACE: Duration = Duration::from_millis(500);
+
+/// Longest the merging loop waits before looking at the cancel flag again (the workers
+/// themselves are interrupted at once; this only bounds how late the loop notices).
+pub const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
 /// How a source's part of a lookup ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,7 +159,13 @@ pub enum Streamed<'a> {
 /// Runs `req` in merged mode: records are merged exactly and returned once every source has
 /// answered or timed out; `progress` is called with each source's report as it finishes.
 pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
-    drive(req, false, &mut |ev| {
+    run_cancellable(req, &Cancel::new(), progress)
+}
+
+/// [`run`], stopped when `cancel` is cancelled (the client went away): unfinished sources are
+/// then reported as `cancelled` and the answer is incomplete.
+pub fn run_cancellable(req: Request, cancel: &Cancel, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
+    drive(req, false, cancel, &mut |ev| {
         if let Streamed::Done(r) = ev {
             progress(r)
         }
@@ -164,11 +181,17 @@ pub fn run(req: Request, progress: &mut dyn FnMut(&SourceReport)) -> Answer {
 /// ([`Merger::discount_pulled`]) are sent once more. The returned answer holds the final
 /// state of every key sent, in the order first sent.
 pub fn run_stream(req: Request, on: &mut dyn FnMut(Streamed<'_>)) -> Answer {
-    drive(req, true, on)
+    run_stream_cancellable(req, &Cancel::new(), on)
+}
+
+/// [`run_stream`], stopped when `cancel` is cancelled (the client went away): unfinished
+/// sources are then reported as `cancelled` and nothing more is handed over.
+pub fn run_stream_cancellable(req: Request, cancel: &Cancel, on: &mut dyn FnMut(Streamed<'_>)) -> Answer {
+    drive(req, true, cancel, on)
 }
 
 /// The event loop of both modes.
-fn drive(req: Request, stream: bool, on: &mut dyn FnMut(Streamed<'_>)) -> Answer {
+fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streamed<'_>)) -> Answer {
     let start = Instant::now();
     let (tx, rx) = mpsc::channel::<Event>();
     // source index 0 is local (when asked), then the upstreams
@@ -180,10 +203,14 @@ fn drive(req: Request, stream: bool, on: &mut dyn FnMut(Streamed<'_>)) -> Answer
         deadlines.push(None);
         let tx = tx.clone();
         let window = Window { offset: 0, limit: req.limit };
+        let cancel = cancel.clone();
         std::thread::spawn(move || {
             let mut buf = Vec::with_capacity(CHUNK);
             let mut since = Instant::now();
             let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
+                if cancel.is_cancelled() {
+                    return std::ops::ControlFlow::Break(());
+                }
                 buf.push(r);
                 if buf.len() >= CHUNK || since.elapsed() >= FLUSH {
                     since = Instant::now();
@@ -203,12 +230,12 @@ fn drive(req: Request, stream: bool, on: &mut dyn FnMut(Streamed<'_>)) -> Answer
         let i = names.len();
         names.push(up.name().to_string());
         deadlines.push(Some(start + up.config.timeout() + GRACE));
-        let (tx, up, q) = (tx.clone(), up.clone(), req.query.clone());
+        let (tx, up, q, cancel) = (tx.clone(), up.clone(), req.query.clone(), cancel.clone());
         std::thread::spawn(move || {
             let mut buf = Vec::with_capacity(CHUNK);
             let mut gone = false;
             let mut since = Instant::now();
-            let res = up.fetch(&q, &mut |o| {
+            let res = up.fetch_with(&q, &cancel, &mut |o| {
                 if gone {
                     return;
                 }
@@ -234,6 +261,27 @@ fn drive(req: Request, stream: bool, on: &mut dyn FnMut(Streamed<'_>)) -> Answer
     let mut reports: Vec<Option<SourceReport>> = vec![None; names.len()];
     let finished = |reports: &[Option<SourceReport>]| reports.iter().all(Option::is_some);
     while !finished(&reports) {
+        if cancel.is_cancelled() {
+            // the client went away: give up on every source still running (the workers stop
+            // on their own: their connections are closed)
+            for (i, slot) in reports.iter_mut().enumerate() {
+                if slot.is_none() {
+                    let r = SourceReport {
+                        source: names[i].clone(),
+                        status: SourceStatus::Error,
+                        records: counts[i],
+                        millis: start.elapsed().as_millis() as u64,
+                        category: Some("cancelled"),
+                        error: Some("cancelled: the client went away".into()),
+                        notes: Vec::new(),
+                    };
+                    (sender.on)(Streamed::Done(&r));
+                    *slot = Some(r);
+                }
+            }
+            let reports = reports.into_iter().flatten().collect();
+            return Answer { records: Vec::new(), limited: false, reports };
+        }
         let now = Instant::now();
         // give up on late upstreams
         for (i, d) in deadlines.iter().enumerate() {
@@ -262,7 +310,8 @@ fn drive(req: Request, stream: bool, on: &mut dyn FnMut(Streamed<'_>)) -> Answer
             .filter_map(|(_, d)| *d)
             .min()
             .map(|d| d.saturating_duration_since(now).max(Duration::from_millis(1)))
-            .unwrap_or(Duration::from_secs(3600));
+            .unwrap_or(CANCEL_CHECK)
+            .min(CANCEL_CHECK);
         match rx.recv_timeout(wait) {
             Ok(Event::Local(records)) => {
                 if reports[0].is_none() {

@@ -48,6 +48,9 @@ pub enum UpstreamError {
     /// The configuration cannot be used (missing key, unreadable CA file).
     #[error("configuration: {0}")]
     Config(String),
+    /// The lookup was cancelled (its client went away) before the upstream answered.
+    #[error("cancelled: the client went away")]
+    Cancelled,
 }
 
 impl UpstreamError {
@@ -90,6 +93,7 @@ impl UpstreamError {
             UpstreamError::Failed(_) => "failed",
             UpstreamError::Unsupported(_) => "unsupported",
             UpstreamError::Config(_) => "config",
+            UpstreamError::Cancelled => "cancelled",
         }
     }
 }
@@ -97,17 +101,18 @@ impl UpstreamError {
 /// An agent for `cfg`: its timeout covers a whole request, statuses come back as values;
 /// https:// URLs are verified against the system's CAs and `ca_file`. Built once per upstream
 /// ([`crate::Upstream::new`]): its connection pool keeps idle HTTP/1.1 connections (keep-alive)
-/// for the next request to the same host.
+/// for the next request to the same host. Its connector lets a cancelled lookup close the
+/// connections it uses ([`crate::cancel`]).
 pub(crate) fn agent(cfg: &UpstreamConfig) -> Result<ureq::Agent, UpstreamError> {
     let t = cfg.timeout();
-    Ok(dnsledger_tls::client::agent_config(cfg.ca_file.as_deref())
+    let config = dnsledger_tls::client::agent_config(cfg.ca_file.as_deref())
         .map_err(|e| UpstreamError::Config(format!("upstream {:?}: {e}", cfg.name)))?
         .http_status_as_error(false)
         .timeout_global(Some(t))
         .timeout_connect(Some(t.min(Duration::from_secs(5))))
         .user_agent(concat!("dnsledger/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into())
+        .build();
+    Ok(crate::cancel::agent(config))
 }
 
 /// The `Authorization: Basic …` value for `user:key`.
@@ -186,6 +191,10 @@ pub(crate) fn for_each_line(
         if n == 0 {
             return Ok(());
         }
+        if crate::cancel::current_cancelled() {
+            // the lookup's client went away: stop between lines (the socket is closed too)
+            return Err(UpstreamError::Cancelled);
+        }
         if line.len() > MAX_LINE {
             return Err(UpstreamError::Garbage(format!("a line longer than {MAX_LINE} bytes")));
         }
@@ -223,8 +232,9 @@ impl Limiter {
         Limiter { interval: per_min.filter(|&n| n > 0).map(|n| Duration::from_secs(60) / n), next: Mutex::new(None) }
     }
 
-    /// Waits for the next free slot; fails if that is further away than `patience`.
-    pub(crate) fn wait(&self, patience: Duration) -> Result<(), UpstreamError> {
+    /// Waits for the next free slot; fails if that is further away than `patience`, or if
+    /// `cancel` is cancelled while waiting.
+    pub(crate) fn wait(&self, patience: Duration, cancel: Option<&crate::cancel::Cancel>) -> Result<(), UpstreamError> {
         let Some(interval) = self.interval else { return Ok(()) };
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
@@ -241,7 +251,14 @@ impl Limiter {
         };
         let now = Instant::now();
         if slot > now {
-            std::thread::sleep(slot - now);
+            match cancel {
+                Some(c) => {
+                    if c.sleep(slot - now) {
+                        return Err(UpstreamError::Cancelled);
+                    }
+                }
+                None => std::thread::sleep(slot - now),
+            }
         }
         Ok(())
     }
@@ -255,13 +272,13 @@ mod tests {
     fn limiter_spaces_and_refuses_long_waits() {
         let l = Limiter::new(Some(600)); // one per 100 ms
         let t = Instant::now();
-        l.wait(Duration::from_secs(1)).unwrap();
-        l.wait(Duration::from_secs(1)).unwrap();
-        l.wait(Duration::from_secs(1)).unwrap();
+        l.wait(Duration::from_secs(1), None).unwrap();
+        l.wait(Duration::from_secs(1), None).unwrap();
+        l.wait(Duration::from_secs(1), None).unwrap();
         assert!(t.elapsed() >= Duration::from_millis(200), "{:?}", t.elapsed());
         let slow = Limiter::new(Some(1));
-        slow.wait(Duration::from_secs(1)).unwrap();
-        assert!(matches!(slow.wait(Duration::from_secs(1)), Err(UpstreamError::Quota(_))));
+        slow.wait(Duration::from_secs(1), None).unwrap();
+        assert!(matches!(slow.wait(Duration::from_secs(1), None), Err(UpstreamError::Quota(_))));
     }
 
     #[test]

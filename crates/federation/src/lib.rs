@@ -17,6 +17,9 @@
 //!   its own deadline; a failing upstream becomes a report, never a failed lookup. Merged
 //!   (exact, sent at the end) or streamed (each source's records as they arrive, re-sent
 //!   merged when a later source sees them too).
+//! - [`cancel`]: a lookup whose client went away is cancelled — its upstream connections are
+//!   closed (blocked reads return at once), paging and waits stop, and
+//!   `dnsledger_upstream_cancelled_total{upstream}` counts each upstream request cut short.
 //! - [`pull`]: backfill — upstream answers stored locally, labelled `upstream:NAME`, idempotent
 //!   through a per-(upstream, owner name) ledger kept in the store's checkpoints.
 //!
@@ -24,6 +27,7 @@
 //! `spawn_blocking`). `https://` upstreams are verified against the system's CA store plus the
 //! entry's `ca_file` (see `dnsledger-tls`).
 
+pub mod cancel;
 pub mod circl;
 pub mod config;
 pub mod defender;
@@ -37,6 +41,7 @@ pub mod query;
 
 use std::sync::Arc;
 
+pub use cancel::Cancel;
 pub use config::{Kind, UpstreamConfig};
 use dnsledger_model::Observation;
 pub use federated::{SourceReport, SourceStatus};
@@ -97,12 +102,30 @@ impl Upstream {
     /// protocol streams). Records already emitted stay valid when an error follows (e.g. a SAF
     /// stream cut before its terminator).
     pub fn fetch(&self, q: &UpstreamQuery, emit: &mut dyn FnMut(Observation)) -> Result<Fetched, UpstreamError> {
+        self.fetch_with(q, &Cancel::new(), emit)
+    }
+
+    /// [`Upstream::fetch`] as part of a lookup that `cancel` may cancel: a cancel closes the
+    /// connections this fetch uses, stops its paging and waits, and ends it with
+    /// [`UpstreamError::Cancelled`] (counted in `dnsledger_upstream_cancelled_total`).
+    pub fn fetch_with(
+        &self,
+        q: &UpstreamQuery,
+        cancel: &Cancel,
+        emit: &mut dyn FnMut(Observation),
+    ) -> Result<Fetched, UpstreamError> {
+        let scope = cancel.enter();
         let res = self.agent.clone().and_then(|agent| match self.config.kind {
             Kind::Dnsdb => dnsdb::fetch(self, &agent, q, emit),
             Kind::Circl => circl::fetch(self, &agent, q, emit),
             Kind::Passivetotal => passivetotal::fetch(self, &agent, q, emit),
             Kind::Defender => defender::fetch(self, &agent, q, emit),
         });
+        // leaving the scope unbinds the connections (each was read to its end or dropped)
+        drop(scope);
+        // a cancel turns whatever the cut connection looked like (an error, or a
+        // close-delimited body that seems complete) into what it is
+        let res = if cancel.is_cancelled() { Err(UpstreamError::Cancelled) } else { res };
         let result = match &res {
             Ok(f) if f.limited => "limited",
             Ok(_) => "ok",
@@ -110,6 +133,12 @@ impl Upstream {
         };
         metrics::counter!(dnsledger_telemetry::catalog::UPSTREAM_REQUESTS, "upstream" => self.config.name.clone(), "result" => result)
             .increment(1);
+        if matches!(res, Err(UpstreamError::Cancelled)) {
+            metrics::counter!(dnsledger_telemetry::catalog::UPSTREAM_CANCELLED, "upstream" => self.config.name.clone())
+                .increment(1);
+            tracing::debug!(upstream = self.name(), query = %q.display(), "upstream lookup cancelled: the client went away");
+            return res;
+        }
         if let Err(e) = &res {
             tracing::debug!(upstream = self.name(), query = %q.display(), error = %e, "upstream lookup failed");
         }
@@ -125,9 +154,13 @@ impl Upstream {
     }
 
     /// Waits for the local rate limit before a request (fails instead of waiting past the
-    /// upstream's timeout).
+    /// upstream's timeout); refuses to start a request for a cancelled lookup.
     fn pace(&self) -> Result<(), UpstreamError> {
-        self.limiter.wait(self.config.timeout())
+        let cancel = cancel::current();
+        if cancel.as_ref().is_some_and(Cancel::is_cancelled) {
+            return Err(UpstreamError::Cancelled);
+        }
+        self.limiter.wait(self.config.timeout(), cancel.as_ref())
     }
 }
 

@@ -28,10 +28,18 @@
 //!   that produced the line) and `update` (true if it supersedes an earlier line for the same
 //!   key); a `{"progress":{report}}` line as each source finishes; a last
 //!   `{"sources":[…],"errors":[…],"limited":bool}` line.
+//!
+//! A client that goes away cancels the lookup ([`dnsledger_federation::cancel`]): the response
+//! body (streamed answers) or the request future (the merged native answer, sent whole) holds
+//! a guard that cancels when hyper drops it — which it does once it sees the connection closed
+//! — and a worker whose next line cannot be handed to the body cancels too. Cancelling closes
+//! the upstream connections, stops paging and frees the worker; each upstream request cut
+//! short counts in `dnsledger_upstream_cancelled_total{upstream}`.
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dnsledger_federation::cancel::{Cancel, CancelOnDrop};
 use dnsledger_federation::federated::{self, Request, SourceStatus, Streamed};
 use dnsledger_federation::UpstreamQuery;
 use dnsledger_model::TimeFence;
@@ -93,9 +101,11 @@ pub fn plan(
     })
 }
 
-fn channel_body(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+/// The response body fed by `rx`; dropping it (the client went away, or the answer is
+/// complete and sent) drops `guard`, which cancels the lookup if it still runs.
+fn channel_body(rx: tokio::sync::mpsc::Receiver<Bytes>, guard: CancelOnDrop) -> Body {
+    let stream = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), (rx, guard)))
     });
     Body::from_stream(stream)
 }
@@ -122,6 +132,8 @@ fn stream_msg(source: &str, sources: &[String], update: bool) -> String {
 /// The SAF answer of a federated DNSDB lookup.
 pub fn saf(plan: Plan, mut enc: impl Encoder) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let cancel = Cancel::new();
+    let guard = cancel.on_drop();
     tokio::task::spawn_blocking(move || {
         let _ = tx.blocking_send(Bytes::from_static(b"{\"cond\":\"begin\"}\n"));
         let progress_line = |r: &dnsledger_federation::SourceReport| {
@@ -131,7 +143,7 @@ pub fn saf(plan: Plan, mut enc: impl Encoder) -> Response {
         let mut buf = Vec::with_capacity(64 << 10);
         let answer = if plan.stream {
             let mut gone = false;
-            let answer = federated::run_stream(plan.request, &mut |ev| {
+            let answer = federated::run_stream_cancellable(plan.request, &cancel, &mut |ev| {
                 if gone {
                     return;
                 }
@@ -146,15 +158,23 @@ pub fn saf(plan: Plan, mut enc: impl Encoder) -> Response {
                 };
                 // each line goes out as it is made: that is the point of streaming
                 gone = tx.blocking_send(bytes).is_err();
+                if gone {
+                    cancel.cancel();
+                }
             });
             if gone {
                 return;
             }
             answer
         } else {
-            let answer = federated::run(plan.request, &mut |r| {
-                let _ = tx.blocking_send(progress_line(r));
+            let answer = federated::run_cancellable(plan.request, &cancel, &mut |r| {
+                if tx.blocking_send(progress_line(r)).is_err() {
+                    cancel.cancel();
+                }
             });
+            if cancel.is_cancelled() {
+                return;
+            }
             for m in &answer.records {
                 enc.record(&m.record, &mut buf);
                 if buf.len() >= 32 << 10 && tx.blocking_send(Bytes::from(std::mem::take(&mut buf))).is_err() {
@@ -186,15 +206,17 @@ pub fn saf(plan: Plan, mut enc: impl Encoder) -> Response {
         buf.push(b'\n');
         let _ = tx.blocking_send(Bytes::from(buf));
     });
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], channel_body(rx)).into_response()
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], channel_body(rx, guard)).into_response()
 }
 
 /// The native answer of a streamed federated lookup (NDJSON, see the module docs).
 fn native_stream(plan: Plan) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let cancel = Cancel::new();
+    let guard = cancel.on_drop();
     tokio::task::spawn_blocking(move || {
         let mut gone = false;
-        let answer = federated::run_stream(plan.request, &mut |ev| {
+        let answer = federated::run_stream_cancellable(plan.request, &cancel, &mut |ev| {
             if gone {
                 return;
             }
@@ -210,6 +232,9 @@ fn native_stream(plan: Plan) -> Response {
                 Streamed::Done(r) => json!({ "progress": r }),
             };
             gone = tx.blocking_send(Bytes::from(format!("{line}\n"))).is_err();
+            if gone {
+                cancel.cancel();
+            }
         });
         if gone {
             return;
@@ -218,7 +243,7 @@ fn native_stream(plan: Plan) -> Response {
         let last = json!({"sources": answer.reports, "errors": errors, "limited": answer.limited});
         let _ = tx.blocking_send(Bytes::from(format!("{last}\n")));
     });
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], channel_body(rx)).into_response()
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], channel_body(rx, guard)).into_response()
 }
 
 /// The native answer of a federated lookup.
@@ -226,12 +251,20 @@ pub async fn native(plan: Plan, ndjson: bool) -> Response {
     if plan.stream {
         return native_stream(plan);
     }
-    let answer = match tokio::task::spawn_blocking(move || federated::run(plan.request, &mut |_| {})).await {
-        Ok(a) => a,
-        Err(e) => {
-            return crate::native::error(StatusCode::INTERNAL_SERVER_ERROR, format!("federated lookup failed: {e}"))
-        }
-    };
+    // hyper drops this future when the client closes its connection: the guard then cancels
+    let cancel = Cancel::new();
+    let guard = cancel.on_drop();
+    let answer =
+        match tokio::task::spawn_blocking(move || federated::run_cancellable(plan.request, &cancel, &mut |_| {})).await
+        {
+            Ok(a) => {
+                guard.disarm();
+                a
+            }
+            Err(e) => {
+                return crate::native::error(StatusCode::INTERNAL_SERVER_ERROR, format!("federated lookup failed: {e}"))
+            }
+        };
     let errors = errors_of(&answer);
     let mut out = Vec::with_capacity(16 << 10);
     if ndjson {

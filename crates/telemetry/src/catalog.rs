@@ -103,6 +103,8 @@ pub const TLS_CERT_EXPIRES_IN: &str = "dnsledger_tls_cert_expires_in_seconds";
 pub const TLS_HANDSHAKE_FAILURES: &str = "dnsledger_tls_handshake_failures_total";
 /// Requests to upstream platforms (federated lookups, pulls), by upstream and result.
 pub const UPSTREAM_REQUESTS: &str = "dnsledger_upstream_requests_total";
+/// Upstream requests of federated lookups cut short because the lookup's client went away.
+pub const UPSTREAM_CANCELLED: &str = "dnsledger_upstream_cancelled_total";
 /// Sightings pulled from upstreams into the store, by upstream.
 pub const UPSTREAM_PULLED: &str = "dnsledger_upstream_pulled_sightings_total";
 /// Watchlist alerts raised, by watchlist and kind.
@@ -226,7 +228,13 @@ pub const ALL: &[Def] = &[
         UPSTREAM_REQUESTS,
         Counter,
         &["upstream", "result"],
-        "Lookups sent to upstream platforms, by upstream and result (ok, limited, timeout, quota, status, connection, garbage, truncated, failed, unsupported, config).",
+        "Lookups sent to upstream platforms, by upstream and result (ok, limited, timeout, quota, status, connection, garbage, truncated, failed, unsupported, config, cancelled).",
+    ),
+    def(
+        UPSTREAM_CANCELLED,
+        Counter,
+        &["upstream"],
+        "Upstream requests of federated lookups cancelled because the client went away (connection closed, paging stopped), by upstream.",
     ),
     def(
         UPSTREAM_PULLED,
