@@ -28,7 +28,7 @@
 //! source reported as `cancelled` (nothing is merged or read from the pull ledger any more).
 
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dnsledger_model::{Observation, Record};
@@ -129,16 +129,36 @@ impl Answer {
 }
 
 enum Event {
-    Local(Vec<Record>),
-    Upstream(usize, Vec<Observation>),
+    /// The source's inbox went from empty to holding items.
+    Ready(usize),
     Done(usize, Result<(bool, Vec<String>), (&'static str, String)>),
 }
 
-/// Most records handed over per channel message.
-const CHUNK: usize = 256;
-/// Records waiting longer than this are handed over with the next one that arrives, even if
-/// fewer than [`CHUNK`] (so a trickling answer streams).
-const FLUSH: Duration = Duration::from_millis(50);
+/// What one source's worker has handed over and the merge loop has not taken yet.
+///
+/// The worker pushes items one at a time and wakes the loop (an [`Event::Ready`]) only when
+/// the inbox goes from empty to non-empty; the loop takes everything at once. So no item ever
+/// waits for a later one to be handed over (a trickling upstream streams record by record),
+/// and items that arrive while the loop is busy are taken together, one wake-up per batch.
+struct Inbox<T>(Mutex<Vec<T>>);
+
+impl<T> Inbox<T> {
+    fn new() -> Self {
+        Inbox(Mutex::new(Vec::new()))
+    }
+
+    /// Adds `item`; true if the inbox was empty (the loop must be woken).
+    fn push(&self, item: T) -> bool {
+        let mut items = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        items.push(item);
+        items.len() == 1
+    }
+
+    /// Takes everything handed over so far.
+    fn take(&self) -> Vec<T> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
 
 /// What a streamed lookup hands over as it happens ([`run_stream`]).
 #[derive(Debug)]
@@ -194,6 +214,8 @@ pub fn run_stream_cancellable(req: Request, cancel: &Cancel, on: &mut dyn FnMut(
 fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streamed<'_>)) -> Answer {
     let start = Instant::now();
     let (tx, rx) = mpsc::channel::<Event>();
+    let local_inbox: Arc<Inbox<Record>> = Arc::new(Inbox::new());
+    let mut up_inboxes: Vec<Arc<Inbox<Observation>>> = Vec::new();
     // source index 0 is local (when asked), then the upstreams
     let mut names: Vec<String> = Vec::new();
     let mut deadlines: Vec<Option<Instant>> = Vec::new();
@@ -204,23 +226,14 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
         let tx = tx.clone();
         let window = Window { offset: 0, limit: req.limit };
         let cancel = cancel.clone();
+        let inbox = local_inbox.clone();
         std::thread::spawn(move || {
-            let mut buf = Vec::with_capacity(CHUNK);
-            let mut since = Instant::now();
             let res = dnsledger_query::run(&*store, &lookup, window, &mut |r| {
-                if cancel.is_cancelled() {
+                if cancel.is_cancelled() || (inbox.push(r) && tx.send(Event::Ready(0)).is_err()) {
                     return std::ops::ControlFlow::Break(());
-                }
-                buf.push(r);
-                if buf.len() >= CHUNK || since.elapsed() >= FLUSH {
-                    since = Instant::now();
-                    if tx.send(Event::Local(std::mem::take(&mut buf))).is_err() {
-                        return std::ops::ControlFlow::Break(());
-                    }
                 }
                 std::ops::ControlFlow::Continue(())
             });
-            let _ = tx.send(Event::Local(buf));
             let done = res.map(|o| (o.limited, Vec::new())).map_err(|e| ("store", e.to_string()));
             let _ = tx.send(Event::Done(0, done));
         });
@@ -231,21 +244,15 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
         names.push(up.name().to_string());
         deadlines.push(Some(start + up.config.timeout() + GRACE));
         let (tx, up, q, cancel) = (tx.clone(), up.clone(), req.query.clone(), cancel.clone());
+        let inbox = Arc::new(Inbox::new());
+        up_inboxes.push(inbox.clone());
         std::thread::spawn(move || {
-            let mut buf = Vec::with_capacity(CHUNK);
             let mut gone = false;
-            let mut since = Instant::now();
             let res = up.fetch_with(&q, &cancel, &mut |o| {
-                if gone {
-                    return;
-                }
-                buf.push(o);
-                if buf.len() >= CHUNK || since.elapsed() >= FLUSH {
-                    since = Instant::now();
-                    gone = tx.send(Event::Upstream(i, std::mem::take(&mut buf))).is_err();
+                if !gone && inbox.push(o) {
+                    gone = tx.send(Event::Ready(i)).is_err();
                 }
             });
-            let _ = tx.send(Event::Upstream(i, buf));
             let done = res.map(|f| (f.limited, f.notes)).map_err(|e| (e.category(), e.to_string()));
             let _ = tx.send(Event::Done(i, done));
         });
@@ -312,25 +319,28 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
             .map(|d| d.saturating_duration_since(now).max(Duration::from_millis(1)))
             .unwrap_or(CANCEL_CHECK)
             .min(CANCEL_CHECK);
-        match rx.recv_timeout(wait) {
-            Ok(Event::Local(records)) => {
-                if reports[0].is_none() {
-                    counts[0] += records.len() as u64;
-                    for r in records {
-                        let at = merger.add_record(LOCAL, r);
-                        if stream {
-                            sender.send(&merger, LOCAL, at);
-                        }
+        let event = rx.recv_timeout(wait);
+        // take what the source handed over: when it says so, and before its report (a worker
+        // pushes everything before it sends `Done`)
+        if let Ok(Event::Ready(i) | Event::Done(i, _)) = &event {
+            let i = *i;
+            if reports[i].is_some() {
+                // given up on (timed out): what it sends late is dropped
+            } else if local_asked && i == 0 {
+                let records = local_inbox.take();
+                counts[0] += records.len() as u64;
+                for r in records {
+                    let at = merger.add_record(LOCAL, r);
+                    if stream {
+                        sender.send(&merger, LOCAL, at);
                     }
                 }
-            }
-            Ok(Event::Upstream(i, list)) => {
-                if reports[i].is_none() {
-                    counts[i] += list.len() as u64;
-                    if stream && local_asked && reports[0].is_none() {
-                        held.push((i, list));
-                        continue;
-                    }
+            } else if let Some(inbox) = i.checked_sub(first_upstream).and_then(|k| up_inboxes.get(k)) {
+                let list = inbox.take();
+                counts[i] += list.len() as u64;
+                if stream && local_asked && reports[0].is_none() {
+                    held.push((i, list));
+                } else {
                     for o in &list {
                         let at = merger.add_observation(&names[i], o);
                         if stream {
@@ -339,6 +349,9 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
                     }
                 }
             }
+        }
+        match event {
+            Ok(Event::Ready(_)) => {}
             Ok(Event::Done(i, res)) => {
                 if reports[i].is_some() {
                     continue;
