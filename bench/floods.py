@@ -11,10 +11,11 @@
         POSTs N unique names (passivedns lines, one A record each) in batches of M lines.
     floods.py rrset-http URL [--records K] [--key KEY]
         POSTs one batch of K distinct A records of one name, then looks the name up (limit=0).
-    floods.py slowloris URL [--conns C] [--bodies B] [--seconds S]
+    floods.py slowloris URL [--conns C] [--bodies B] [--seconds S] [--probe-from ADDR]
         C connections dribbling a request head (one byte a second, never finished) and B
         connections dribbling a body (Content-Length 64 MiB, one byte a second) for S seconds,
-        while a fresh connection asks /healthz every second.
+        while a fresh connection from another address (ADDR, default 127.0.0.2: all of 127/8
+        is loopback on Linux; "" = the flood's own) asks /healthz every second.
     floods.py oversize URL [--mib M] [--key KEY]
         POSTs an M MiB body with Content-Length, and another one chunked (no length).
 
@@ -230,7 +231,8 @@ def slowloris(a):
         # a well-behaved client meanwhile
         p0 = time.monotonic()
         try:
-            c = http.client.HTTPConnection(*addr, timeout=5)
+            src = (a.probe_from, 0) if a.probe_from else None
+            c = http.client.HTTPConnection(*addr, timeout=5, source_address=src)
             c.request("GET", "/healthz")
             ok = c.getresponse().status == 200
             c.close()
@@ -247,7 +249,7 @@ def slowloris(a):
         "heads_closed_by_server": len(closed["head"]), "heads_closed_median_s": med(closed["head"]),
         "bodies_closed_by_server": len(closed["body"]), "bodies_closed_median_s": med(closed["body"]),
         "answers": answers, "still_open_at_end": len(socks),
-        "probes": len(probes), "probes_ok": len(good),
+        "probes": len(probes), "probes_ok": len(good), "probes_from": a.probe_from or "flood address",
         "probe_max_ms": round(max(good) * 1000, 1) if good else None}))
 
 
@@ -303,7 +305,7 @@ def main():
             p.add_argument("--records", type=int, default=50_000)
         if name == "slowloris":
             p.add_argument("--conns", type=int, default=2000); p.add_argument("--bodies", type=int, default=200)
-            p.add_argument("--seconds", type=int, default=45)
+            p.add_argument("--seconds", type=int, default=45); p.add_argument("--probe-from", default="127.0.0.2")
         if name == "oversize":
             p.add_argument("--mib", type=int, default=65)
     a = ap.parse_args()

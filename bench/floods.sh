@@ -29,8 +29,9 @@
 #   ingest  INGEST_NAMES unique names into `serve` over HTTP: RocksDB memtables and block cache
 #           (128 MiB each), batches of at most max_body_mib
 #   http    slowloris (heads and bodies dribbled a byte a second) with a well-behaved client
-#           probing /healthz every second, then oversized bodies (413): header/body timeouts,
-#           the connection cap, dnsledger_http_limited_total{reason}
+#           on another address (127.0.0.2) probing /healthz every second, then oversized bodies
+#           (413): header/body timeouts, the connection caps (global and per address),
+#           dnsledger_http_limited_total{reason}
 # Prints one line per run and a table at the end (also OUT/results.jsonl).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -216,7 +217,7 @@ if step http; then
   serve_start ""
   r=$(python3 "$PY" slowloris "$URL" --conns "$SLOW_CONNS" --bodies "$SLOW_BODIES" --seconds "$SLOW_SECONDS"); echo "  $r" >&2
   o=$(python3 "$PY" oversize "$URL" --mib "$OVERSIZE_MIB"); echo "  $o" >&2
-  serve_stop "serve: slowloris + oversized bodies" "header_timeout 30 s, body_timeout 120 s, max_connections 1024, max_body_mib 64" \
+  serve_stop "serve: slowloris + oversized bodies" "header_timeout 30 s, body_timeout 120 s, max_connections 1024, max_connections_per_address 256, max_body_mib 64" \
     "$(python3 -c 'import json,sys; print(json.dumps({"slowloris": json.loads(sys.argv[1]), "oversize": json.loads(sys.argv[2])}))' "$r" "$o")"
 fi
 

@@ -30,6 +30,7 @@
 //! header_timeout_secs = 30                 # a request head (or a keep-alive pause) taking longer: closed
 //! body_timeout_secs = 120                  # a request body taking longer: 408
 //! max_connections = 1024                   # open HTTP connections; more are closed at once
+//! max_connections_per_address = 256        # of them from one client address (IPv6: /64); 0 = no cap
 //! max_body_requests = 8                    # requests with a body handled at once; more wait unread
 //!
 //! [[listener]]                             # stream inputs (repeatable)
@@ -485,6 +486,8 @@ pub struct ServerSection {
     pub body_timeout_secs: Option<u64>,
     /// Most HTTP connections open at once.
     pub max_connections: Option<usize>,
+    /// Most HTTP connections open at once from one client address (0: no cap).
+    pub max_connections_per_address: Option<usize>,
     /// Most requests with a body (ingest, lookback, watchlist writes) handled at once.
     pub max_body_requests: Option<usize>,
     /// HTTPS: the certificate chain (PEM, end-entity first); needs `tls_key`.
@@ -850,6 +853,15 @@ pub fn check_file(path: &Path) -> CheckReport {
             r.errors.push(format!("[server] {key} must be at least 1"));
         }
     }
+    if let Some(per) = c.server.max_connections_per_address {
+        let all = c.server.max_connections.unwrap_or(dnsledger_server::limits::ConnLimits::default().max_connections);
+        if per > all {
+            r.warnings.push(format!(
+                "[server] max_connections_per_address ({per}) is above max_connections ({all}): one address can \
+                 still take every connection"
+            ));
+        }
+    }
     if let Some(b) = &c.server.backup_dir {
         if !b.is_dir() && !b.parent().is_some_and(Path::is_dir) {
             r.errors.push(format!("[server] backup_dir {}: neither it nor its parent directory exists", b.display()));
@@ -1131,6 +1143,24 @@ mod check_tests {
             assert!(errors.contains(needle), "{needle}: {errors}");
         }
         assert!(r.summary.iter().any(|s| s.starts_with("server: https://")), "{r:?}");
+    }
+
+    #[test]
+    fn a_per_address_cap_above_the_connection_cap_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        for (text, warned) in [
+            ("[server]\nmax_connections_per_address = 2000\n", true), // above the default 1024
+            ("[server]\nmax_connections = 4096\nmax_connections_per_address = 2000\n", false),
+            ("[server]\nmax_connections = 10\nmax_connections_per_address = 11\n", true),
+            ("[server]\nmax_connections_per_address = 0\n", false), // no cap
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let r = check_file(&p);
+            assert!(r.errors.is_empty(), "{text}: {:?}", r.errors);
+            let w = r.warnings.iter().any(|w| w.contains("max_connections_per_address"));
+            assert_eq!(w, warned, "{text}: {:?}", r.warnings);
+        }
     }
 
     #[test]

@@ -275,6 +275,7 @@ fn server_limits(s: &crate::config::ServerSection) -> dnsledger_server::limits::
         header_read_timeout: s.header_timeout_secs.map_or(d.header_read_timeout, |v| Duration::from_secs(v.max(1))),
         body_read_timeout: s.body_timeout_secs.map_or(d.body_read_timeout, |v| Duration::from_secs(v.max(1))),
         max_connections: s.max_connections.map_or(d.max_connections, |v| v.max(1)),
+        max_connections_per_address: s.max_connections_per_address.unwrap_or(d.max_connections_per_address),
         max_body_requests: s.max_body_requests.map_or(d.max_body_requests, |v| v.max(1)),
     }
 }

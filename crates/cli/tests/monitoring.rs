@@ -1,5 +1,6 @@
 //! End-to-end: what `dnsledger serve` tells operators — `/metrics` (with keys), `/readyz`,
-//! SIGHUP reloading the key file, JSON logs, and `dnsledger config check|example`.
+//! SIGHUP reloading the key file, JSON logs, `dnsledger config check|example`, and the
+//! per-address connection cap of `[server]` counted on `/metrics`.
 
 mod common;
 
@@ -183,4 +184,44 @@ fn config_example_and_check() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("line 5") && err.contains("snaplen"), "{err}");
+}
+
+#[test]
+fn the_per_address_connection_cap_of_the_config_file_is_applied_and_counted() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("dnsledger.toml");
+    std::fs::write(&cfg, "[server]\nmax_connections_per_address = 1\n").expect("config");
+    let server = Server::start(&dir.path().join("data"), &["--config", cfg.to_str().expect("utf-8")]);
+    let addr = server.url.trim_start_matches("http://").to_string();
+    // the one connection 127.0.0.1 may have: served, then kept open
+    let mut held = std::net::TcpStream::connect(&addr).expect("connect");
+    held.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").expect("write");
+    let mut buf = [0u8; 256];
+    let n = held.read(&mut buf).expect("read");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    // a second one is closed without an answer
+    let mut refused = std::net::TcpStream::connect(&addr).expect("connect");
+    refused.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let _ = refused.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = refused.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    // once the held one closes, /metrics (from the same address) is served and counts the
+    // refusal, and any scrape that came before the server saw the close (refused as well)
+    drop(held);
+    let key = "dnsledger_http_limited_total{reason=\"connection_cap_per_address\"} ";
+    let (mut counted, mut early) = (None, 0);
+    for _ in 0..50 {
+        match common::agent().get(format!("{}/metrics", server.url)).call() {
+            Ok(mut r) => {
+                let text = r.body_mut().read_to_string().expect("metrics");
+                counted = text.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string());
+                break;
+            }
+            Err(_) => early += 1,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(counted, Some((1 + early).to_string()), "{early} scrape(s) refused before the close was seen");
 }

@@ -1,14 +1,14 @@
-//! End-to-end: `dnsledger sensor` on captures built here byte by byte (an independent writer,
-//! not the capture crate's), into a store, files and a collector, and live on the loopback
-//! interface.
+//! End-to-end: `dnsledger sensor` on captures built byte by byte (the DNS messages here, the
+//! frames and pcap files by `common::pcap`: an independent writer, not the capture crate's),
+//! into a store, files and a collector, and live on the loopback interface.
 
 mod common;
 
 use std::net::UdpSocket;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pcap::{tcp, udp, wire_name as name, Pcap};
 use common::{bin, ok, run, Server};
 
 // ---------------------------------------------------------------- DNS messages
@@ -18,14 +18,6 @@ const NS: u16 = 2;
 const CNAME: u16 = 5;
 const SOA: u16 = 6;
 const AAAA: u16 = 28;
-
-fn name(out: &mut Vec<u8>, n: &str) {
-    for l in n.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
-        out.push(l.len() as u8);
-        out.extend_from_slice(l.as_bytes());
-    }
-    out.push(0);
-}
 
 /// One resource record: owner, type, TTL, rdata.
 type Rr = (String, u16, u32, Vec<u8>);
@@ -99,86 +91,10 @@ fn soa(zone: &str) -> Vec<u8> {
     v
 }
 
-// ---------------------------------------------------------------- frames and pcap files
+// ---------------------------------------------------------------- captures (frames: common::pcap)
 
 const CLIENT: [u8; 4] = [10, 0, 0, 7];
 const RESOLVER: [u8; 4] = [10, 0, 0, 53];
-
-fn csum(data: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in data.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut h = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0];
-    h[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    let c = csum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    h.extend_from_slice(payload);
-    h
-}
-
-fn ethernet(ip: &[u8]) -> Vec<u8> {
-    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
-    f.extend_from_slice(ip);
-    f
-}
-
-fn udp(src: ([u8; 4], u16), dst: ([u8; 4], u16), dns: &[u8]) -> Vec<u8> {
-    let mut u = Vec::new();
-    u.extend_from_slice(&src.1.to_be_bytes());
-    u.extend_from_slice(&dst.1.to_be_bytes());
-    u.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(dns);
-    ethernet(&ipv4(src.0, dst.0, 17, &u))
-}
-
-fn tcp(src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32, flags: u8, data: &[u8]) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend_from_slice(&src.1.to_be_bytes());
-    t.extend_from_slice(&dst.1.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes());
-    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    t.extend_from_slice(data);
-    ethernet(&ipv4(src.0, dst.0, 6, &t))
-}
-
-/// A legacy pcap file (microseconds, little-endian, Ethernet).
-struct Pcap(Vec<u8>);
-
-impl Pcap {
-    fn new() -> Pcap {
-        let mut h = Vec::new();
-        h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-        h.extend_from_slice(&2u16.to_le_bytes());
-        h.extend_from_slice(&4u16.to_le_bytes());
-        h.extend_from_slice(&[0; 8]);
-        h.extend_from_slice(&65535u32.to_le_bytes());
-        h.extend_from_slice(&1u32.to_le_bytes());
-        Pcap(h)
-    }
-    fn frame(&mut self, ts: f64, f: &[u8]) -> &mut Pcap {
-        self.0.extend_from_slice(&(ts as u32).to_le_bytes());
-        self.0.extend_from_slice(&(((ts.fract()) * 1e6) as u32).to_le_bytes());
-        self.0.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        self.0.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        self.0.extend_from_slice(f);
-        self
-    }
-    fn write(&self, p: &Path) {
-        std::fs::write(p, &self.0).expect("writing pcap");
-    }
-}
 
 const T0: f64 = 1_704_067_200.0; // 2024-01-01
 
@@ -453,8 +369,8 @@ fn damaged_capture_keeps_what_came_before() {
     let pcap = dir.path().join("cut.pcap");
     let full = capture();
     // cut inside the last frames' record
-    let cut = full.0.len() - 10;
-    std::fs::write(&pcap, &full.0[..cut]).expect("write");
+    let cut = full.bytes().len() - 10;
+    std::fs::write(&pcap, &full.bytes()[..cut]).expect("write");
     let data = dir.path().join("store");
     let d = data.to_str().expect("utf-8");
     let out = run(&["sensor", "-r", pcap.to_str().expect("utf-8"), "--data-dir", d]);

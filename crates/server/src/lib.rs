@@ -289,8 +289,7 @@ async fn serve_on<L>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
     // Key usage counters are saved every minute and at shutdown.
     let saver = state.keys.clone().map(|keys| {

@@ -17,16 +17,21 @@
 //! - `body_too_large`: a body over `max_body_bytes`, or a gzip body inflating past it (`413`);
 //! - `connection_cap`: a connection accepted while [`ConnLimits::max_connections`] were open,
 //!   closed at once;
+//! - `connection_cap_per_address`: a connection accepted while its client address already had
+//!   [`ConnLimits::max_connections_per_address`] open, closed at once (so one address cannot
+//!   take every slot of `max_connections`);
 //! - `body_queued`: a request with a body (POST, PUT) that waited for one of the
 //!   [`ConnLimits::max_body_requests`] slots before its body was read (not refused: counted so
 //!   a full queue shows);
 //! - `body_queue_timeout`: such a request that found no slot within the body timeout (`503`);
 //! - `query_timeout`: a lookup stopped at the per-request deadline (see `crate::stream`).
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -49,6 +54,9 @@ pub struct ConnLimits {
     pub body_read_timeout: Duration,
     /// Most connections served at once; more are accepted and closed at once.
     pub max_connections: usize,
+    /// Most connections served at once from one client address (an IPv4 address, or the /64
+    /// network of an IPv6 one); more from it are accepted and closed at once. 0: no cap.
+    pub max_connections_per_address: usize,
     /// Most requests with a body (POST, PUT) read and handled at once; more wait, unread, for a
     /// slot. Request bodies in memory stay under this many times `max_body_bytes` (twice that
     /// for gzip bodies, compressed and inflated).
@@ -61,6 +69,7 @@ impl Default for ConnLimits {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(120),
             max_connections: 1024,
+            max_connections_per_address: 256,
             max_body_requests: 8,
         }
     }
@@ -179,6 +188,63 @@ impl http_body::Body for DeadlineBody {
     }
 }
 
+/// The address a connection is counted under for
+/// [`ConnLimits::max_connections_per_address`]: an IPv4 address as is (also when it comes as
+/// an IPv4-mapped IPv6 address, from a dual-stack socket), an IPv6 address as its /64 network,
+/// the smallest block one host is usually given (counting single IPv6 addresses would cap
+/// nothing: a host can pick new ones at will).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Open connections per client address.
+struct PerAddress {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// A connection counted under its client address, uncounted when dropped.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    /// Counts a connection from `ip`, or `None` when its address is at the cap. A poisoned
+    /// lock (a panic while counting, which cannot happen) lets connections through.
+    fn acquire(table: &Arc<PerAddress>, ip: IpAddr) -> Option<AddressSlot> {
+        let key = client_key(ip);
+        let mut open = table.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(key).or_insert(0);
+        if *n >= table.max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot { table: table.clone(), key })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` with `limits` until `shutdown` resolves; then stops accepting,
 /// lets in-flight requests finish and returns.
 pub(crate) async fn serve_with_limits<L>(
@@ -187,11 +253,12 @@ pub(crate) async fn serve_with_limits<L>(
     limits: ConnLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = SocketAddr>,
 {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let per_address = (limits.max_connections_per_address > 0)
+        .then(|| Arc::new(PerAddress { max: limits.max_connections_per_address, open: Mutex::default() }));
     // Connection tasks hold a receiver each; shutdown is announced on `signal` and waited for on
     // `close` (every receiver dropped).
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
@@ -201,6 +268,22 @@ pub(crate) async fn serve_with_limits<L>(
         let (io, peer) = tokio::select! {
             conn = listener.accept() => conn,
             () = &mut shutdown => break,
+        };
+        let address_slot = match &per_address {
+            Some(table) => match PerAddress::acquire(table, peer.ip()) {
+                Some(s) => Some(s),
+                None => {
+                    count("connection_cap_per_address");
+                    tracing::debug!(
+                        ?peer,
+                        max = limits.max_connections_per_address,
+                        "per-address connection cap reached: connection closed"
+                    );
+                    drop(io);
+                    continue;
+                }
+            },
+            None => None,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             count("connection_cap");
@@ -229,6 +312,7 @@ pub(crate) async fn serve_with_limits<L>(
                 tracing::trace!(?peer, error = %e, "connection ended with an error");
             }
             drop(slot);
+            drop(address_slot);
             drop(close);
         });
     }
@@ -236,4 +320,35 @@ pub(crate) async fn serve_with_limits<L>(
     drop(close_rx);
     let _ = signal_tx.send(());
     close_tx.closed().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_counted_per_ipv4_address_and_per_ipv6_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(client_key(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(client_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(client_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(client_key(ip("2001:db8:1:2:bbbb::9")), client_key(ip("2001:db8:1:2::1")));
+        assert_ne!(client_key(ip("2001:db8:1:3::1")), client_key(ip("2001:db8:1:2::1")));
+    }
+
+    #[test]
+    fn an_address_slot_is_given_back_when_dropped() {
+        let table = Arc::new(PerAddress { max: 2, open: Mutex::default() });
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let first = PerAddress::acquire(&table, a).expect("first");
+        let second = PerAddress::acquire(&table, a).expect("second");
+        assert!(PerAddress::acquire(&table, a).is_none(), "a third from the same address");
+        assert!(PerAddress::acquire(&table, b).is_some(), "another address is not affected");
+        drop(first);
+        assert!(PerAddress::acquire(&table, a).is_some(), "a freed slot is usable again");
+        // entries of addresses with nothing open are removed (the map does not grow for ever)
+        drop(second);
+        assert!(table.open.lock().unwrap().is_empty());
+    }
 }

@@ -1,6 +1,8 @@
 //! The server's limits, each exercised for real: a lookup stopped at the query timeout (native
 //! JSON, NDJSON, SAF and summarize), oversized bodies (413), a request head sent too slowly
-//! (slowloris: the connection is closed), a body that never ends (408), and the connection cap.
+//! (slowloris: the connection is closed), a body that never ends (408), the connection cap, and
+//! the per-address connection cap (clients on 127.0.0.1 and 127.0.0.2: all of 127/8 is
+//! loopback on Linux).
 //! Every cut is checked in `dnsledger_http_limited_total{reason}` on `/metrics`.
 
 use std::sync::Arc;
@@ -271,6 +273,70 @@ async fn connections_over_the_cap_are_closed_at_once() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(served, "no connection was served after a slot was freed");
+    task.abort();
+}
+
+/// A connection from `from` to `to` (any port).
+async fn connect_from(from: std::net::Ipv4Addr, to: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind((from, 0).into()).unwrap_or_else(|e| panic!("binding {from}: {e} (all of 127/8 is loopback on Linux)"));
+    socket.connect(to).await.expect("connect")
+}
+
+/// A request on `c`, answered 200, the connection kept open.
+async fn served(c: &mut TcpStream) {
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").await.expect("write");
+    let mut buf = [0u8; 256];
+    let n = c.read(&mut buf).await.expect("read");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = ConnLimits { max_connections: 8, max_connections_per_address: 2, ..ConnLimits::default() };
+    let st = state(store_with_names(dir.path(), 1), ServerConfig { limits, ..ServerConfig::default() });
+    let app = router(st.clone());
+    let per_address = limited(&app, "connection_cap_per_address").await;
+    let (addr, task) = serve(st).await;
+    let (one, two) = (std::net::Ipv4Addr::new(127, 0, 0, 1), std::net::Ipv4Addr::new(127, 0, 0, 2));
+    // 127.0.0.1 holds its two connections (each proven served, then kept open)
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = connect_from(one, addr).await;
+        served(&mut c).await;
+        held.push(c);
+    }
+    // its third is closed without an answer, though the server has 6 slots free
+    let mut c = connect_from(one, addr).await;
+    let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
+    let answer = read_to_close(&mut c, Duration::from_secs(10)).await;
+    assert!(answer.is_empty(), "{answer}");
+    assert!(limited(&app, "connection_cap_per_address").await >= per_address + 1.0);
+    // another address is served meanwhile, up to its own two
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        let mut c = connect_from(two, addr).await;
+        served(&mut c).await;
+        others.push(c);
+    }
+    let mut c = connect_from(two, addr).await;
+    let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
+    assert!(read_to_close(&mut c, Duration::from_secs(10)).await.is_empty());
+    assert!(limited(&app, "connection_cap_per_address").await >= per_address + 2.0);
+    // closing one of 127.0.0.1's connections lets its next one in
+    drop(held.pop());
+    let mut in_again = false;
+    for _ in 0..50 {
+        let mut c = connect_from(one, addr).await;
+        let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
+        if read_to_close(&mut c, Duration::from_secs(10)).await.starts_with("HTTP/1.1 200") {
+            in_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(in_again, "no connection from 127.0.0.1 was served after one of its own closed");
     task.abort();
 }
 

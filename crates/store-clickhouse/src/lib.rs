@@ -25,12 +25,22 @@
 //! Inserts are capped at [`ClickHouseOptions::max_rows_per_insert`] rows, below ClickHouse's
 //! `max_insert_block_size`, so a block is never split.
 //!
-//! **Retention.** ClickHouse 18.16 has no table TTL and `entries` is not partitioned by time
-//! (a key's states span all time), so expiry is a mutation on every shard deleting the record
-//! and inverse-index keys whose merged last-seen time is before the cutoff
+//! **Retention.** Expiry is a mutation on every shard deleting the record and inverse-index
+//! keys whose merged last-seen time is before the cutoff
 //! (`ALTER TABLE … DELETE WHERE key IN (SELECT … GROUP BY key HAVING …)`), waited for until
-//! done; lookups skip such keys from the moment the retention applies, as on the embedded store.
-//! Names-index entries are kept (they carry no time; lookups through them find no record).
+//! done; lookups skip such keys from the moment the retention applies, as on the embedded
+//! store. A second mutation per shard then deletes the names-index entries whose name no
+//! record uses any more, on every shard, as the embedded store's prune does; how it stays
+//! safe while writers keep inserting is in `src/store/sweep.rs`. Why not a table TTL or
+//! partition drops: 18.16 has no TTL, and on current releases a TTL would still be wrong here.
+//! A key's rows are partial aggregate states, one per insert block, that merges fold
+//! together only eventually, and a TTL judges each stored row alone (a TTL merge may rewrite
+//! one old part by itself). The old partial state of a record that was seen again yesterday
+//! would be dropped while the record lives on, losing its first-seen time and part of its
+//! count; expiry has to decide on the key's merged last-seen time, which only a `GROUP BY
+//! key` over all its rows gives. Partition drops fail for the same reason: `entries` is not
+//! partitioned by time because a key's states span all time. And names-index and metadata
+//! rows carry no time at all.
 //!
 //! **SQL dialect.** Only SQL that runs unchanged on ClickHouse 18.16 (Debian 12) and current
 //! releases is used: no `SimpleAggregateFunction`, no query parameters, no `LowCardinality`,

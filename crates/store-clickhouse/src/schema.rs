@@ -258,5 +258,11 @@ pub fn dialect_probe(database: &str) -> Vec<String> {
     out.push(crate::store::processes_sql("probe"));
     out.push(format!("OPTIMIZE TABLE {db}.entries FINAL"));
     out.push(crate::store::markers_cleanup_sql(&db, 0));
+    let entries = format!("{db}.entries");
+    out.push(crate::store::max_block_sql(database));
+    out.push(crate::store::stale_names_count_sql(&db, &entries));
+    out.push(crate::store::tagged(&crate::store::sweep_sql(&db, &entries), "dnsledger-probe"));
+    out.push(crate::store::mutations_sql(database, "dnsledger-probe"));
+    out.push(crate::store::names_since_sql(&db, database, 0));
     out
 }

@@ -21,6 +21,9 @@ use crate::rowbinary::{put_string, put_u32, put_u64, put_varuint, DecodeError, R
 use crate::schema::{self, MAX_INSERT_ROWS, MERGED_COLUMNS, SCHEMA_VERSION};
 use crate::ClickHouseOptions;
 
+mod sweep;
+pub(crate) use sweep::{max_block_sql, names_since_sql, stale_names_count_sql, sweep_sql};
+
 /// Prefix (after [`P_META`]) of the exactly-once markers of retries (deleted after a day).
 const MARKER_PREFIX: &[u8] = b"batch/";
 /// Prefix (after [`P_META`]) of the markers of checkpointed batches (kept, like the
@@ -149,13 +152,23 @@ pub(crate) fn expire_sql(db: &str, before: u64) -> String {
     format!("ALTER TABLE {db}.entries DELETE WHERE key IN ({})", expired_keys_sql(db, before))
 }
 
-/// Mutations of `entries` on one server that have not finished.
-pub(crate) fn pending_mutations_sql(database: &str) -> String {
+/// The state of `entries`' mutations on one server: how many have not finished, and whether
+/// the one whose command carries `tag` (see [`tagged`]) is listed and finished. A replicated
+/// table lists a mutation only once the replica has read it from ZooKeeper, so "none pending"
+/// alone could be read before the mutation just queued shows up.
+pub(crate) fn mutations_sql(database: &str, tag: &str) -> String {
     format!(
-        "SELECT count() FROM system.mutations WHERE database = {} AND table = 'entries' AND is_done = 0 \
-         FORMAT TabSeparated",
+        "SELECT countIf(is_done = 0), countIf(is_done = 1 AND position(command, {}) > 0) FROM system.mutations \
+         WHERE database = {} AND table = 'entries' FORMAT TabSeparated",
+        literal(tag.as_bytes()),
         literal(database.as_bytes())
     )
+}
+
+/// `mutation` (an `ALTER TABLE … DELETE WHERE …`) with `tag` in its condition (an always-true
+/// comparison), so [`mutations_sql`] can find it in `system.mutations`.
+pub(crate) fn tagged(mutation: &str, tag: &str) -> String {
+    format!("{mutation} AND {} != ''", literal(tag.as_bytes()))
 }
 
 /// How long [`Store::expire`] waits for its mutations to finish.
@@ -1050,9 +1063,11 @@ impl Store for ClickHouseStore {
     }
 
     /// Deletes, on every shard, the records and inverse-index entries last seen before
-    /// `before` (one mutation per shard, waited for), counting them first.
+    /// `before` (one mutation per shard, waited for), counting them first; then the
+    /// names-index entries no record uses any more (see `store/sweep.rs`).
     fn expire(&self, before: u64) -> Result<ExpireReport, StoreError> {
         self.forced_cutoff.fetch_max(before, Ordering::Relaxed);
+        let tag = self.mutation_tag("expire");
         let mut report = ExpireReport::default();
         for replicas in &self.shards {
             let node = &replicas[0];
@@ -1067,29 +1082,22 @@ impl Store for ClickHouseStore {
                 }
                 _ => return Err(StoreError::Engine(format!("counting expired keys: unexpected answer {text:?}"))),
             }
-            node.query(&expire_sql(&self.db, before)).map_err(|e| engine("queueing the expiry mutation", e))?;
+            node.query(&tagged(&expire_sql(&self.db, before), &tag))
+                .map_err(|e| engine("queueing the expiry mutation", e))?;
         }
         let started = Instant::now();
-        for replicas in &self.shards {
-            loop {
-                let pending = replicas[0]
-                    .query_u64(&pending_mutations_sql(&self.opts.database))
-                    .map_err(|e| engine("waiting for the expiry mutation", e))?;
-                if pending == 0 {
-                    break;
-                }
-                if started.elapsed() > EXPIRE_WAIT {
-                    return Err(StoreError::Engine(format!(
-                        "the expiry mutation is still running after {} s (it goes on in the background; \
-                         see system.mutations)",
-                        EXPIRE_WAIT.as_secs()
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-        report.note =
-            format!("mutation on {} shard(s), done in {:.1} s", self.shards.len(), started.elapsed().as_secs_f64());
+        self.wait_for_mutations("the expiry mutation", &tag)?;
+        let expired = started.elapsed();
+        let swept = self.sweep(&mut || Ok(()))?;
+        report.names = swept.deleted;
+        report.note = format!(
+            "mutations on {} shard(s): expiry {:.1} s, names-index sweep {:.1} s; {} names-index entries of \
+             records written meanwhile put again",
+            self.shards.len(),
+            expired.as_secs_f64(),
+            (started.elapsed() - expired).as_secs_f64(),
+            swept.reput
+        );
         Ok(report)
     }
 

@@ -136,7 +136,7 @@ pub const ALL: &[Def] = &[
         HTTP_LIMITED,
         Counter,
         &["reason"],
-        "Connections and requests a server limit cut short, by reason (header_timeout, body_timeout, body_too_large, connection_cap, body_queued, body_queue_timeout, query_timeout).",
+        "Connections and requests a server limit cut short, by reason (header_timeout, body_timeout, body_too_large, connection_cap, connection_cap_per_address, body_queued, body_queue_timeout, query_timeout).",
     ),
     def(
         QUOTA_REJECTIONS,
