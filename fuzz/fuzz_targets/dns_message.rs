@@ -8,8 +8,11 @@
 //!   `canonicalize` is the identity on it, and its presentation form parses back to it);
 //! - the output is bounded by the records the message can hold.
 //!
-//! Input: one flags byte (negative answers, authority, additional, zone hint), then with a
-//! zone hint one length byte and that many octets of hint name (wire form), then the message.
+//! With flag 16 the message goes through the mDNS mode (`Extractor::extract_mdns`) instead,
+//! where every observation must carry its own name as bailiwick.
+//!
+//! Input: one flags byte (negative answers, authority, additional, zone hint, mDNS), then with
+//! a zone hint one length byte and that many octets of hint name (wire form), then the message.
 #![no_main]
 
 use dnsledger_model::rdata::{canonicalize, Rdata};
@@ -39,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         rest = r.get(usize::from(n)..).unwrap_or(&[]);
     }
     let msg = rest;
+    let mdns = flags & 16 != 0;
     let opts = ExtractOptions {
         negative: flags & 1 != 0,
         authority: flags & 2 == 0,
@@ -52,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
     let mut runs: Vec<(String, Vec<String>)> = Vec::new();
     for _ in 0..2 {
         let mut seen: Vec<Observation> = Vec::new();
-        let res = ex.extract(msg, &meta, &mut |o| seen.push(o.clone()));
+        let res = if mdns {
+            ex.extract_mdns(msg, &meta, &mut |o| seen.push(o.clone()))
+        } else {
+            ex.extract(msg, &meta, &mut |o| seen.push(o.clone()))
+        };
         let zone = ex.zone().cloned();
         if let Ok(Ok(x)) = &res {
             // bounded output: one RRset per (owner, type, section) at most, plus one negative
@@ -62,7 +70,9 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(x.rrsets as usize, seen.len() - negatives);
             assert!(negatives <= 1);
             assert_eq!(x.negative.is_some(), negatives == 1);
-            if hint.is_some() {
+            if mdns {
+                assert_eq!(zone, None, "mDNS has no zone");
+            } else if hint.is_some() {
                 assert_eq!(zone, hint, "a zone hint is the zone");
             }
         } else {
@@ -70,7 +80,11 @@ fuzz_target!(|data: &[u8]| {
         }
         for o in &seen {
             assert_eq!(Name::from_wire(o.rrname.as_wire()).as_ref(), Ok(&o.rrname), "owner name valid");
-            assert_eq!(o.bailiwick, zone, "observation carries the zone");
+            if mdns {
+                assert_eq!(o.bailiwick.as_ref(), Some(&o.rrname), "an mDNS RRset speaks for its own name");
+            } else {
+                assert_eq!(o.bailiwick, zone, "observation carries the zone");
+            }
             if let Some(z) = &zone {
                 assert!(o.rrname.is_subdomain_of(z), "{} outside bailiwick {}", o.rrname, z);
             }

@@ -79,8 +79,8 @@ pub struct SensorArgs {
     #[arg(long = "port", value_name = "PORT")]
     ports: Vec<u16>,
 
-    /// Also decode mDNS (5353). mDNS responses carry no question section, which the
-    /// extraction needs: they are counted (`no_question`) but not stored yet.
+    /// Also decode mDNS (5353). Responses from port 5353 carry no question: each record is
+    /// stored with its own name as bailiwick (docs/sensor.md).
     #[arg(long)]
     mdns: bool,
 
@@ -243,6 +243,7 @@ impl SensorArgs {
             sensor: self.sensor.clone().filter(|s| !s.is_empty()),
             record_clients: self.record_clients,
             require_query: self.require_query,
+            mdns: self.mdns,
             cache_bytes: self.cache_mib.unwrap_or(24).max(1) << 20,
             flush_every: Duration::from_secs(self.flush_secs.unwrap_or(10).max(1)),
             threads: self.threads.max(1),

@@ -751,3 +751,76 @@ fn sensor_into_a_local_store_checks_the_watchlists() {
     let bad = run(&["sensor", "-r", p, "--watch", "--output", "-"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("local store"));
 }
+
+/// An mDNS response as a printer announces itself (RFC 6762): no question section, a shared
+/// PTR record, and SRV/A records with the cache-flush bit (class 0x8001).
+fn mdns_announcement() -> Vec<u8> {
+    let mut m = vec![0, 0, 0x84, 0, 0, 0, 0, 2, 0, 0, 0, 1];
+    let mut rr = |owner: &str, t: u16, class: u16, ttl: u32, rdata: &[u8]| {
+        name(&mut m, owner);
+        m.extend_from_slice(&t.to_be_bytes());
+        m.extend_from_slice(&class.to_be_bytes());
+        m.extend_from_slice(&ttl.to_be_bytes());
+        m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        m.extend_from_slice(rdata);
+    };
+    const PTR: u16 = 12;
+    const SRV: u16 = 33;
+    rr("_ipp._tcp.local", PTR, 1, 4500, &dname("printer._ipp._tcp.local"));
+    let mut srv = vec![0, 0, 0, 0, 0x02, 0x77]; // priority 0, weight 0, port 631
+    srv.extend(dname("printer-host.local"));
+    rr("printer._ipp._tcp.local", SRV, 0x8001, 120, &srv);
+    rr("printer-host.local", A, 0x8001, 120, &ip4("192.0.2.77"));
+    m
+}
+
+#[test]
+fn mdns_responses_are_stored_with_their_own_names_as_bailiwick() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("mdns.pcap");
+    let host = ([10, 0, 0, 9], 5353);
+    let group = ([224, 0, 0, 251], 5353);
+    let mut p = Pcap::new();
+    p.frame(T0, &udp(host, group, &mdns_announcement()));
+    // the same announcement on port 53 stays under the unicast rules: no question, not stored
+    p.frame(T0 + 1.0, &udp((RESOLVER, 53), (CLIENT, 40000), &mdns_announcement()));
+    p.write(&pcap);
+    let pcap = pcap.to_str().expect("utf-8");
+    let sensor = |data: &Path, summary: &Path, mdns: bool| -> serde_json::Value {
+        let mut a = vec!["sensor", "-r", pcap, "--data-dir", data.to_str().expect("utf-8")];
+        a.extend(["--summary-json", summary.to_str().expect("utf-8")]);
+        if mdns {
+            a.push("--mdns");
+        }
+        ok(&a);
+        serde_json::from_slice(&std::fs::read(summary).expect("summary")).expect("json")
+    };
+
+    let data = dir.path().join("store");
+    let s = sensor(&data, &dir.path().join("s1.json"), true);
+    assert_eq!((s["responses"].as_u64(), s["responses_used"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(s["skipped"]["no_question"], 1, "{s}");
+    let data = data.to_str().expect("utf-8");
+    let a = query_json(data, &["-r", "printer-host.local/A"]);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["rdata"], serde_json::json!(["192.0.2.77"]));
+    assert_eq!(a[0]["bailiwick"], "printer-host.local.");
+    assert_eq!(a[0]["time_first"], 1704067200u64);
+    let srv = query_json(data, &["-r", "printer._ipp._tcp.local"]);
+    assert_eq!(srv.len(), 1, "{srv:?}");
+    assert_eq!(srv[0]["rrtype"], "SRV");
+    assert_eq!(srv[0]["rdata"][0], "0 0 631 printer-host.local.");
+    assert_eq!(srv[0]["bailiwick"], "printer._ipp._tcp.local.");
+    let ptr = query_json(data, &["-r", "_ipp._tcp.local"]);
+    assert_eq!(ptr.len(), 1, "{ptr:?}");
+    assert_eq!(
+        (&ptr[0]["rdata"][0], &ptr[0]["bailiwick"]),
+        (&"printer._ipp._tcp.local.".into(), &"_ipp._tcp.local.".into())
+    );
+
+    // without --mdns port 5353 is not decoded at all
+    let plain = dir.path().join("plain");
+    let s = sensor(&plain, &dir.path().join("s2.json"), false);
+    assert_eq!(s["responses"], 1, "{s}");
+    assert!(query_json(plain.to_str().expect("utf-8"), &["-r", "printer-host.local"]).is_empty());
+}

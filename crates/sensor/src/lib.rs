@@ -60,6 +60,9 @@ pub struct SensorOptions {
     pub record_clients: bool,
     /// Use only responses whose query was seen.
     pub require_query: bool,
+    /// Read UDP responses from source port 5353 as mDNS (no question; every record speaks for
+    /// its own name, see `dnsledger_wire::Extractor::extract_mdns`).
+    pub mdns: bool,
     /// Deduplication cache size (split over workers) before a batch is handed on.
     pub cache_bytes: usize,
     /// Longest time a sighting waits in the cache.
@@ -80,6 +83,7 @@ impl Default for SensorOptions {
             sensor: None,
             record_clients: false,
             require_query: false,
+            mdns: false,
             cache_bytes: 24 << 20,
             flush_every: Duration::from_secs(10),
             max_pending_queries: 1 << 20,

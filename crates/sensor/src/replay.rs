@@ -13,36 +13,134 @@
 //! records', which shifts with them). Otherwise — an entry was refetched, TTLs at or above
 //! 2^31 (read as 0 by extraction), or a negative answer whose TTL comes from the SOA MINIMUM
 //! and so does not shift — the response is extracted again.
+//!
+//! The table keeps the responses of the current batch in two generations of at most
+//! [`REPLAY_MAX`] entries each: when the newer one is full it becomes the older one and the
+//! oldest generation is dropped, and a response found in the older generation moves to the
+//! newer. So a working set of up to twice `REPLAY_MAX` distinct responses stays replayable,
+//! where clearing one table when full forgot everything at once (on the reference corpus,
+//! 259k distinct responses: that lost a third of the repeats). An entry is a fixed-size
+//! header plus its record indexes and TTLs in a per-generation arena (about 60 octets for a
+//! typical answer), so the table stays within a few tens of MiB whatever the traffic.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
-/// Distinct responses remembered per batch.
-pub const REPLAY_MAX: usize = 1 << 16;
+/// Distinct responses remembered per generation (two generations are kept).
+pub const REPLAY_MAX: usize = 1 << 17;
+
+/// A TTL of `None` in the arena.
+const NO_TTL: u32 = u32::MAX;
+/// Arena words per entry allowed on average before a generation counts as full (responses
+/// re-extracted under the same hash leave their old words behind until the generation goes).
+const ARENA_PER_ENTRY: usize = 32;
 
 /// What one extracted response contributed to the current batch.
-#[derive(Debug, Clone, Default)]
-pub struct Replayed {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Replayed<'a> {
     /// (record index in the batch, TTL) per RRset emitted.
-    pub records: Vec<(u32, Option<u32>)>,
+    pub records: &'a [(u32, Option<u32>)],
     /// Negative answers among them.
     pub negative: u32,
     /// RRsets dropped: outside the bailiwick, off the chain, unvouched.
     pub dropped: (u32, u32, u32),
-    /// The TTL of every resource record of the message, in wire order (set by [`Replay::insert`]).
-    pub ttls: Vec<u32>,
 }
 
-/// A response's identity for replay: its masked hash and its TTLs.
+/// A response's identity for replay: its masked hash (its TTLs stay in the [`Replay`] until
+/// the next response is fingerprinted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     hash: u128,
-    ttls: Vec<u32>,
+}
+
+/// One remembered response: where its records and TTLs are in its generation's arena.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Offset in the arena: `records` (index, TTL) pairs, then `ttls` message TTLs.
+    start: u32,
+    records: u32,
+    ttls: u32,
+    negative: u32,
+    dropped: (u32, u32, u32),
+}
+
+/// One generation of the table.
+#[derive(Default)]
+struct Generation {
+    map: HashMap<u128, Entry, foldhash::fast::RandomState>,
+    arena: Vec<u32>,
+}
+
+impl Generation {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.arena.clear();
+    }
+
+    /// Stores an entry given as its parts; false if the arena would overflow its offsets.
+    fn put(&mut self, hash: u128, records: impl ExactSizeIterator<Item = (u32, u32)>, ttls: &[u32], e: Entry) -> bool {
+        let Ok(start) = u32::try_from(self.arena.len()) else { return false };
+        let n = records.len();
+        for (i, t) in records {
+            self.arena.push(i);
+            self.arena.push(t);
+        }
+        self.arena.extend_from_slice(ttls);
+        self.map.insert(hash, Entry { start, records: n as u32, ttls: ttls.len() as u32, ..e });
+        true
+    }
+
+    fn parts(&self, e: &Entry) -> (&[u32], &[u32]) {
+        let s = e.start as usize;
+        let r = s + 2 * e.records as usize;
+        let t = r + e.ttls as usize;
+        (self.arena.get(s..r).unwrap_or_default(), self.arena.get(r..t).unwrap_or_default())
+    }
+}
+
+/// A remembered response found for a repeat: its records with the TTLs the repeat has.
+pub struct Hit<'a> {
+    /// (record index, TTL or [`NO_TTL`]) pairs, flattened.
+    pairs: &'a [u32],
+    /// How much older the repeat's TTLs are.
+    shift: u32,
+    /// Negative answers among the records.
+    pub negative: u32,
+    /// RRsets dropped: outside the bailiwick, off the chain, unvouched.
+    pub dropped: (u32, u32, u32),
+}
+
+impl Hit<'_> {
+    /// Number of records (RRsets and negative answers).
+    pub fn len(&self) -> usize {
+        self.pairs.len() / 2
+    }
+
+    /// True if the response gave no record.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// (record index in the batch, TTL as of the repeat) per record.
+    pub fn records(&self) -> impl Iterator<Item = (u32, Option<u32>)> + '_ {
+        self.pairs.chunks_exact(2).map(|p| (p[0], (p[1] != NO_TTL).then(|| p[1] - self.shift)))
+    }
 }
 
 /// Responses already extracted into the current batch.
-#[derive(Default)]
 pub struct Replay {
-    map: HashMap<u128, Replayed>,
+    new: Generation,
+    old: Generation,
+    max: usize,
     scratch: Vec<u8>,
+    /// The TTLs of the last response fingerprinted, in wire order, and its hash.
+    ttls: Vec<u32>,
+    ttls_of: Option<u128>,
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Replay::with_capacity(REPLAY_MAX)
+    }
 }
 
 /// Skips a (possibly compressed) name starting at `pos`; returns the position after it.
@@ -61,10 +159,60 @@ fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
+/// The shift `d` by which every TTL of a repeat is older than the remembered ones, or `None`
+/// when the repeat must be extracted (see the module docs).
+fn shift(old: &[u32], new: &[u32], negative: u32, records: &[u32]) -> Option<u32> {
+    if old.len() != new.len() || new.iter().chain(old).any(|&t| t >= 1 << 31) {
+        return None;
+    }
+    let d = match (old.first(), new.first()) {
+        (Some(&o), Some(&n)) => o.checked_sub(n)?,
+        _ => 0,
+    };
+    if old.iter().zip(new).any(|(&o, &n)| o.checked_sub(n) != Some(d)) {
+        return None;
+    }
+    if d != 0 && negative > 0 {
+        return None;
+    }
+    if records.chunks_exact(2).any(|p| p[1] != NO_TTL && p[1] < d) {
+        return None;
+    }
+    Some(d)
+}
+
 impl Replay {
+    /// A table keeping up to `max` responses per generation.
+    pub fn with_capacity(max: usize) -> Replay {
+        Replay {
+            new: Generation::default(),
+            old: Generation::default(),
+            max: max.max(1),
+            scratch: Vec::new(),
+            ttls: Vec::new(),
+            ttls_of: None,
+        }
+    }
+
+    /// True when the newer generation holds `max` entries or its arena their share of words.
+    fn new_is_full(&self) -> bool {
+        self.new.map.len() >= self.max || self.new.arena.len() >= self.max.saturating_mul(ARENA_PER_ENTRY)
+    }
+
     /// Forgets everything (the batch the indexes point into was handed on).
     pub fn clear(&mut self) {
-        self.map.clear();
+        self.new.clear();
+        self.old.clear();
+    }
+
+    /// Responses remembered now (both generations).
+    pub fn len(&self) -> usize {
+        self.new.map.len() + self.old.map.len()
+    }
+
+    /// True if nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The fingerprint of a response, or `None` when its layout cannot be walked (it is then
@@ -72,18 +220,18 @@ impl Replay {
     pub fn fingerprint(&mut self, msg: &[u8], prefix: &[u8]) -> Option<Fingerprint> {
         let count = |i: usize| msg.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize);
         let (qd, an, ns, ar) = (count(4)?, count(6)?, count(8)?, count(10)?);
+        self.ttls_of = None;
+        self.ttls.clear();
         self.scratch.clear();
         self.scratch.extend_from_slice(msg.get(2..)?);
         let mut pos = 12;
         for _ in 0..qd {
             pos = skip_name(msg, pos)? + 4;
         }
-        let rrs = an + ns + ar;
-        let mut ttls = Vec::with_capacity(rrs);
-        for _ in 0..rrs {
+        for _ in 0..an + ns + ar {
             pos = skip_name(msg, pos)?;
             let f = msg.get(pos..pos + 10)?;
-            ttls.push(u32::from_be_bytes([f[4], f[5], f[6], f[7]]));
+            self.ttls.push(u32::from_be_bytes([f[4], f[5], f[6], f[7]]));
             // zero the TTL in the copy (which starts at offset 2 of the message)
             self.scratch.get_mut(pos + 2..pos + 6)?.fill(0);
             pos += 10 + u16::from_be_bytes([f[8], f[9]]) as usize;
@@ -95,39 +243,55 @@ impl Replay {
         h.update(prefix);
         h.update(&(self.scratch.len() as u32).to_le_bytes());
         h.update(&self.scratch);
-        Some(Fingerprint { hash: h.digest128(), ttls })
+        let hash = h.digest128();
+        self.ttls_of = Some(hash);
+        Some(Fingerprint { hash })
     }
 
     /// The records of a repeat of an earlier response, with their TTLs as this response has
-    /// them; `None` when it must be extracted.
-    pub fn replay(&self, f: &Fingerprint) -> Option<(&Replayed, u32)> {
-        let e = self.map.get(&f.hash)?;
-        if e.ttls.len() != f.ttls.len() || f.ttls.iter().chain(&e.ttls).any(|&t| t >= 1 << 31) {
+    /// them; `None` when it must be extracted. A repeat found in the older generation moves
+    /// to the newer one.
+    pub fn replay(&mut self, f: &Fingerprint) -> Option<Hit<'_>> {
+        if self.ttls_of != Some(f.hash) {
             return None;
         }
-        let d = match (e.ttls.first(), f.ttls.first()) {
-            (Some(&old), Some(&new)) => old.checked_sub(new)?,
-            _ => 0,
-        };
-        if e.ttls.iter().zip(&f.ttls).any(|(&old, &new)| old.checked_sub(new) != Some(d)) {
-            return None;
+        if !self.new.map.contains_key(&f.hash) {
+            let e = *self.old.map.get(&f.hash)?;
+            let (records, ttls) = self.old.parts(&e);
+            shift(ttls, &self.ttls, e.negative, records)?;
+            if self.new_is_full() {
+                // The newer generation is full: it becomes the older one; the entry moves first.
+                let pairs: Vec<(u32, u32)> = records.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+                let ttls = ttls.to_vec();
+                std::mem::swap(&mut self.new, &mut self.old);
+                self.new.clear();
+                self.new.put(f.hash, pairs.into_iter(), &ttls, e);
+            } else {
+                let pairs = records.chunks_exact(2).map(|p| (p[0], p[1]));
+                if !self.new.put(f.hash, pairs, ttls, e) {
+                    return None;
+                }
+            }
         }
-        if d != 0 && e.negative > 0 {
-            return None;
-        }
-        if e.records.iter().any(|&(_, t)| t.is_some_and(|t| t < d)) {
-            return None;
-        }
-        Some((e, d))
+        let e = *self.new.map.get(&f.hash)?;
+        let (pairs, ttls) = self.new.parts(&e);
+        let d = shift(ttls, &self.ttls, e.negative, pairs)?;
+        Some(Hit { pairs, shift: d, negative: e.negative, dropped: e.dropped })
     }
 
-    /// Remembers what extracting the response of `f` gave.
-    pub fn insert(&mut self, f: Fingerprint, mut r: Replayed) {
-        if self.map.len() >= REPLAY_MAX {
-            self.map.clear();
+    /// Remembers what extracting the response of `f` gave; `f` must be the last response
+    /// fingerprinted (otherwise nothing is remembered).
+    pub fn insert(&mut self, f: Fingerprint, r: Replayed<'_>) {
+        if self.ttls_of != Some(f.hash) {
+            return;
         }
-        r.ttls = f.ttls;
-        self.map.insert(f.hash, r);
+        if self.new_is_full() {
+            std::mem::swap(&mut self.new, &mut self.old);
+            self.new.clear();
+        }
+        let records = r.records.iter().map(|&(i, t)| (i, t.unwrap_or(NO_TTL)));
+        let e = Entry { start: 0, records: 0, ttls: 0, negative: r.negative, dropped: r.dropped };
+        self.new.put(f.hash, records, &self.ttls, e);
     }
 }
 
@@ -147,8 +311,9 @@ mod tests {
         m
     }
 
-    fn entry(ttl: u32, negative: u32) -> Replayed {
-        Replayed { records: vec![(7, Some(ttl))], negative, ..Replayed::default() }
+    fn entry(ttl: u32, negative: u32) -> Replayed<'static> {
+        let records: &'static [(u32, Option<u32>)] = Box::leak(Box::new([(7, Some(ttl))]));
+        Replayed { records, negative, ..Replayed::default() }
     }
 
     #[test]
@@ -158,8 +323,9 @@ mod tests {
         r.insert(f, entry(300, 0));
         // another id, both TTLs 40 s older: same records, TTL 260
         let g = r.fingerprint(&msg(2, [260, 260]), &[]).unwrap();
-        let (e, d) = r.replay(&g).unwrap();
-        assert_eq!((e.records[0].0, d), (7, 40));
+        let h = r.replay(&g).unwrap();
+        assert_eq!(h.records().collect::<Vec<_>>(), [(7, Some(260))]);
+        assert_eq!((h.len(), h.negative), (1, 0));
         // one record refetched (TTLs moved differently): extract again
         let g = r.fingerprint(&msg(3, [260, 300]), &[]).unwrap();
         assert!(r.replay(&g).is_none());
@@ -199,5 +365,50 @@ mod tests {
         r2.insert(f, entry(0, 0));
         let again = r2.fingerprint(&big, &[]).unwrap();
         assert!(r2.replay(&again).is_none());
+    }
+
+    /// A response of `www.example.com` with one A record 192.0.2.`n`.
+    fn distinct(n: u8) -> Vec<u8> {
+        let mut m = msg(1, [300, 300]);
+        let last = m.len() - 1;
+        m[last] = n;
+        m
+    }
+
+    #[test]
+    fn two_generations_keep_the_recent_working_set() {
+        let mut r = Replay::with_capacity(2);
+        let put = |r: &mut Replay, n: u8| {
+            let f = r.fingerprint(&distinct(n), &[]).unwrap();
+            r.insert(f, entry(300, 0));
+        };
+        let hit = |r: &mut Replay, n: u8| {
+            let f = r.fingerprint(&distinct(n), &[]).unwrap();
+            r.replay(&f).map(|h| h.len())
+        };
+        put(&mut r, 1);
+        put(&mut r, 2);
+        put(&mut r, 3); // the first generation (1, 2) becomes the older one
+        assert_eq!(r.len(), 3);
+        assert_eq!(hit(&mut r, 1), Some(1)); // found in the older generation: moved to the newer
+        put(&mut r, 4); // newer (3, 1) full: it becomes the older one, 2 is forgotten
+        assert_eq!(hit(&mut r, 2), None);
+        assert_eq!(hit(&mut r, 1), Some(1));
+        assert_eq!(hit(&mut r, 3), Some(1));
+        assert_eq!(hit(&mut r, 4), Some(1));
+        r.clear();
+        assert!(r.is_empty());
+        assert_eq!(hit(&mut r, 4), None);
+    }
+
+    #[test]
+    fn re_extracted_entries_do_not_grow_the_arena_without_bound() {
+        let mut r = Replay::with_capacity(4);
+        for i in 0..10_000u32 {
+            // the same response with TTLs that never shift together: extracted every time
+            let f = r.fingerprint(&msg(1, [300 + i % 7, 300 + i % 5]), &[]).unwrap();
+            r.insert(f, entry(300, 0));
+            assert!(r.new.arena.len() <= 4 * ARENA_PER_ENTRY + 8, "{}", r.new.arena.len());
+        }
     }
 }

@@ -83,7 +83,10 @@ struct State {
     sensor: Option<String>,
     record_clients: bool,
     require_query: bool,
+    mdns: bool,
     prefix: Vec<u8>,
+    /// (record index, TTL) per RRset of the response being extracted (reused).
+    records: Vec<(u32, Option<u32>)>,
     frame: u64,
     origin: String,
     stats: WorkerStats,
@@ -121,32 +124,41 @@ impl State {
         if self.record_clients {
             client_prefix(p.dst, p.src, &mut self.prefix);
         }
+        // mDNS responses (RFC 6762: always from port 5353) have no question to start from.
+        let mdns = self.mdns && !tcp && p.sport == 5353;
         // A response whose bytes (all but the id) repeat one extracted before gives the same
-        // RRsets: count it against them without extracting again.
-        let fingerprint = self.replay.fingerprint(p.data, &self.prefix);
-        if let Some((e, shift)) = fingerprint.as_ref().and_then(|f| self.replay.replay(f)) {
-            for &(index, ttl) in &e.records {
-                self.batch.repeat(index, time, ttl.map(|t| t - shift));
+        // RRsets: count it against them without extracting again (unicast only: the replay
+        // table does not tell the two extraction modes apart).
+        let fingerprint = if mdns { None } else { self.replay.fingerprint(p.data, &self.prefix) };
+        if let Some(hit) = fingerprint.as_ref().and_then(|f| self.replay.replay(f)) {
+            for (index, ttl) in hit.records() {
+                self.batch.repeat(index, time, ttl);
             }
             self.stats.responses_used += 1;
             self.stats.replayed += 1;
-            self.stats.rrsets += e.records.len() as u64;
-            self.stats.negative += u64::from(e.negative);
-            self.stats.out_of_bailiwick += u64::from(e.dropped.0);
-            self.stats.off_chain += u64::from(e.dropped.1);
-            self.stats.unvouched += u64::from(e.dropped.2);
+            self.stats.rrsets += hit.len() as u64;
+            self.stats.negative += u64::from(hit.negative);
+            self.stats.out_of_bailiwick += u64::from(hit.dropped.0);
+            self.stats.off_chain += u64::from(hit.dropped.1);
+            self.stats.unvouched += u64::from(hit.dropped.2);
             return;
         }
         let batch = &mut self.batch;
         let prefix = &self.prefix;
         let sensor = self.sensor_id;
-        let mut records = Vec::new();
+        let mut records = std::mem::take(&mut self.records);
+        records.clear();
         let mut negative = 0u32;
-        let r = self.extractor.extract(p.data, &meta, &mut |obs: &mut Observation| {
+        let mut emit = |obs: &mut Observation| {
             negative += u32::from(obs.negative.is_some());
             let ttl = obs.ttl;
             records.push((batch.add_keyed(prefix, obs, sensor), ttl));
-        });
+        };
+        let r = if mdns {
+            self.extractor.extract_mdns(p.data, &meta, &mut emit)
+        } else {
+            self.extractor.extract(p.data, &meta, &mut emit)
+        };
         match r {
             Ok(Ok(x)) => {
                 self.stats.responses_used += 1;
@@ -157,7 +169,7 @@ impl State {
                 self.stats.unvouched += u64::from(x.dropped_unvouched);
                 if let Some(f) = fingerprint {
                     let dropped = (x.dropped_out_of_bailiwick, x.dropped_off_chain, x.dropped_unvouched);
-                    self.replay.insert(f, Replayed { records, negative, dropped, ..Replayed::default() });
+                    self.replay.insert(f, Replayed { records: &records, negative, dropped });
                 }
             }
             Ok(Err(skip)) => {
@@ -169,6 +181,7 @@ impl State {
             }
             Err(e) => self.error(e.reason, e.detail, p),
         }
+        self.records = records;
     }
 
     fn error(&mut self, reason: &str, detail: String, p: &DnsPayload<'_>) {
@@ -247,7 +260,9 @@ impl<'s> Worker<'s> {
             sensor: opts.sensor.clone(),
             record_clients: opts.record_clients,
             require_query: opts.require_query,
+            mdns: opts.mdns,
             prefix: Vec::new(),
+            records: Vec::new(),
             frame: 0,
             origin: String::new(),
             stats: WorkerStats::default(),

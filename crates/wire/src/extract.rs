@@ -83,6 +83,9 @@ pub struct Extractor {
     zone: Option<Name>,
     /// Upper eight bits of the RCODE from the OPT record of the message being read.
     ext_rcode: u8,
+    /// Mask applied to record classes: all bits for unicast DNS, the cache-flush bit (the
+    /// top bit, RFC 6762 §10.2) cleared for mDNS.
+    class_mask: u16,
 }
 
 impl Extractor {
@@ -103,6 +106,7 @@ impl Extractor {
             obs: Observation::default(),
             zone: None,
             ext_rcode: 0,
+            class_mask: 0xffff,
         }
     }
 
@@ -178,6 +182,7 @@ impl Extractor {
         }
 
         self.ext_rcode = 0;
+        self.class_mask = 0xffff;
         self.parse_records(msg, qend + 4, [h.ancount, h.nscount, h.arcount])?;
         if self.ext_rcode != 0 {
             // RFC 6891: the OPT TTL's high byte extends the header RCODE (BADVERS = 16, …);
@@ -333,6 +338,111 @@ impl Extractor {
         Ok(Ok(out))
     }
 
+    /// Extracts the RRsets of a multicast DNS response (RFC 6762), which has no question to
+    /// start from: every record speaks for its own name.
+    ///
+    /// Rules (see the crate docs, "mDNS responses"): QR=1, opcode 0 and RCODE 0 (others are
+    /// skipped, as RFC 6762 §18.3 and §18.11 have receivers ignore them); TC is ignored
+    /// (§18.5); questions, if any, are read past and ignored (§6); the cache-flush bit is
+    /// masked off every record's class (§10.2); records of class IN are grouped into RRsets
+    /// per section, and every RRset of the answer, authority (when
+    /// [`ExtractOptions::authority`]) and additional (when [`ExtractOptions::additional`])
+    /// sections is emitted with its own owner name as its bailiwick. No CNAME chain is
+    /// walked and no negative observation is made (mDNS says "no such record" with NSEC
+    /// records, which are emitted as records). [`Extractor::zone`] is `None` afterwards.
+    pub fn extract_mdns(
+        &mut self,
+        msg: &[u8],
+        meta: &MessageMeta<'_>,
+        emit: &mut dyn FnMut(&mut Observation),
+    ) -> Result<Result<Extracted, Skip>, WireError> {
+        self.zone = None;
+        let Some(h) = peek_header(msg) else {
+            return Err(WireError::new("truncated", format_args!("{} octets, shorter than the header", msg.len())));
+        };
+        if !h.qr {
+            return Ok(Err(Skip::NotResponse));
+        }
+        if h.opcode != 0 {
+            return Ok(Err(Skip::Opcode(h.opcode)));
+        }
+        if h.rcode != 0 {
+            return Ok(Err(Skip::Rcode(u16::from(h.rcode))));
+        }
+        self.names.clear();
+        self.rdata.clear();
+        self.rrs.clear();
+        self.order.clear();
+        self.sets.clear();
+        self.chain.clear();
+        self.dname_owners.clear();
+        self.cache.next_message();
+
+        // Questions (a response to a legacy unicast query repeats it): read past, ignored.
+        let mut pos = HEADER_LEN;
+        for _ in 0..h.qdcount {
+            let mut out = Out { buf: &mut self.names, id: Buf::Names, names: &[], rdata: &[] };
+            pos = read_name(msg, pos, msg.len(), &mut out, &mut self.cache, Ctx::Owner)? + 4;
+            if pos > msg.len() {
+                return Err(WireError::new("truncated", format_args!("question ends at {}", msg.len())));
+            }
+        }
+        self.ext_rcode = 0;
+        self.class_mask = 0x7fff;
+        let parsed = self.parse_records(msg, pos, [h.ancount, h.nscount, h.arcount]);
+        self.class_mask = 0xffff;
+        parsed?;
+        if self.ext_rcode != 0 {
+            return Ok(Err(Skip::Rcode(u16::from(self.ext_rcode) << 4)));
+        }
+        self.group();
+
+        let mut out = Extracted {
+            rrsets: 0,
+            negative: None,
+            dropped_out_of_bailiwick: 0,
+            dropped_off_chain: 0,
+            dropped_unvouched: 0,
+            zone: ZoneSource::Owner,
+        };
+        for set in &self.sets {
+            let wanted = match set.section {
+                ANSWER => true,
+                AUTHORITY => self.opts.authority,
+                _ => self.opts.additional,
+            };
+            if !wanted || !self.opts.types.matches(set.rtype) {
+                continue;
+            }
+            let owner = set.owner.get(&self.names);
+            let obs = &mut self.obs;
+            recycle(obs, &mut self.spare);
+            set_name(&mut obs.rrname, owner)?;
+            obs.rrtype = set.rtype;
+            for &i in self.order.get(set.first as usize..set.end as usize).unwrap_or_default() {
+                if let Some(rr) = self.rrs.get(i as usize) {
+                    let mut v = self.spare.pop().unwrap_or_default();
+                    v.extend_from_slice(rr.rdata.get(&self.rdata));
+                    obs.rdata.push(Rdata::Wire(v));
+                }
+            }
+            obs.normalize_rdata();
+            obs.ttl = Some(set.ttl);
+            obs.negative = None;
+            if obs.bailiwick.as_ref() != Some(&obs.rrname) {
+                obs.bailiwick = Some(obs.rrname.clone());
+            }
+            obs.time_first = meta.time;
+            obs.time_last = meta.time;
+            obs.zone = false;
+            obs.count = 1;
+            obs.sensor = None;
+            emit(obs);
+            out.rrsets += 1;
+        }
+        Ok(Ok(out))
+    }
+
     /// Parses the answer, authority and additional sections into `rrs`, validating every
     /// record that is not ignored.
     fn parse_records(&mut self, msg: &[u8], mut pos: usize, counts: [u16; 3]) -> Result<(), WireError> {
@@ -362,7 +472,7 @@ impl Extractor {
                     ));
                 };
                 let rtype = RrType(u16::from_be_bytes([t0, t1]));
-                let class = u16::from_be_bytes([c0, c1]);
+                let class = u16::from_be_bytes([c0, c1]) & self.class_mask;
                 let ttl = u32::from_be_bytes([l0, l1, l2, l3]);
                 let rdlen = usize::from(u16::from_be_bytes([r0, r1]));
                 let rd_start = pos + 10;

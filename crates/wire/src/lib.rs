@@ -93,6 +93,28 @@
 //! Negative observations obey the bailiwick rule and the type filter (on the qtype) like
 //! positive ones, and carry bailiwick Z (`None` when unknown).
 //!
+//! # mDNS responses
+//!
+//! Multicast DNS responses (RFC 6762) answer no particular question: they carry no question
+//! section (§6) and announce records unsolicited, each responder speaking for the names it
+//! owns. They are read by [`Extractor::extract_mdns`], which the sensor calls for UDP
+//! messages from source port 5353 (the port every mDNS response must come from, §6 and
+//! §11); port 53 traffic keeps the rules above. The differences:
+//!
+//! - A question section, when present (legacy unicast responses repeat the query), is read
+//!   past and ignored; there is no answer chain and no negative observation (mDNS denies
+//!   records with NSEC records, §6.1, and those are kept as records).
+//! - The top bit of each record's class is the cache-flush bit (§10.2) and is masked off;
+//!   then only class IN is kept, as above. TC is ignored (§18.5); an RCODE or opcode other
+//!   than 0 skips the message (§18.3, §18.11).
+//! - **Bailiwick rule for mDNS:** every RRset's bailiwick is its own owner name. There is no
+//!   zone server on a link: each responder is authoritative only for its own records, and
+//!   any host may announce any name under `local.` (or a reverse-mapping name), so no record
+//!   vouches for another and a wider zone such as `local.` would claim more than anyone
+//!   answered for. Every RRset of the answer, authority and additional sections is kept
+//!   (subject to [`ExtractOptions`]); records with TTL 0 ("goodbye" announcements, §10.1)
+//!   are kept as sightings with TTL 0.
+//!
 //! # Cost
 //!
 //! The message is parsed by this crate's own bounds-checked reader (not `domain`'s, which the
@@ -162,6 +184,8 @@ pub enum ZoneSource {
     Registrable,
     /// Rule 6: no zone known; only the answer chain (and negatives) kept, without bailiwick.
     Unknown,
+    /// mDNS ([`Extractor::extract_mdns`]): no zone; every RRset's bailiwick is its own owner.
+    Owner,
 }
 
 impl ZoneSource {
@@ -174,6 +198,7 @@ impl ZoneSource {
             ZoneSource::Referral => "referral",
             ZoneSource::Registrable => "registrable",
             ZoneSource::Unknown => "unknown",
+            ZoneSource::Owner => "owner",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Tests of the extractor on hand-built and `domain`-built messages, hostile input included.
 
-use dnsledger_model::{Name, Observation, Rdata, RrType, TypeFilter};
+use dnsledger_model::{Name, Observation, Rdata, RrType, TypeFilter, TypeSet};
 
 use crate::{peek_header, question_key, ExtractOptions, Extracted, Extractor, MessageMeta, Negative, Skip, ZoneSource};
 
@@ -1325,4 +1325,201 @@ fn malformed_svcb_and_https_are_rejected_whole() {
         m.rr(AN, Q, t, 300, &good);
         assert_eq!(extract(&m.finish()).0.rrsets, 1, "{t} good");
     }
+}
+
+// mDNS (RFC 6762): question-less responses, the cache-flush bit, per-record bailiwick.
+
+/// The cache-flush bit of an mDNS record class (RFC 6762 §10.2).
+const FLUSH: u16 = 0x8000;
+
+/// Extracts an mDNS response with `opts`.
+fn run_mdns(opts: ExtractOptions, msg: &[u8]) -> Outcome {
+    let mut ex = Extractor::new(opts);
+    let mut got = Vec::new();
+    let meta = MessageMeta { time: 1_700_000_000, zone_hint: None };
+    let r = ex.extract_mdns(msg, &meta, &mut |o: &mut Observation| got.push(o.clone()));
+    assert_eq!(ex.zone(), None);
+    (r, got)
+}
+
+/// Extracts an mDNS response; returns the summary and the sorted observation texts.
+fn mdns_opts(opts: ExtractOptions, msg: &[u8]) -> (Extracted, Vec<String>) {
+    let (r, got) = run_mdns(opts, msg);
+    let e = r.unwrap_or_else(|e| panic!("error: {e}")).unwrap_or_else(|s| panic!("skipped: {s:?}"));
+    assert_eq!(e.zone, ZoneSource::Owner);
+    assert_eq!(e.negative, None);
+    assert_eq!(got.len() as u32, e.rrsets);
+    for o in &got {
+        assert_eq!(o.bailiwick.as_ref(), Some(&o.rrname), "an mDNS record speaks for its own name");
+        assert_eq!((o.count, o.time_first, o.negative), (1, 1_700_000_000, None));
+        for r in &o.rdata {
+            assert_eq!(&Rdata::from_wire(o.rrtype, r.bytes()).unwrap(), r, "canonical rdata");
+        }
+    }
+    let mut s: Vec<String> = got.iter().map(show).collect();
+    s.sort();
+    (e, s)
+}
+
+fn mdns(msg: &[u8]) -> (Extracted, Vec<String>) {
+    mdns_opts(ExtractOptions::default(), msg)
+}
+
+/// A service announcement as a printer sends it: no question, a shared PTR (no flush bit),
+/// unique SRV/TXT (flush bit set), addresses and an NSEC in the additional section.
+fn mdns_announcement() -> Vec<u8> {
+    let mut m = Msg::new(QR | AA);
+    let ptr_owner = m.pos(); // "_ipp._tcp.local.", the PTR record's owner
+    m.rr(AN, &w("_ipp._tcp.local"), RrType::PTR, 4500, &wp("Printer", ptr_owner));
+    let inst = ptr_owner + w("_ipp._tcp.local").len() + 10; // the PTR rdata: "Printer._ipp…"
+    let host = m.pos() + 2 + 10 + 6; // the SRV target, written inline below
+    let mut srv = vec![0, 0, 0, 0, 0x02, 0x77];
+    srv.extend(wp("printer-host", ptr_owner + 10)); // "printer-host.local."
+    m.rr_class(AN, &ptr(inst), RrType::SRV, FLUSH | 1, 120, &srv);
+    m.rr_class(AN, &ptr(inst), RrType::TXT, FLUSH | 1, 4500, b"\x09txtvers=1\x04rp=x");
+    m.rr_class(AR, &ptr(host), RrType::A, FLUSH | 1, 120, &ipv4("192.0.2.7"));
+    let mut aaaa = vec![0x20, 0x01, 0x0d, 0xb8];
+    aaaa.extend([0; 11]);
+    aaaa.push(7);
+    m.rr_class(AR, &ptr(host), RrType::AAAA, FLUSH | 1, 120, &aaaa);
+    // NSEC: "no other types at this host" (next name = the host itself, bitmap A + AAAA)
+    let mut nsec = ptr(host);
+    nsec.extend([0, 4, 0x40, 0, 0, 0x08]);
+    m.rr_class(AR, &ptr(host), RrType::NSEC, FLUSH | 1, 120, &nsec);
+    m.finish()
+}
+
+#[test]
+fn mdns_records_speak_for_their_own_names() {
+    let msg = mdns_announcement();
+    let (e, got) = mdns(&msg);
+    assert_eq!(e.rrsets, 6);
+    assert_eq!(
+        got,
+        [
+            "_ipp._tcp.local. PTR printer._ipp._tcp.local. bw=_ipp._tcp.local. ttl=4500",
+            "printer-host.local. A 192.0.2.7 bw=printer-host.local. ttl=120",
+            "printer-host.local. AAAA 2001:db8::7 bw=printer-host.local. ttl=120",
+            "printer-host.local. NSEC printer-host.local. A AAAA bw=printer-host.local. ttl=120",
+            "printer._ipp._tcp.local. SRV 0 0 631 printer-host.local. bw=printer._ipp._tcp.local. ttl=120",
+            "printer._ipp._tcp.local. TXT \"txtvers=1\" \"rp=x\" bw=printer._ipp._tcp.local. ttl=4500",
+        ]
+    );
+    // The unicast rules are unchanged: no question, nothing stored.
+    assert_eq!(skip_of(&msg), Skip::NoQuestion);
+    // Sections and types are filtered as for unicast responses.
+    let answers_only = ExtractOptions { additional: false, ..Default::default() };
+    assert_eq!(mdns_opts(answers_only, &msg).0.rrsets, 3);
+    let addresses = ExtractOptions { types: TypeSet::parse("A,AAAA").unwrap(), ..Default::default() };
+    assert_eq!(mdns_opts(addresses, &msg).1.len(), 2);
+}
+
+#[test]
+fn mdns_cache_flush_bit_is_masked_for_mdns_only() {
+    let mut m = Msg::new(QR | AA);
+    m.rr_class(AN, &w("host.local"), RrType::A, FLUSH | 1, 120, &ipv4("192.0.2.1"));
+    m.rr_class(AN, &w("host.local"), RrType::A, 1, 120, &ipv4("192.0.2.2"));
+    m.rr_class(AN, &w("host.local"), RrType::A, FLUSH | 3, 120, &ipv4("192.0.2.3")); // CH: ignored
+    m.rr_class(AN, &w("goodbye.local"), RrType::A, FLUSH | 1, 0, &ipv4("192.0.2.9")); // goodbye
+    let msg = m.finish();
+    let mut ex = Extractor::new(ExtractOptions::default());
+    let meta = MessageMeta { time: 1_700_000_000, zone_hint: None };
+    let mut got = Vec::new();
+    ex.extract_mdns(&msg, &meta, &mut |o: &mut Observation| got.push(show(o))).unwrap().unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "goodbye.local. A 192.0.2.9 bw=goodbye.local. ttl=0",
+            "host.local. A 192.0.2.1|192.0.2.2 bw=host.local. ttl=120"
+        ]
+    );
+    // The same extractor on a unicast response: class 0x8001 is not IN there.
+    let mut u = Msg::response(AA, "www.example.com", RrType::A);
+    u.rr(AN, Q, RrType::A, 300, &ipv4("192.0.2.1"));
+    u.rr_class(AN, Q, RrType::A, FLUSH | 1, 300, &ipv4("192.0.2.2"));
+    let (r, got) = run_with(&mut ex, &u.finish(), None);
+    assert_eq!(r.unwrap().unwrap().rrsets, 1);
+    assert_eq!(got.iter().map(show).collect::<Vec<_>>(), ["www.example.com. A 192.0.2.1 bw=example.com. ttl=300"]);
+}
+
+#[test]
+fn mdns_questions_are_ignored_and_bad_messages_skipped() {
+    // A response to a legacy unicast query repeats the question: ignored, records kept.
+    let mut m = Msg::response(AA, "_ipp._tcp.local", RrType::PTR);
+    m.rr(AN, Q, RrType::PTR, 4500, &wp("Printer", 12));
+    let (_, got) = mdns(&m.finish());
+    assert_eq!(got, ["_ipp._tcp.local. PTR printer._ipp._tcp.local. bw=_ipp._tcp.local. ttl=4500"]);
+    // TC is ignored on reception (§18.5).
+    let mut m = Msg::new(QR | TC);
+    m.rr(AN, &w("host.local"), RrType::A, 120, &ipv4("192.0.2.1"));
+    assert_eq!(mdns(&m.finish()).0.rrsets, 1);
+    // Queries (known-answer lists included), other opcodes and RCODEs are skipped.
+    let mut q = Msg::new(0);
+    q.question(&w("_ipp._tcp.local"), RrType::PTR, 1);
+    q.rr(AN, &w("_ipp._tcp.local"), RrType::PTR, 4500, &w("old._ipp._tcp.local"));
+    let skip = |msg: &[u8]| run_mdns(ExtractOptions::default(), msg).0.unwrap().unwrap_err();
+    assert_eq!(skip(&q.finish()), Skip::NotResponse);
+    assert_eq!(skip(&Msg::new(QR | 0x2800).finish()), Skip::Opcode(5));
+    assert_eq!(skip(&Msg::new(QR | 3).finish()), Skip::Rcode(3));
+    // An empty response is fine and gives nothing.
+    assert_eq!(mdns(&Msg::new(QR | AA).finish()).0.rrsets, 0);
+}
+
+#[test]
+fn mdns_every_prefix_is_an_error_and_damage_is_rejected_whole() {
+    let msg = mdns_announcement();
+    let full = mdns(&msg).1;
+    for cut in 0..msg.len() {
+        let (r, got) = run_mdns(ExtractOptions::default(), &msg[..cut]);
+        assert!(r.is_err(), "prefix {cut} of {}: {r:?}", msg.len());
+        assert!(got.is_empty(), "emitted at cut {cut}");
+    }
+    let mut longer = msg.clone();
+    longer.extend([0xde, 0xad]);
+    assert_eq!(mdns(&longer).1, full);
+    // A forward compression pointer in the last record: nothing at all is emitted.
+    let mut bad = msg.clone();
+    let at = bad.len() - 8;
+    bad[at..at + 2].copy_from_slice(&[0xc0, 0xff]);
+    let (r, got) = run_mdns(ExtractOptions::default(), &bad);
+    assert!(r.is_err() && got.is_empty(), "{r:?}");
+    // Random damage never panics and never emits from a rejected message.
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..20_000 {
+        let mut m = msg.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(m.len());
+            m[i] = rng.next() as u8;
+        }
+        let (r, got) = run_mdns(ExtractOptions::default(), &m);
+        if r.is_err() {
+            assert!(got.is_empty());
+        }
+    }
+}
+
+#[test]
+fn question_key_edges() {
+    let key = |name: &[u8], t: u16| {
+        let mut q = Msg::new(RD);
+        q.question(name, RrType(t), 1);
+        question_key(&q.finish())
+    };
+    // only the name is lower-cased: HTTPS (65, 'A') and type 97 ('a') differ
+    assert_ne!(key(&w("example.com"), 65), key(&w("example.com"), 97));
+    assert_eq!(key(&w("EXAMPLE.com"), 65), key(&w("example.COM"), 65));
+    // a name of 255 octets is accepted, one of 257 is not
+    let label = "a".repeat(63);
+    assert!(key(&w(&format!("{label}.{label}.{label}.{}", "b".repeat(61))), 1).is_some());
+    assert!(key(&w(&format!("{label}.{label}.{label}.{}", "b".repeat(63))), 1).is_none());
+    // names differing past the first word, or only in their label lengths
+    assert_ne!(key(&w("abcdefgh.example"), 1), key(&w("abcdefgh.examplf"), 1));
+    assert_ne!(key(&w("a.b"), 1), key(&w("ab"), 1));
+    // a question cut short
+    let mut q = Msg::new(RD);
+    q.question(&w("example.com"), RrType::A, 1);
+    let full = q.finish();
+    assert!(question_key(&full).is_some());
+    assert_eq!(question_key(&full[..full.len() - 1]), None);
 }

@@ -75,39 +75,41 @@ pub fn peek_header(msg: &[u8]) -> Option<Header> {
 /// The fingerprint is not keyed: do not use it where an attacker benefits from collisions
 /// beyond mismatching a query and its response.
 pub fn question_key(msg: &[u8]) -> Option<u64> {
-    let h = peek_header(msg)?;
-    if h.qdcount != 1 {
+    if msg.get(4..6)? != [0, 1] {
         return None;
     }
-    let mut hash = Hasher::new();
+    // Find the end of the name, label by label.
     let mut pos = HEADER_LEN;
-    let mut total = 0usize;
     loop {
         let len = *msg.get(pos)? as usize;
         if len & 0xc0 != 0 {
             return None;
         }
-        total += len + 1;
-        if total > MAX_NAME {
+        pos += 1 + len;
+        if pos - HEADER_LEN > MAX_NAME {
             return None;
         }
-        let label = msg.get(pos..pos + 1 + len)?;
-        for &b in label {
-            hash.byte(b.to_ascii_lowercase());
-        }
-        pos += 1 + len;
         if len == 0 {
             break;
         }
     }
-    let tail = msg.get(pos..pos + 4)?;
-    for &b in tail {
-        hash.byte(b);
+    // Then hash the question eight octets at a time, the name lower-cased (length octets are
+    // below 64, so lower-casing the name's octets leaves them as they are).
+    let question = msg.get(HEADER_LEN..pos + 4)?;
+    let mut buf = [0u8; MAX_NAME + 4 + 7];
+    buf.get_mut(..question.len())?.copy_from_slice(question);
+    buf.get_mut(..pos - HEADER_LEN)?.make_ascii_lowercase();
+    let mut hash = Hasher::new();
+    for word in buf.get(..question.len().div_ceil(8) * 8)?.chunks_exact(8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        hash.word(u64::from_le_bytes(w));
     }
+    hash.word(question.len() as u64);
     Some(hash.finish())
 }
 
-/// A small multiply-rotate hash (FxHash-like) with a final avalanche.
+/// A small multiply-rotate hash (FxHash-like, over 64-bit words) with a final avalanche.
 struct Hasher(u64);
 
 impl Hasher {
@@ -115,8 +117,8 @@ impl Hasher {
         Hasher(0x243f_6a88_85a3_08d3)
     }
     #[inline]
-    fn byte(&mut self, b: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
     fn finish(self) -> u64 {
         let mut x = self.0;
