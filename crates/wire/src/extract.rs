@@ -282,19 +282,7 @@ impl Extractor {
                 continue;
             }
             let obs = &mut self.obs;
-            recycle(obs, &mut self.spare);
-            set_name(&mut obs.rrname, owner)?;
-            obs.rrtype = set.rtype;
-            for &i in self.order.get(set.first as usize..set.end as usize).unwrap_or_default() {
-                if let Some(rr) = self.rrs.get(i as usize) {
-                    let mut v = self.spare.pop().unwrap_or_default();
-                    v.extend_from_slice(rr.rdata.get(&self.rdata));
-                    obs.rdata.push(Rdata::Wire(v));
-                }
-            }
-            obs.normalize_rdata();
-            obs.ttl = Some(set.ttl);
-            obs.negative = None;
+            fill_rrset(obs, &mut self.spare, set, owner, (&self.order, &self.rrs, &self.rdata))?;
             finish(obs, &self.zone, meta);
             emit(obs);
             out.rrsets += 1;
@@ -416,27 +404,11 @@ impl Extractor {
             }
             let owner = set.owner.get(&self.names);
             let obs = &mut self.obs;
-            recycle(obs, &mut self.spare);
-            set_name(&mut obs.rrname, owner)?;
-            obs.rrtype = set.rtype;
-            for &i in self.order.get(set.first as usize..set.end as usize).unwrap_or_default() {
-                if let Some(rr) = self.rrs.get(i as usize) {
-                    let mut v = self.spare.pop().unwrap_or_default();
-                    v.extend_from_slice(rr.rdata.get(&self.rdata));
-                    obs.rdata.push(Rdata::Wire(v));
-                }
-            }
-            obs.normalize_rdata();
-            obs.ttl = Some(set.ttl);
-            obs.negative = None;
+            fill_rrset(obs, &mut self.spare, set, owner, (&self.order, &self.rrs, &self.rdata))?;
             if obs.bailiwick.as_ref() != Some(&obs.rrname) {
                 obs.bailiwick = Some(obs.rrname.clone());
             }
-            obs.time_first = meta.time;
-            obs.time_last = meta.time;
-            obs.zone = false;
-            obs.count = 1;
-            obs.sensor = None;
+            stamp(obs, meta);
             emit(obs);
             out.rrsets += 1;
         }
@@ -726,11 +698,41 @@ fn set_name(slot: &mut Name, wire: &[u8]) -> Result<(), WireError> {
     Ok(())
 }
 
-/// Fills the fields every emitted observation shares.
+/// Fills `obs` with the RRset `set` owned by `owner`: its type, its records' rdata (from
+/// `order`, `rrs` and the rdata arena, in buffers taken from `spare`) and its TTL.
+fn fill_rrset(
+    obs: &mut Observation,
+    spare: &mut Vec<Vec<u8>>,
+    set: &Set,
+    owner: &[u8],
+    (order, rrs, rdata): (&[u32], &[Rr], &[u8]),
+) -> Result<(), WireError> {
+    recycle(obs, spare);
+    set_name(&mut obs.rrname, owner)?;
+    obs.rrtype = set.rtype;
+    for &i in order.get(set.first as usize..set.end as usize).unwrap_or_default() {
+        if let Some(rr) = rrs.get(i as usize) {
+            let mut v = spare.pop().unwrap_or_default();
+            v.extend_from_slice(rr.rdata.get(rdata));
+            obs.rdata.push(Rdata::Wire(v));
+        }
+    }
+    obs.normalize_rdata();
+    obs.ttl = Some(set.ttl);
+    obs.negative = None;
+    Ok(())
+}
+
+/// Fills the fields every emitted observation shares: the bailiwick `zone`, then [`stamp`].
 fn finish(obs: &mut Observation, zone: &Option<Name>, meta: &MessageMeta<'_>) {
     if obs.bailiwick != *zone {
         obs.bailiwick.clone_from(zone);
     }
+    stamp(obs, meta);
+}
+
+/// Fills the message time and the fields of a single wire sighting.
+fn stamp(obs: &mut Observation, meta: &MessageMeta<'_>) {
     obs.time_first = meta.time;
     obs.time_last = meta.time;
     obs.zone = false;
