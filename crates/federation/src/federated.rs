@@ -83,6 +83,19 @@ pub struct SourceReport {
 }
 
 impl SourceReport {
+    /// The report of a source given up on after `start`: an error of `category`.
+    fn gave_up(source: &str, records: u64, start: Instant, category: &'static str, error: impl Into<String>) -> Self {
+        SourceReport {
+            source: source.to_string(),
+            status: SourceStatus::Error,
+            records,
+            millis: start.elapsed().as_millis() as u64,
+            category: Some(category),
+            error: Some(error.into()),
+            notes: Vec::new(),
+        }
+    }
+
     /// One line for humans (SAF `msg`, stderr).
     pub fn summary(&self) -> String {
         let mut s = match (&self.status, &self.error) {
@@ -273,15 +286,13 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
             // on their own: their connections are closed)
             for (i, slot) in reports.iter_mut().enumerate() {
                 if slot.is_none() {
-                    let r = SourceReport {
-                        source: names[i].clone(),
-                        status: SourceStatus::Error,
-                        records: counts[i],
-                        millis: start.elapsed().as_millis() as u64,
-                        category: Some("cancelled"),
-                        error: Some("cancelled: the client went away".into()),
-                        notes: Vec::new(),
-                    };
+                    let r = SourceReport::gave_up(
+                        &names[i],
+                        counts[i],
+                        start,
+                        "cancelled",
+                        "cancelled: the client went away",
+                    );
                     (sender.on)(Streamed::Done(&r));
                     *slot = Some(r);
                 }
@@ -294,15 +305,13 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
         for (i, d) in deadlines.iter().enumerate() {
             let Some(d) = *d else { continue };
             if reports[i].is_none() && now >= d {
-                let r = SourceReport {
-                    source: names[i].clone(),
-                    status: SourceStatus::Error,
-                    records: counts[i],
-                    millis: start.elapsed().as_millis() as u64,
-                    category: Some("timeout"),
-                    error: Some(format!("timed out: no complete answer within {:?}", d.duration_since(start) - GRACE)),
-                    notes: Vec::new(),
-                };
+                let r = SourceReport::gave_up(
+                    &names[i],
+                    counts[i],
+                    start,
+                    "timeout",
+                    format!("timed out: no complete answer within {:?}", d.duration_since(start) - GRACE),
+                );
                 (sender.on)(Streamed::Done(&r));
                 reports[i] = Some(r);
             }
@@ -389,15 +398,13 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
                 // every thread is gone: a source that never reported died
                 for (i, slot) in reports.iter_mut().enumerate() {
                     if slot.is_none() {
-                        let r = SourceReport {
-                            source: names[i].clone(),
-                            status: SourceStatus::Error,
-                            records: counts[i],
-                            millis: start.elapsed().as_millis() as u64,
-                            category: Some("failed"),
-                            error: Some("the source's worker stopped without an answer".into()),
-                            notes: Vec::new(),
-                        };
+                        let r = SourceReport::gave_up(
+                            &names[i],
+                            counts[i],
+                            start,
+                            "failed",
+                            "the source's worker stopped without an answer",
+                        );
                         (sender.on)(Streamed::Done(&r));
                         *slot = Some(r);
                     }
