@@ -5,7 +5,7 @@ use dnsledger_model::{Name, Negative, Observation, Rdata, RrType};
 
 use crate::wire::{
     decompress_rdata, has_compressible_names, is_simple_layout, is_subdomain, parent, peek_header, read_name,
-    suffix_labels, Buf, Ctx, NameCache, Out, HEADER_LEN,
+    suffix_labels, Buf, Ctx, Header, NameCache, Out, HEADER_LEN,
 };
 use crate::{ExtractOptions, Extracted, MessageMeta, Skip, WireError, ZoneSource};
 
@@ -83,9 +83,6 @@ pub struct Extractor {
     zone: Option<Name>,
     /// Upper eight bits of the RCODE from the OPT record of the message being read.
     ext_rcode: u8,
-    /// Mask applied to record classes: all bits for unicast DNS, the cache-flush bit (the
-    /// top bit, RFC 6762 §10.2) cleared for mDNS.
-    class_mask: u16,
 }
 
 impl Extractor {
@@ -106,7 +103,6 @@ impl Extractor {
             obs: Observation::default(),
             zone: None,
             ext_rcode: 0,
-            class_mask: 0xffff,
         }
     }
 
@@ -136,15 +132,10 @@ impl Extractor {
         emit: &mut dyn FnMut(&mut Observation),
     ) -> Result<Result<Extracted, Skip>, WireError> {
         let prev_zone = self.zone.take();
-        let Some(h) = peek_header(msg) else {
-            return Err(WireError::new("truncated", format_args!("{} octets, shorter than the header", msg.len())));
+        let h = match response_header(msg)? {
+            Ok(h) => h,
+            Err(skip) => return Ok(Err(skip)),
         };
-        if !h.qr {
-            return Ok(Err(Skip::NotResponse));
-        }
-        if h.opcode != 0 {
-            return Ok(Err(Skip::Opcode(h.opcode)));
-        }
         if h.tc {
             return Ok(Err(Skip::Truncated));
         }
@@ -156,14 +147,7 @@ impl Extractor {
             1 => {}
             _ => return Ok(Err(Skip::MultipleQuestions)),
         }
-        self.names.clear();
-        self.rdata.clear();
-        self.rrs.clear();
-        self.order.clear();
-        self.sets.clear();
-        self.chain.clear();
-        self.dname_owners.clear();
-        self.cache.next_message();
+        self.clear();
 
         // Question.
         let mut out = Out { buf: &mut self.names, id: Buf::Names, names: &[], rdata: &[] };
@@ -182,8 +166,7 @@ impl Extractor {
         }
 
         self.ext_rcode = 0;
-        self.class_mask = 0xffff;
-        self.parse_records(msg, qend + 4, [h.ancount, h.nscount, h.arcount])?;
+        self.parse_records(msg, qend + 4, [h.ancount, h.nscount, h.arcount], CLASS_ALL)?;
         if self.ext_rcode != 0 {
             // RFC 6891: the OPT TTL's high byte extends the header RCODE (BADVERS = 16, …);
             // the header's 0 or 3 then means something else entirely.
@@ -345,26 +328,14 @@ impl Extractor {
         emit: &mut dyn FnMut(&mut Observation),
     ) -> Result<Result<Extracted, Skip>, WireError> {
         self.zone = None;
-        let Some(h) = peek_header(msg) else {
-            return Err(WireError::new("truncated", format_args!("{} octets, shorter than the header", msg.len())));
+        let h = match response_header(msg)? {
+            Ok(h) => h,
+            Err(skip) => return Ok(Err(skip)),
         };
-        if !h.qr {
-            return Ok(Err(Skip::NotResponse));
-        }
-        if h.opcode != 0 {
-            return Ok(Err(Skip::Opcode(h.opcode)));
-        }
         if h.rcode != 0 {
             return Ok(Err(Skip::Rcode(u16::from(h.rcode))));
         }
-        self.names.clear();
-        self.rdata.clear();
-        self.rrs.clear();
-        self.order.clear();
-        self.sets.clear();
-        self.chain.clear();
-        self.dname_owners.clear();
-        self.cache.next_message();
+        self.clear();
 
         // Questions (a response to a legacy unicast query repeats it): read past, ignored.
         let mut pos = HEADER_LEN;
@@ -376,10 +347,7 @@ impl Extractor {
             }
         }
         self.ext_rcode = 0;
-        self.class_mask = 0x7fff;
-        let parsed = self.parse_records(msg, pos, [h.ancount, h.nscount, h.arcount]);
-        self.class_mask = 0xffff;
-        parsed?;
+        self.parse_records(msg, pos, [h.ancount, h.nscount, h.arcount], CLASS_MDNS)?;
         if self.ext_rcode != 0 {
             return Ok(Err(Skip::Rcode(u16::from(self.ext_rcode) << 4)));
         }
@@ -415,9 +383,28 @@ impl Extractor {
         Ok(Ok(out))
     }
 
+    /// Empties the per-message arenas and the name cache for the next message.
+    fn clear(&mut self) {
+        self.names.clear();
+        self.rdata.clear();
+        self.rrs.clear();
+        self.order.clear();
+        self.sets.clear();
+        self.chain.clear();
+        self.dname_owners.clear();
+        self.cache.next_message();
+    }
+
     /// Parses the answer, authority and additional sections into `rrs`, validating every
     /// record that is not ignored.
-    fn parse_records(&mut self, msg: &[u8], mut pos: usize, counts: [u16; 3]) -> Result<(), WireError> {
+    /// `class_mask` is applied to every record's class before it is compared with IN.
+    fn parse_records(
+        &mut self,
+        msg: &[u8],
+        mut pos: usize,
+        counts: [u16; 3],
+        class_mask: u16,
+    ) -> Result<(), WireError> {
         for (section, count) in (0u8..).zip(counts) {
             for _ in 0..count {
                 let mut owner_start = self.names.len();
@@ -444,7 +431,7 @@ impl Extractor {
                     ));
                 };
                 let rtype = RrType(u16::from_be_bytes([t0, t1]));
-                let class = u16::from_be_bytes([c0, c1]) & self.class_mask;
+                let class = u16::from_be_bytes([c0, c1]) & class_mask;
                 let ttl = u32::from_be_bytes([l0, l1, l2, l3]);
                 let rdlen = usize::from(u16::from_be_bytes([r0, r1]));
                 let rd_start = pos + 10;
@@ -676,6 +663,26 @@ impl Extractor {
         let end = (qname.start + qname.len) as usize;
         Span::of(end - suffix.len(), end)
     }
+}
+
+/// Record classes compared as they are (unicast DNS).
+const CLASS_ALL: u16 = 0xffff;
+/// Record classes without the mDNS cache-flush bit (the top bit, RFC 6762 §10.2).
+const CLASS_MDNS: u16 = 0x7fff;
+
+/// The header of a standard-query response, or why the message is skipped (a query, another
+/// opcode); an error if it is shorter than a header.
+fn response_header(msg: &[u8]) -> Result<Result<Header, Skip>, WireError> {
+    let Some(h) = peek_header(msg) else {
+        return Err(WireError::new("truncated", format_args!("{} octets, shorter than the header", msg.len())));
+    };
+    if !h.qr {
+        return Ok(Err(Skip::NotResponse));
+    }
+    if h.opcode != 0 {
+        return Ok(Err(Skip::Opcode(h.opcode)));
+    }
+    Ok(Ok(h))
 }
 
 /// Moves the observation's rdata buffers to the spare pool.
