@@ -223,6 +223,24 @@ pub fn run_stream_cancellable(req: Request, cancel: &Cancel, on: &mut dyn FnMut(
     drive(req, true, cancel, on)
 }
 
+/// Reports every source without a report yet as given up on (`why`: category and error),
+/// handing each report to `on`.
+fn give_up_unfinished(
+    reports: &mut [Option<SourceReport>],
+    (names, counts): (&[String], &[u64]),
+    start: Instant,
+    (category, error): (&'static str, &str),
+    on: &mut dyn FnMut(Streamed<'_>),
+) {
+    for (i, slot) in reports.iter_mut().enumerate() {
+        if slot.is_none() {
+            let r = SourceReport::gave_up(&names[i], counts[i], start, category, error);
+            on(Streamed::Done(&r));
+            *slot = Some(r);
+        }
+    }
+}
+
 /// The event loop of both modes.
 fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streamed<'_>)) -> Answer {
     let start = Instant::now();
@@ -284,19 +302,8 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
         if cancel.is_cancelled() {
             // the client went away: give up on every source still running (the workers stop
             // on their own: their connections are closed)
-            for (i, slot) in reports.iter_mut().enumerate() {
-                if slot.is_none() {
-                    let r = SourceReport::gave_up(
-                        &names[i],
-                        counts[i],
-                        start,
-                        "cancelled",
-                        "cancelled: the client went away",
-                    );
-                    (sender.on)(Streamed::Done(&r));
-                    *slot = Some(r);
-                }
-            }
+            let why = ("cancelled", "cancelled: the client went away");
+            give_up_unfinished(&mut reports, (&names, &counts), start, why, sender.on);
             let reports = reports.into_iter().flatten().collect();
             return Answer { records: Vec::new(), limited: false, reports };
         }
@@ -396,19 +403,8 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 // every thread is gone: a source that never reported died
-                for (i, slot) in reports.iter_mut().enumerate() {
-                    if slot.is_none() {
-                        let r = SourceReport::gave_up(
-                            &names[i],
-                            counts[i],
-                            start,
-                            "failed",
-                            "the source's worker stopped without an answer",
-                        );
-                        (sender.on)(Streamed::Done(&r));
-                        *slot = Some(r);
-                    }
-                }
+                let why = ("failed", "the source's worker stopped without an answer");
+                give_up_unfinished(&mut reports, (&names, &counts), start, why, sender.on);
             }
         }
     }
