@@ -90,11 +90,21 @@ pub fn ingest_batch(
             write_entries_sst(opts, &paths[2], &entries, &records, sensor_ids, meta)
         });
         let b = (|| {
+            // each merge entry carries its record's encoded aggregate beside its key, encoded
+            // here in record order (the records are read in sequence, not once per entry in
+            // key order, which is a cache miss per entry on a large batch)
             let mut entries = Entries::default();
+            let mut one = Entries::default();
             let mut kbuf = Vec::with_capacity(256);
-            for (i, (rkey, _)) in records.iter().enumerate() {
+            let mut vbuf = Vec::with_capacity(64);
+            for (i, (rkey, agg)) in records.iter().enumerate() {
                 let parts = keys::split_record_key(rkey).map_err(corrupt)?;
-                rdata_entries(&parts, i, &mut entries, &mut kbuf)?;
+                one.clear();
+                rdata_entries(&parts, i, &mut one, &mut kbuf)?;
+                if !one.is_empty() {
+                    encode_value(agg, sensor_ids, &mut vbuf);
+                    entries.extend_with_value(&one, &vbuf);
+                }
             }
             write_entries_sst(opts, &paths[1], &entries, &records, sensor_ids, Vec::new())
         })();
@@ -184,16 +194,21 @@ fn write_entries_sst(
             j += 1;
         }
         if merge {
-            if j - i == 1 {
+            let stored = entries.value(first);
+            let value: &[u8] = if j - i == 1 && !stored.is_empty() {
+                stored
+            } else if j - i == 1 {
                 encode_value(records[rec].1, sensor_ids, &mut vbuf);
+                &vbuf
             } else {
                 let mut acc = Aggregate::default();
                 for &o in &order[i..j] {
                     acc.merge(records[entries.record(o as usize)].1);
                 }
                 encode_value(&acc, sensor_ids, &mut vbuf);
-            }
-            w.merge(key, &vbuf).map_err(|e| engine("writing SST", e))?;
+                &vbuf
+            };
+            w.merge(key, value).map_err(|e| engine("writing SST", e))?;
         } else {
             w.put(key, []).map_err(|e| engine("writing SST", e))?;
         }

@@ -246,22 +246,40 @@ impl Batch {
 
     /// Puts the records in key order (once; later [`Batch::sorted_records`] calls are free).
     /// Pipelines sort each parser thread's batch on that thread, then [`Batch::merge_sorted`].
+    ///
+    /// The keys and aggregates are moved, not only their order: a sorted batch holds them in
+    /// key order in memory, so merging and writing it read memory in sequence instead of
+    /// missing the cache once per record. Indexes returned by [`Batch::add_keyed`] before a
+    /// sort are not valid after it.
     pub fn sort(&mut self) {
         if self.sorted {
-            return;
+            return; // in order already: records were added in key order, or merged
         }
         let keys = &self.keys;
         let slots = &self.slots;
         let order = sort_order(slots.len(), |i| &keys[slots[i].off..slots[i].off + slots[i].len as usize]);
-        self.slots = order.into_iter().map(|i| self.slots[i as usize]).collect();
+        let mut out = Placed::with_capacity(self.keys.len(), self.slots.len());
+        for i in order {
+            let s = self.slots[i as usize];
+            out.push(s.hash, &self.keys[s.off..s.off + s.len as usize], std::mem::take(&mut self.aggs[s.agg as usize]));
+        }
+        self.place(out);
+    }
+
+    /// Replaces the records with `out` (in key order); the hash table is rebuilt on the next
+    /// lookup.
+    fn place(&mut self, out: Placed) {
+        self.keys = out.keys;
+        self.aggs = out.aggs;
+        self.slots = out.slots;
         self.sorted = true;
+        self.table.clear();
     }
 
     /// Merges two batches by walking their records in key order (sorting them first if
-    /// needed): no key is hashed again, and the result is sorted. `other` is folded into this
-    /// batch in place: records only it holds are appended (moved, not copied), equal records
-    /// are merged, and only the order of the records is rebuilt; the hash table is rebuilt if
-    /// records are added to the result later.
+    /// needed): no key is hashed again, and the result is sorted, in memory too (see
+    /// [`Batch::sort`]). Equal records are merged; the hash table is rebuilt if records are
+    /// added to the result later.
     pub fn merge_sorted(mut self, mut other: Batch) -> Batch {
         if self.slots.is_empty() && self.sensor_names.is_empty() {
             other.sort();
@@ -281,46 +299,39 @@ impl Batch {
             }
             a
         };
-        let mine = std::mem::take(&mut self.slots);
-        let mut order = Vec::with_capacity(mine.len() + other.slots.len());
-        let mut other_aggs = std::mem::take(&mut other.aggs);
-        let key_b = |s: &Slot| &other.keys[s.off..s.off + s.len as usize];
+        let mut out = Placed::with_capacity(self.keys.len() + other.keys.len(), self.slots.len() + other.slots.len());
+        let (mine, theirs) = (std::mem::take(&mut self.slots), std::mem::take(&mut other.slots));
+        let key = |s: &Slot| -> std::ops::Range<usize> { s.off..s.off + s.len as usize };
         let (mut i, mut j) = (0, 0);
         loop {
-            let ord = match (mine.get(i), other.slots.get(j)) {
-                (Some(a), Some(b)) => self.keys[a.off..a.off + a.len as usize].cmp(key_b(b)),
+            let ord = match (mine.get(i), theirs.get(j)) {
+                (Some(a), Some(b)) => self.keys[key(a)].cmp(&other.keys[key(b)]),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
                 (None, None) => break,
             };
             match ord {
                 std::cmp::Ordering::Less => {
-                    order.push(mine[i]);
+                    let a = mine[i];
+                    out.push(a.hash, &self.keys[key(&a)], std::mem::take(&mut self.aggs[a.agg as usize]));
                     i += 1;
                 }
                 std::cmp::Ordering::Greater => {
-                    let b = &other.slots[j];
-                    let bytes = key_b(b);
-                    let slot = Slot { hash: b.hash, off: self.keys.len(), len: b.len, agg: self.aggs.len() as u32 };
-                    self.keys.extend_from_slice(bytes);
-                    self.aggs.push(remap(std::mem::take(&mut other_aggs[b.agg as usize])));
-                    order.push(slot);
+                    let b = theirs[j];
+                    out.push(b.hash, &other.keys[key(&b)], remap(std::mem::take(&mut other.aggs[b.agg as usize])));
                     j += 1;
                 }
                 std::cmp::Ordering::Equal => {
-                    let b = &other.slots[j];
-                    let agg = remap(std::mem::take(&mut other_aggs[b.agg as usize]));
-                    self.aggs[mine[i].agg as usize].merge(&agg);
-                    order.push(mine[i]);
+                    let (a, b) = (mine[i], theirs[j]);
+                    let mut agg = std::mem::take(&mut self.aggs[a.agg as usize]);
+                    agg.merge(&remap(std::mem::take(&mut other.aggs[b.agg as usize])));
+                    out.push(a.hash, &self.keys[key(&a)], agg);
                     i += 1;
                     j += 1;
                 }
             }
         }
-        self.slots = order;
-        self.sorted = true;
-        // the table indexes only this batch's own records now: rebuilt on the next lookup
-        self.table.clear();
+        self.place(out);
         self.observations += other.observations;
         for (source, progress) in other.checkpoints {
             self.set_checkpoint(&source, progress);
@@ -331,6 +342,29 @@ impl Batch {
     /// Iterates over the records in insertion order.
     pub fn records(&self) -> impl Iterator<Item = (&[u8], &Aggregate)> {
         self.slots.iter().map(|s| (&self.keys[s.off..s.off + s.len as usize], &self.aggs[s.agg as usize]))
+    }
+}
+
+/// Records being laid out in key order (by [`Batch::sort`] and [`Batch::merge_sorted`]).
+struct Placed {
+    keys: Vec<u8>,
+    aggs: Vec<Aggregate>,
+    slots: Vec<Slot>,
+}
+
+impl Placed {
+    fn with_capacity(key_bytes: usize, records: usize) -> Placed {
+        Placed {
+            keys: Vec::with_capacity(key_bytes),
+            aggs: Vec::with_capacity(records),
+            slots: Vec::with_capacity(records),
+        }
+    }
+
+    fn push(&mut self, hash: u64, key: &[u8], agg: Aggregate) {
+        self.slots.push(Slot { hash, off: self.keys.len(), len: key.len() as u32, agg: self.aggs.len() as u32 });
+        self.keys.extend_from_slice(key);
+        self.aggs.push(agg);
     }
 }
 
@@ -471,6 +505,33 @@ mod tests {
         assert!(recs.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
+    /// True if the keys and aggregates sit in memory in key order.
+    fn laid_out_in_order(b: &Batch) -> bool {
+        b.slots.iter().enumerate().all(|(i, s)| s.agg as usize == i)
+            && b.slots.windows(2).all(|w| w[0].off + w[0].len as usize == w[1].off)
+            && b.aggs.len() == b.slots.len()
+    }
+
+    #[test]
+    fn sort_moves_records_into_key_order_and_keeps_them_findable() {
+        let mut b = Batch::new();
+        for i in 0..2000u32 {
+            let x = i.wrapping_mul(2654435761) % 1500;
+            b.add(&mut obs(&format!("h{x}.example"), [192, 0, 2, (x % 5) as u8], i as u64, Some("s")));
+        }
+        let before = shown(&b);
+        let n = b.len();
+        b.sort();
+        assert!(laid_out_in_order(&b));
+        assert_eq!(shown(&b), before);
+        assert!(b.sorted_records().windows(2).all(|w| w[0].0 < w[1].0));
+        // lookups after the move find the moved records
+        b.add(&mut obs("h0.example", [192, 0, 2, 0], 9, Some("s")));
+        assert_eq!(b.len(), n);
+        b.add(&mut obs("zz.example", [192, 0, 2, 2], 9, Some("s")));
+        assert_eq!(b.len(), n + 1);
+    }
+
     #[test]
     fn merge_sorted_in_place_matches_absorb_on_many_records() {
         // overlapping key ranges, sensors in different local orders, unsorted inputs
@@ -493,6 +554,7 @@ mod tests {
         assert_eq!(shown(&merged), shown(&absorbed));
         assert_eq!(merged.observations(), 6000);
         assert!(merged.sorted_records().windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(laid_out_in_order(&merged));
         // every record is found again (the table is rebuilt): re-adding one adds no record
         let mut merged = merged;
         let n = merged.len();

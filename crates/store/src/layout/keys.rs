@@ -56,26 +56,35 @@ pub struct KeyParts<'a> {
 
 /// Length of the name key at the start of `buf` (through its final terminator).
 pub fn name_key_len(buf: &[u8]) -> Result<usize, KeyError> {
+    // A byte loop: labels are short, so a vectorised search per label costs more in set-up
+    // than it saves (measured on SST builds of 600k records).
     let mut i = 0;
     let mut label_empty = true;
-    loop {
-        // the next 0x00 ends a label (or, right after another, the name); 0x01 escapes a byte
-        let p = memchr::memchr2(0, 1, &buf[i.min(buf.len())..]).ok_or(KeyError::Layout("truncated name key"))?;
-        if buf[i + p] == 1 {
-            if i + p + 1 >= buf.len() {
-                return Err(KeyError::Layout("truncated name key"));
+    while let Some(&b) = buf.get(i) {
+        match b {
+            // 0x00 ends a label, or, right after another terminator (or at the start), the name
+            0 => {
+                if label_empty {
+                    return Ok(i + 1);
+                }
+                label_empty = true;
+                i += 1;
             }
-            i += p + 2;
-            label_empty = false;
-            continue;
+            // 0x01 escapes the next byte
+            1 => {
+                if i + 1 >= buf.len() {
+                    return Err(KeyError::Layout("truncated name key"));
+                }
+                i += 2;
+                label_empty = false;
+            }
+            _ => {
+                label_empty = false;
+                i += 1;
+            }
         }
-        let empty = label_empty && p == 0;
-        i += p + 1;
-        if empty {
-            return Ok(i);
-        }
-        label_empty = true;
     }
+    Err(KeyError::Layout("truncated name key"))
 }
 
 /// Length of the encoded bailiwick at the start of `buf`.

@@ -98,19 +98,38 @@ fn corrupt(e: dnsledger_model::key::KeyError) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-/// Index entries: keys in one arena, each with its kind (merge or put) and the record
-/// (index into the batch's sorted records) whose aggregate a merge carries.
+/// Index entries: keys in one arena, each with its kind (merge or put), the record (index into
+/// the batch's sorted records) whose aggregate a merge carries, and optionally that aggregate's
+/// encoding stored right after the key, so that writing the entries in key order reads one
+/// place in memory per entry instead of also visiting the record.
 #[derive(Default)]
 pub struct Entries {
     arena: Vec<u8>,
-    items: Vec<(usize, u32, bool, u32)>,
+    /// (arena offset, key length, value length, record, merge)
+    items: Vec<(usize, u32, u32, u32, bool)>,
 }
 
 impl Entries {
     /// Appends an entry: its key, whether it merges (else an empty put), its record index.
     pub fn push(&mut self, key: &[u8], merge: bool, record: usize) {
-        self.items.push((self.arena.len(), key.len() as u32, merge, record as u32));
+        self.items.push((self.arena.len(), key.len() as u32, 0, record as u32, merge));
         self.arena.extend_from_slice(key);
+    }
+
+    /// Copies the entries of `other` (whose values are unset) and gives each merge entry
+    /// `value` (the encoded aggregate of its record).
+    pub fn extend_with_value(&mut self, other: &Entries, value: &[u8]) {
+        for &(off, klen, _, record, merge) in &other.items {
+            let start = self.arena.len();
+            self.arena.extend_from_slice(&other.arena[off..off + klen as usize]);
+            let vlen = if merge {
+                self.arena.extend_from_slice(value);
+                value.len() as u32
+            } else {
+                0
+            };
+            self.items.push((start, klen, vlen, record, merge));
+        }
     }
 
     /// Number of entries.
@@ -125,13 +144,20 @@ impl Entries {
 
     /// The key of entry `i`.
     pub fn key(&self, i: usize) -> &[u8] {
-        let (off, len, _, _) = self.items[i];
+        let (off, len, _, _, _) = self.items[i];
         &self.arena[off..off + len as usize]
+    }
+
+    /// The value stored with entry `i` by [`Entries::extend_with_value`] (empty if none).
+    pub fn value(&self, i: usize) -> &[u8] {
+        let (off, klen, vlen, _, _) = self.items[i];
+        let start = off + klen as usize;
+        &self.arena[start..start + vlen as usize]
     }
 
     /// True if entry `i` merges an aggregate (false: an empty put).
     pub fn is_merge(&self, i: usize) -> bool {
-        self.items[i].2
+        self.items[i].4
     }
 
     /// The record (index given when pushed) whose aggregate entry `i` carries.
