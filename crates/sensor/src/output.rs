@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use dnsledger_model::{Aggregate, RecordKey};
 use dnsledger_store::{wire, Batch, Store};
-use serde_json::json;
 
 use crate::pseudonym::ClientHasher;
 
@@ -185,37 +184,26 @@ impl FileSink {
         let sensor = agg.sensors.ids().first().and_then(|&i| sensors.get(i as usize));
         match self.format {
             FileFormat::Ndjson => {
-                let mut v = json!({
-                    "rrname": k.rrname.to_presentation(),
-                    "rrtype": k.rrtype.to_string(),
-                });
-                let o = v.as_object_mut().ok_or_else(|| io::Error::other("json object"))?;
-                match k.negative {
-                    Some(n) => {
-                        o.insert("negative".into(), n.as_str().into());
-                    }
-                    None => {
-                        let rd: Vec<String> = k.rdata.iter().map(|r| r.to_presentation(k.rrtype)).collect();
-                        o.insert("rdata".into(), rd.into());
-                    }
-                }
-                if let Some(b) = &k.bailiwick {
-                    o.insert("bailiwick".into(), b.to_presentation().into());
-                }
-                o.insert("time_first".into(), first.into());
-                o.insert("time_last".into(), last.into());
-                o.insert("count".into(), agg.count.into());
-                if let Some((_, hi)) = agg.ttl {
-                    o.insert("ttl".into(), hi.into());
-                }
-                if let Some(s) = sensor {
-                    o.insert("sensor".into(), s.as_str().into());
-                }
-                if let Some((c, s)) = addrs {
-                    o.insert("client".into(), self.client(c).into());
-                    o.insert("server".into(), s.to_string().into());
-                }
-                serde_json::to_writer(&mut self.out, &v)?;
+                let rdata: Vec<String> = match k.negative {
+                    Some(_) => Vec::new(),
+                    None => k.rdata.iter().map(|r| r.to_presentation(k.rrtype)).collect(),
+                };
+                let client = addrs.map(|(c, s)| (self.client(c), s.to_string()));
+                let line = NdjsonLine {
+                    rrname: &k.rrname.to_presentation(),
+                    rrtype: &k.rrtype.to_string(),
+                    negative: k.negative.map(|n| n.as_str()),
+                    rdata: k.negative.is_none().then_some(&rdata[..]),
+                    bailiwick: k.bailiwick.as_ref().map(|b| b.to_presentation()),
+                    time_first: first,
+                    time_last: last,
+                    count: agg.count,
+                    ttl: agg.ttl.map(|(_, hi)| hi),
+                    sensor: sensor.map(String::as_str),
+                    client: client.as_ref().map(|c| c.0.as_str()),
+                    server: client.as_ref().map(|c| c.1.as_str()),
+                };
+                serde_json::to_writer(&mut self.out, &line)?;
                 self.out.write_all(b"\n")?;
                 self.lines += 1;
             }
@@ -238,6 +226,31 @@ impl FileSink {
         }
         Ok(())
     }
+}
+
+/// One NDJSON output line, serialised straight from borrowed fields (no intermediate JSON
+/// value), fields in this order, absent ones left out.
+#[derive(serde::Serialize)]
+struct NdjsonLine<'a> {
+    rrname: &'a str,
+    rrtype: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    negative: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rdata: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bailiwick: Option<String>,
+    time_first: u64,
+    time_last: u64,
+    count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ttl: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sensor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a str>,
 }
 
 impl Sink for FileSink {
