@@ -433,6 +433,38 @@ fn sst_ingestion_equals_write_batches() {
 }
 
 #[test]
+fn large_sst_ingestion_with_split_index_equals_write_batches() {
+    // enough inverse-index entries (>= 16384) for the bulk write to split them into two files
+    // of disjoint key ranges; addresses and targets are shared by many names, so runs of equal
+    // keys meet the pivot
+    let a_dir = tempfile::tempdir().unwrap();
+    let b_dir = tempfile::tempdir().unwrap();
+    let small =
+        RocksStore::open(a_dir.path(), RocksStoreOptions { ingest_threshold: usize::MAX, ..Default::default() })
+            .unwrap();
+    let bulk = RocksStore::open(b_dir.path(), RocksStoreOptions { ingest_threshold: 1, ..Default::default() }).unwrap();
+    let observations = || {
+        let mut v = Vec::new();
+        for i in 0..30_000u32 {
+            let name = format!("h{}.d{}.example.com", i % 7, i % 5000);
+            let ip = format!("10.0.{}.{}", (i / 7) % 40, i % 200);
+            v.push(obs(&name, RrType::A, vec![ipv4(&ip)], Some("example.com"), 1000 + u64::from(i % 977)));
+            if i % 3 == 0 {
+                let target = format!("edge{}.cdn.example.net", i % 61);
+                v.push(obs(&name, RrType::CNAME, vec![Rdata::name(&n(&target))], None, 2000 + u64::from(i)));
+            }
+        }
+        v
+    };
+    for s in [&small, &bulk] {
+        write(s, observations());
+    }
+    let (a, b) = (dump(&small), dump(&bulk));
+    assert!(a.len() > 40_000, "{}", a.len());
+    assert_eq!(a, b);
+}
+
+#[test]
 fn any_rdata_scans_every_inverse_entry() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

@@ -5,7 +5,8 @@
 //! - large batches (file imports) are written as sorted SST files with merge operands and
 //!   ingested in one `IngestExternalFile` call. That skips the memtable and the WAL, the bulk
 //!   of RocksDB's cost per key, and is still atomic because every key space shares one column
-//!   family. Two threads build the two files (RRsets, and everything else) in parallel.
+//!   family. Parallel threads build the files: RRsets; the inverse indexes, as two files of
+//!   disjoint key ranges; names and metadata.
 
 use std::path::Path;
 
@@ -51,7 +52,7 @@ pub fn write_batch(db: &DB, batch: &Batch, sensor_ids: &[u16], sync: bool) -> Re
     Ok(stats)
 }
 
-/// Writes a batch as three SST files (RRsets; inverse indexes; names and metadata), built
+/// Writes a batch as four SST files (RRsets; inverse indexes in two key ranges; names and metadata), built
 /// on parallel threads, and ingests them atomically.
 pub fn ingest_batch(
     db: &DB,
@@ -65,7 +66,8 @@ pub fn ingest_batch(
     let paths = [
         dir.join(format!("{seq}-1-rrset.sst")),
         dir.join(format!("{seq}-2-rdata.sst")),
-        dir.join(format!("{seq}-3-names.sst")),
+        dir.join(format!("{seq}-3-rdata.sst")),
+        dir.join(format!("{seq}-4-names.sst")),
     ];
     let t0 = std::time::Instant::now();
     let records = batch.sorted_records();
@@ -87,7 +89,8 @@ pub fn ingest_batch(
             }
             let meta: Vec<(Vec<u8>, Vec<u8>)> =
                 batch.checkpoints().iter().map(|(s, p)| (checkpoint_key(s), p.clone())).collect();
-            write_entries_sst(opts, &paths[2], &entries, &records, sensor_ids, meta)
+            let order = dnsledger_store::sort_order(entries.len(), |i| entries.key(i));
+            write_entries_sst(opts, &paths[3], &entries, &order, &records, sensor_ids, meta)
         });
         let b = (|| {
             // each merge entry carries its record's encoded aggregate beside its key, encoded
@@ -106,13 +109,33 @@ pub fn ingest_batch(
                     entries.extend_with_value(&one, &vbuf);
                 }
             }
-            write_entries_sst(opts, &paths[1], &entries, &records, sensor_ids, Vec::new())
+            // The largest index of most batches: sorted and written as two files of disjoint key
+            // ranges, the upper one on a thread of its own, so that the end of the write does
+            // not wait for one thread alone.
+            let (low, high) = split_at_median(&entries);
+            let sorted_part = |part: &[u32]| -> Vec<u32> {
+                dnsledger_store::sort_order(part.len(), |i| entries.key(part[i] as usize))
+                    .into_iter()
+                    .map(|i| part[i as usize])
+                    .collect()
+            };
+            std::thread::scope(|s| {
+                let upper = s.spawn(|| {
+                    let order = sorted_part(&high);
+                    write_entries_sst(opts, &paths[2], &entries, &order, &records, sensor_ids, Vec::new())
+                });
+                let order = sorted_part(&low);
+                let lower = write_entries_sst(opts, &paths[1], &entries, &order, &records, sensor_ids, Vec::new());
+                let upper = upper.join().map_err(|_| StoreError::Engine("SST writer thread panicked".into()))?;
+                Ok::<_, StoreError>((lower?, upper?))
+            })
         })();
         let panicked = || StoreError::Engine("SST writer thread panicked".into());
         let a = a.join().map_err(|_| panicked())?;
         let c = c.join().map_err(|_| panicked())?;
         tracing::debug!(?sorted, built = ?t0.elapsed(), "SST files built");
-        Ok::<_, StoreError>([a?, b?, c?])
+        let (b1, b2) = b?;
+        Ok::<_, StoreError>([a?, b1, b2, c?])
     });
     let cleanup = || {
         for p in &paths {
@@ -137,7 +160,11 @@ pub fn ingest_batch(
     } else {
         cleanup();
     }
-    Ok(WriteStats { records: counts[0], index_entries: counts[1] + counts[2], observations: batch.observations() })
+    Ok(WriteStats {
+        records: counts[0],
+        index_entries: counts[1] + counts[2] + counts[3],
+        observations: batch.observations(),
+    })
 }
 
 fn write_rrset_sst(
@@ -164,17 +191,40 @@ fn write_rrset_sst(
     Ok(records.len() as u64)
 }
 
-/// Sorts `entries` and writes them, merging equal keys, followed by `meta` puts (whose keys
-/// sort after every entry's).
+/// Splits the entries into those whose keys sort below a pivot and the rest (entries with
+/// equal keys land on the same side): the pivot is the median of a sample of the keys, so the
+/// two sides are about the same size.
+fn split_at_median(entries: &Entries) -> (Vec<u32>, Vec<u32>) {
+    let n = entries.len();
+    if n < 1 << 14 {
+        return ((0..n as u32).collect(), Vec::new());
+    }
+    let step = n / 1024;
+    let mut sample: Vec<&[u8]> = (0..n).step_by(step).map(|i| entries.key(i)).collect();
+    sample.sort_unstable();
+    let pivot = sample[sample.len() / 2];
+    let (mut low, mut high) = (Vec::with_capacity(n / 2 + n / 8), Vec::with_capacity(n / 2 + n / 8));
+    for i in 0..n {
+        if entries.key(i) < pivot {
+            low.push(i as u32);
+        } else {
+            high.push(i as u32);
+        }
+    }
+    (low, high)
+}
+
+/// Writes the entries in `order` (their key order), merging equal keys, followed by `meta`
+/// puts (whose keys sort after every entry's).
 fn write_entries_sst(
     opts: &Options,
     path: &Path,
     entries: &Entries,
+    order: &[u32],
     records: &[(&[u8], &Aggregate)],
     sensor_ids: &[u16],
     mut meta: Vec<(Vec<u8>, Vec<u8>)>,
 ) -> Result<u64, StoreError> {
-    let order = dnsledger_store::sort_order(entries.len(), |i| entries.key(i));
     meta.sort();
     if order.is_empty() && meta.is_empty() {
         return Ok(0);
