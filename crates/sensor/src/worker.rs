@@ -87,13 +87,27 @@ struct State {
     prefix: Vec<u8>,
     /// (record index, TTL) per RRset of the response being extracted (reused).
     records: Vec<(u32, Option<u32>)>,
+    /// Sightings of a replayed response not yet added to their records, and their time: they
+    /// are added when the next message comes (or the batch is handed on), so the cache misses
+    /// on those records, prefetched when the replay was found, overlap decoding the next frame.
+    deferred: Vec<(u32, Option<u32>)>,
+    deferred_time: u64,
     frame: u64,
     origin: String,
     stats: WorkerStats,
 }
 
 impl State {
+    /// Adds the deferred sightings to their records.
+    fn apply_deferred(&mut self) {
+        for &(index, ttl) in &self.deferred {
+            self.batch.repeat(index, self.deferred_time, ttl);
+        }
+        self.deferred.clear();
+    }
+
     fn new_batch(&mut self) -> Batch {
+        self.apply_deferred();
         let old = std::mem::take(&mut self.batch);
         self.replay.clear();
         self.sensor_id = self.sensor.as_deref().map(|s| self.batch.local_sensor(s));
@@ -101,6 +115,9 @@ impl State {
     }
 
     fn payload(&mut self, p: &DnsPayload<'_>) {
+        if !self.deferred.is_empty() {
+            self.apply_deferred();
+        }
         let Some(h) = dnsledger_wire::peek_header(p.data) else {
             self.error("short_header", "message shorter than a DNS header".into(), p);
             return;
@@ -132,8 +149,10 @@ impl State {
         let fingerprint = if mdns { None } else { self.replay.fingerprint(p.data, &self.prefix) };
         if let Some(hit) = fingerprint.as_ref().and_then(|f| self.replay.replay(f)) {
             for (index, ttl) in hit.records() {
-                self.batch.repeat(index, time, ttl);
+                self.batch.prefetch(index);
+                self.deferred.push((index, ttl));
             }
+            self.deferred_time = time;
             self.stats.responses_used += 1;
             self.stats.replayed += 1;
             self.stats.rrsets += hit.len() as u64;
@@ -263,6 +282,8 @@ impl<'s> Worker<'s> {
             mdns: opts.mdns,
             prefix: Vec::new(),
             records: Vec::new(),
+            deferred: Vec::new(),
+            deferred_time: 0,
             frame: 0,
             origin: String::new(),
             stats: WorkerStats::default(),

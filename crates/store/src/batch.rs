@@ -107,6 +107,15 @@ impl Batch {
         }
     }
 
+    /// Asks the CPU to fetch the aggregate at `index` into its cache ahead of a
+    /// [`Batch::repeat`] on it (a hint: out-of-range indexes are ignored).
+    #[inline]
+    pub fn prefetch(&self, index: u32) {
+        if let Some(agg) = self.aggs.get(index as usize) {
+            prefetch(agg);
+        }
+    }
+
     /// Rebuilds the hash table when records were placed without it (by
     /// [`Batch::merge_sorted`], whose result is usually only written: the table is built on the
     /// first lookup instead).
