@@ -82,6 +82,15 @@ try {
     console.log(`screenshot ${path.join(shots, file)}`);
   };
 
+  // Runs `go` (a navigation that rebuilds the view) and waits for the new records table: the
+  // old one stays in the page until the view is rebuilt, and must not be read as the answer.
+  const fresh = async (go, p = page) => {
+    const old = await p.$("#records");
+    await go();
+    if (old) await p.waitForFunction((el) => !el.isConnected, old);
+    await p.waitForSelector("#records tbody tr");
+  };
+
   // 1. login: a deep link to a search answers 401, the console asks for the key, then goes on
   await page.goto(`${base}/#/search/${encodeURIComponent(name)}`);
   if (key) {
@@ -113,32 +122,33 @@ try {
   await shot("02-resolutions.png");
 
   // sorting by count, descending (a deep link of its own)
-  await page.click("#records th >> text=Count");
-  await page.waitForURL(/sort=count/);
-  await page.click("#records th >> text=Count");
-  await page.waitForURL(/sort=-count/);
-  await page.waitForSelector("#records tbody tr");
+  await fresh(async () => {
+    await page.click("#records th >> text=Count");
+    await page.waitForURL(/sort=count/);
+  });
+  await fresh(async () => {
+    await page.click("#records th >> text=Count");
+    await page.waitForURL(/sort=-count/);
+  });
   const counts = await page.$$eval("#records tbody tr td:nth-child(6)", (tds) => tds.map((t) => Number(t.textContent.replace(/,/g, ""))));
   check(counts.every((c, i) => i === 0 || counts[i - 1] >= c), `sorted by count descending: ${counts.join(" ")}`);
   // the server sorts the whole answer: page 2 of one record per page is the second largest count
   if (counts.length > 1) {
-    await page.goto(`${base}/#/search/${name}?sort=-count&size=1&page=1`);
-    await page.waitForSelector("#records tbody tr");
+    await fresh(() => page.goto(`${base}/#/search/${name}?sort=-count&size=1&page=1`));
     const second = await page.$$eval("#records tbody tr td:nth-child(6)", (tds) => tds.map((t) => Number(t.textContent.replace(/,/g, ""))));
     check(second.length === 1 && second[0] === counts[1], `page 2 of the sorted answer holds count ${counts[1]}: ${second.join(" ")}`);
-    await page.goto(`${base}/#/search/${name}?sort=-count`);
-    await page.waitForSelector("#records tbody tr");
+    await fresh(() => page.goto(`${base}/#/search/${name}?sort=-count`));
   }
   // a filter by rrtype goes to the API and into the URL
   await page.fill("form.filters input[name=type]", "A");
-  await page.click("form.filters button");
-  await page.waitForURL(/type=A/);
-  await page.waitForSelector("#records tbody tr");
+  await fresh(async () => {
+    await page.click("form.filters button");
+    await page.waitForURL(/type=A/);
+  });
   const types = await page.$$eval("#records tbody tr td:nth-child(2)", (tds) => tds.map((t) => t.textContent));
   check(types.length > 0 && types.length < rows && types.every((t) => t === "A"), `type filter: ${types.join(" ")}`);
   // paging: one record per page; the next page is asked of the API (offset), never all at once
-  await page.goto(`${base}/#/search/${encodeURIComponent(name)}?size=1`);
-  await page.waitForSelector("#records tbody tr");
+  await fresh(() => page.goto(`${base}/#/search/${encodeURIComponent(name)}?size=1`));
   check((await page.locator("#records tbody tr").count()) === 1, "a page of one record");
   const first = await page.textContent("#records tbody tr");
   await page.click("#next");
@@ -251,8 +261,7 @@ try {
     `the last page of the filtered answer is page ${sensorCells.length} (the server counts filtered records)`);
 
   // 7. exports of the current query (fetched with the key, saved through a blob)
-  await tab.goto(`${base}/#/search/${encodeURIComponent(name)}`);
-  await tab.waitForSelector("#records tbody tr");
+  await fresh(() => tab.goto(`${base}/#/search/${encodeURIComponent(name)}`), tab);
   const saved = async (button) => {
     const [dl] = await Promise.all([tab.waitForEvent("download"), tab.click(button)]);
     const file = await dl.path();
