@@ -52,8 +52,8 @@ pub fn write_batch(db: &DB, batch: &Batch, sensor_ids: &[u16], sync: bool) -> Re
     Ok(stats)
 }
 
-/// Writes a batch as four SST files (RRsets; inverse indexes in two key ranges; names and metadata), built
-/// on parallel threads, and ingests them atomically.
+/// Writes a batch as four SST files (RRsets; inverse indexes in two key ranges; names and
+/// metadata), built on parallel threads, and ingests them atomically.
 pub fn ingest_batch(
     db: &DB,
     opts: &Options,
