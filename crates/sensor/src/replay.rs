@@ -23,7 +23,7 @@
 //! header plus its record indexes and TTLs in a per-generation arena (about 60 octets for a
 //! typical answer), so the table stays within a few tens of MiB whatever the traffic.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
 
 /// Distinct responses remembered per generation (two generations are kept).
 pub const REPLAY_MAX: usize = 1 << 17;
@@ -53,7 +53,7 @@ pub struct Fingerprint {
 }
 
 /// One remembered response: where its records and TTLs are in its generation's arena.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Entry {
     /// Offset in the arena: `records` (index, TTL) pairs, then `ttls` message TTLs.
     start: u32,
@@ -63,10 +63,122 @@ struct Entry {
     dropped: (u32, u32, u32),
 }
 
+/// Entries keyed by their 128-bit hash: open addressing with linear probing, at most half
+/// full, no deletions (a generation is cleared as a whole). Unlike a general-purpose map, the
+/// slot a hash starts at is known without a lookup, so it can be prefetched while the rest of
+/// the message is handled (see [`Replay::prefetch`]). The key 0 marks an empty slot (a hash of
+/// 0 is stored as 1).
+///
+/// The fingerprint is an unkeyed hash of what a peer sends, so the home slot comes from a
+/// per-process random seeding of all its bits: a sender cannot line its responses up on one
+/// probe sequence.
+#[derive(Default)]
+struct Slots {
+    slots: Vec<(u128, Entry)>,
+    len: usize,
+    seed: foldhash::fast::RandomState,
+}
+
+/// Slots allocated when a table first takes an entry.
+const MIN_SLOTS: usize = 1024;
+
+impl Slots {
+    fn key(hash: u128) -> u128 {
+        hash.max(1)
+    }
+
+    /// The slot a hash's probe starts at (the table is not empty).
+    fn home(&self, key: u128) -> usize {
+        (self.seed.hash_one(key) as usize) & (self.slots.len() - 1)
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn clear(&mut self) {
+        if self.len > 0 {
+            self.slots.fill((0, Entry::default()));
+            self.len = 0;
+        }
+    }
+
+    /// Asks the CPU to bring in the slot where `hash`'s probe starts.
+    fn prefetch(&self, hash: u128) {
+        if !self.slots.is_empty() {
+            prefetch(self.slots.as_ptr().wrapping_add(self.home(Self::key(hash))));
+        }
+    }
+
+    fn get(&self, hash: u128) -> Option<&Entry> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let key = Self::key(hash);
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let (k, e) = self.slots.get(i)?;
+            if *k == key {
+                return Some(e);
+            }
+            if *k == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, hash: u128, e: Entry) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let key = Self::key(hash);
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        while let Some(slot) = self.slots.get_mut(i) {
+            if slot.0 == key {
+                slot.1 = e;
+                return;
+            }
+            if slot.0 == 0 {
+                *slot = (key, e);
+                self.len += 1;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![(0, Entry::default()); size]);
+        self.len = 0;
+        for (k, e) in old {
+            if k != 0 {
+                self.insert(k, e);
+            }
+        }
+    }
+}
+
+/// Asks the CPU to bring the cache line at `p` in (a hint; it never faults, whatever `p` is).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it reads nothing the program sees and cannot fault,
+    // even for an address outside any allocation.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// One generation of the table.
 #[derive(Default)]
 struct Generation {
-    map: HashMap<u128, Entry, foldhash::fast::RandomState>,
+    map: Slots,
     arena: Vec<u32>,
 }
 
@@ -248,6 +360,14 @@ impl Replay {
         Some(Fingerprint { hash })
     }
 
+    /// Asks the CPU to fetch the table slots `f` will be looked up in: called as soon as a
+    /// response is fingerprinted, so the cache misses overlap the work done before
+    /// [`Replay::replay`] (matching the response to its query).
+    pub fn prefetch(&self, f: &Fingerprint) {
+        self.new.map.prefetch(f.hash);
+        self.old.map.prefetch(f.hash);
+    }
+
     /// The records of a repeat of an earlier response, with their TTLs as this response has
     /// them; `None` when it must be extracted. A repeat found in the older generation moves
     /// to the newer one.
@@ -255,8 +375,8 @@ impl Replay {
         if self.ttls_of != Some(f.hash) {
             return None;
         }
-        if !self.new.map.contains_key(&f.hash) {
-            let e = *self.old.map.get(&f.hash)?;
+        if self.new.map.get(f.hash).is_none() {
+            let e = *self.old.map.get(f.hash)?;
             let (records, ttls) = self.old.parts(&e);
             shift(ttls, &self.ttls, e.negative, records)?;
             if self.new_is_full() {
@@ -273,7 +393,7 @@ impl Replay {
                 }
             }
         }
-        let e = *self.new.map.get(&f.hash)?;
+        let e = *self.new.map.get(f.hash)?;
         let (pairs, ttls) = self.new.parts(&e);
         let d = shift(ttls, &self.ttls, e.negative, pairs)?;
         Some(Hit { pairs, shift: d, negative: e.negative, dropped: e.dropped })
@@ -399,6 +519,32 @@ mod tests {
         r.clear();
         assert!(r.is_empty());
         assert_eq!(hit(&mut r, 4), None);
+    }
+
+    #[test]
+    fn slots_find_every_key_across_growth_and_forget_on_clear() {
+        let mut t = Slots::default();
+        let e = |n: u32| Entry { start: n, ..Entry::default() };
+        // keys that share their low bits still spread over the table (the home slot is a
+        // seeded hash of all 128 bits)
+        let key = |i: u32| (u128::from(i + 1) << 64) | u128::from(i % 3);
+        for i in 0..5000u32 {
+            t.insert(key(i), e(i));
+        }
+        assert_eq!(t.len(), 5000);
+        assert!(t.slots.len() >= 10_000, "at most half full: {}", t.slots.len());
+        for i in 0..5000u32 {
+            assert_eq!(t.get(key(i)).map(|x| x.start), Some(i));
+        }
+        assert!(t.get(key(5000)).is_none());
+        // a key stored again replaces its entry; hash 0 is a key like any other
+        t.insert(key(7), e(70));
+        t.insert(0, e(1));
+        assert_eq!((t.get(key(7)).map(|x| x.start), t.get(0).map(|x| x.start)), (Some(70), Some(1)));
+        assert_eq!(t.len(), 5001);
+        t.clear();
+        assert_eq!(t.len(), 0);
+        assert!(t.get(key(1)).is_none() && t.get(0).is_none());
     }
 
     #[test]

@@ -123,8 +123,26 @@ impl State {
             return;
         };
         self.stats.dns_messages += 1;
-        let question = dnsledger_wire::question_key(p.data).unwrap_or(0);
         let tcp = matches!(p.transport, Transport::Tcp);
+        // mDNS responses (RFC 6762: always from port 5353) have no question to start from.
+        let mdns = h.qr && self.mdns && !tcp && p.sport == 5353;
+        // A response whose bytes (all but the id) repeat one extracted before gives the same
+        // RRsets: count it against them without extracting again (unicast only: the replay
+        // table does not tell the two extraction modes apart). It is fingerprinted first and
+        // its table slots prefetched, so that matching it to its query overlaps their misses.
+        let fingerprint = if h.qr && !mdns {
+            if self.record_clients {
+                client_prefix(p.dst, p.src, &mut self.prefix);
+            }
+            let f = self.replay.fingerprint(p.data, &self.prefix);
+            if let Some(f) = &f {
+                self.replay.prefetch(f);
+            }
+            f
+        } else {
+            None
+        };
+        let question = dnsledger_wire::question_key(p.data).unwrap_or(0);
         if !h.qr {
             let t = Transaction { client: (p.src, p.sport), server: (p.dst, p.dport), tcp, id: h.id, question };
             self.matcher.query(&t, p.ts);
@@ -138,15 +156,9 @@ impl State {
         }
         let time = u64::try_from(p.ts / 1_000_000).unwrap_or(0);
         let meta = MessageMeta { time, zone_hint: None };
-        if self.record_clients {
+        if mdns && self.record_clients {
             client_prefix(p.dst, p.src, &mut self.prefix);
         }
-        // mDNS responses (RFC 6762: always from port 5353) have no question to start from.
-        let mdns = self.mdns && !tcp && p.sport == 5353;
-        // A response whose bytes (all but the id) repeat one extracted before gives the same
-        // RRsets: count it against them without extracting again (unicast only: the replay
-        // table does not tell the two extraction modes apart).
-        let fingerprint = if mdns { None } else { self.replay.fingerprint(p.data, &self.prefix) };
         if let Some(hit) = fingerprint.as_ref().and_then(|f| self.replay.replay(f)) {
             for (index, ttl) in hit.records() {
                 self.batch.prefetch(index);
