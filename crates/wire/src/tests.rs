@@ -939,6 +939,34 @@ fn peek_header_fields() {
 }
 
 #[test]
+fn question_key_folds_ascii_letters_of_the_name_only() {
+    // a one-question message whose name is one label: `len` octets of 'x' then `b`
+    let msg = |len: usize, b: u8, qtype: u16| {
+        let mut m = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, (len + 1) as u8];
+        m.extend(std::iter::repeat_n(b'x', len));
+        m.push(b);
+        m.push(0);
+        m.extend_from_slice(&qtype.to_be_bytes());
+        m.extend_from_slice(&[0, 1]);
+        m
+    };
+    // every octet value at every offset within an 8-octet word (and across words): an octet
+    // and its case twin give one key exactly when both are the same ASCII letter
+    for len in 0..20 {
+        for b in 0..=255u8 {
+            let twin = b ^ 0x20;
+            let same = b.eq_ignore_ascii_case(&twin);
+            let (k1, k2) = (question_key(&msg(len, b, 1)), question_key(&msg(len, twin, 1)));
+            assert!(k1.is_some());
+            assert_eq!(k1 == k2, same, "len {len} octet {b:#04x}");
+        }
+    }
+    // qtype and qclass octets are not names: 0x0041 and 0x0061 stay apart
+    assert_ne!(question_key(&msg(3, b'a', 0x41)), question_key(&msg(3, b'a', 0x61)));
+    assert_ne!(question_key(&msg(6, b'a', 0x41)), question_key(&msg(6, b'a', 0x61)));
+}
+
+#[test]
 fn question_key_pairs_queries_and_responses() {
     let mut q = Msg::new(RD);
     q.question(&w("WWW.Example.com"), RrType::A, 1);
