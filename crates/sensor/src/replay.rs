@@ -25,6 +25,8 @@
 
 use std::hash::BuildHasher;
 
+use dnsledger_store::prefetch;
+
 /// Distinct responses remembered per generation (two generations are kept).
 pub const REPLAY_MAX: usize = 1 << 17;
 
@@ -160,19 +162,6 @@ impl Slots {
             }
         }
     }
-}
-
-/// Asks the CPU to bring the cache line at `p` in (a hint; it never faults, whatever `p` is).
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it reads nothing the program sees and cannot fault,
-    // even for an address outside any allocation.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// One generation of the table.

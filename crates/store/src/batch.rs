@@ -365,8 +365,9 @@ impl Batch {
 const PREFETCH_AHEAD: usize = 8;
 
 /// Asks the CPU to bring the cache line at `p` in (a hint; it never faults, whatever `p` is).
+/// Shared with the sensor's replay table.
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint: it reads nothing the program sees and cannot fault,
     // even for an address outside any allocation.

@@ -15,7 +15,7 @@ pub mod wire;
 
 use std::ops::ControlFlow;
 
-pub use batch::{sort_order, Batch};
+pub use batch::{prefetch, sort_order, Batch};
 use dnsledger_model::Record;
 pub use query::{IpRange, NameMatch, NegativeFilter, RdataQuery, RdataTarget, RrsetQuery};
 
