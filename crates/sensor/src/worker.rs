@@ -130,10 +130,10 @@ impl State {
         // RRsets: count it against them without extracting again (unicast only: the replay
         // table does not tell the two extraction modes apart). It is fingerprinted first and
         // its table slots prefetched, so that matching it to its query overlaps their misses.
+        if h.qr && self.record_clients {
+            client_prefix(p.dst, p.src, &mut self.prefix);
+        }
         let fingerprint = if h.qr && !mdns {
-            if self.record_clients {
-                client_prefix(p.dst, p.src, &mut self.prefix);
-            }
             let f = self.replay.fingerprint(p.data, &self.prefix);
             if let Some(f) = &f {
                 self.replay.prefetch(f);
@@ -156,9 +156,6 @@ impl State {
         }
         let time = u64::try_from(p.ts / 1_000_000).unwrap_or(0);
         let meta = MessageMeta { time, zone_hint: None };
-        if mdns && self.record_clients {
-            client_prefix(p.dst, p.src, &mut self.prefix);
-        }
         if let Some(hit) = fingerprint.as_ref().and_then(|f| self.replay.replay(f)) {
             for (index, ttl) in hit.records() {
                 self.batch.prefetch(index);
