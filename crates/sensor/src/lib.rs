@@ -192,12 +192,7 @@ fn output_thread(
             let r = (|| {
                 loop {
                     match rx.recv_timeout(Duration::from_secs(1)) {
-                        Ok(mut b) => {
-                            // every sink reads the records in key order: with them moved into
-                            // that order, it reads memory in sequence (see `Batch::sort`)
-                            b.sort();
-                            sink.write(&b)?
-                        }
+                        Ok(mut b) => sink.write(&mut b)?,
                         Err(RecvTimeoutError::Timeout) => sink.tick()?,
                         Err(RecvTimeoutError::Disconnected) => break,
                     }

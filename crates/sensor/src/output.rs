@@ -41,8 +41,9 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> OutputError {
 /// A destination for batches. Called from the single output thread.
 pub trait Sink: Send {
     /// Takes a batch; when this returns Ok the batch is durable (stored, acknowledged by the
-    /// collector, spooled, or written to the file).
-    fn write(&mut self, batch: &Batch) -> Result<(), OutputError>;
+    /// collector, spooled, or written to the file). A sink that reads the records in key
+    /// order may first move them into that order in memory ([`Batch::sort`]).
+    fn write(&mut self, batch: &mut Batch) -> Result<(), OutputError>;
     /// Periodic work while idle (retrying the spool).
     fn tick(&mut self) -> Result<(), OutputError> {
         Ok(())
@@ -64,7 +65,9 @@ impl StoreSink {
 }
 
 impl Sink for StoreSink {
-    fn write(&mut self, batch: &Batch) -> Result<(), OutputError> {
+    fn write(&mut self, batch: &mut Batch) -> Result<(), OutputError> {
+        // the store writes in key order: with the records moved into it, it reads them in sequence
+        batch.sort();
         self.store.write(batch)?;
         batch_outcome("stored");
         Ok(())
@@ -254,7 +257,9 @@ struct NdjsonLine<'a> {
 }
 
 impl Sink for FileSink {
-    fn write(&mut self, batch: &Batch) -> Result<(), OutputError> {
+    fn write(&mut self, batch: &mut Batch) -> Result<(), OutputError> {
+        // lines go out in key order: with the records moved into it, they are read in sequence
+        batch.sort();
         let sensors = batch.sensor_names().to_vec();
         for (key, agg) in batch.sorted_records() {
             self.record(key, agg, &sensors).map_err(io_err(format!("writing {}", self.name)))?;
@@ -477,7 +482,7 @@ impl HttpSink {
 }
 
 impl Sink for HttpSink {
-    fn write(&mut self, batch: &Batch) -> Result<(), OutputError> {
+    fn write(&mut self, batch: &mut Batch) -> Result<(), OutputError> {
         let mut raw = Vec::with_capacity(batch.approx_bytes() / 2 + 64);
         wire::encode(batch, &mut raw);
         let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 3), flate2::Compression::fast());
