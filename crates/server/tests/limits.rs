@@ -258,8 +258,7 @@ async fn connections_over_the_cap_are_closed_at_once() {
     }
     // a third is closed without an answer, even though it sends a complete request
     let mut c = TcpStream::connect(addr).await.expect("connect");
-    let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
-    let answer = read_to_close(&mut c, Duration::from_secs(10)).await;
+    let answer = closing_request(&mut c).await;
     assert!(answer.is_empty(), "{answer}");
     assert!(limited(&app, "connection_cap").await >= before + 1.0);
     // freeing a slot lets the next connection in
@@ -281,6 +280,14 @@ async fn connect_from(from: std::net::Ipv4Addr, to: std::net::SocketAddr) -> Tcp
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.bind((from, 0).into()).unwrap_or_else(|e| panic!("binding {from}: {e} (all of 127/8 is loopback on Linux)"));
     socket.connect(to).await.expect("connect")
+}
+
+/// Sends a complete request asking the server to close, and returns what came back before
+/// the connection closed (empty when it was closed without an answer); write errors are
+/// ignored, since a refused connection may already be gone.
+async fn closing_request(c: &mut TcpStream) -> String {
+    let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
+    read_to_close(c, Duration::from_secs(10)).await
 }
 
 /// A request on `c`, answered 200, the connection kept open.
@@ -309,8 +316,7 @@ async fn one_address_cannot_take_every_connection() {
     }
     // its third is closed without an answer, though the server has 6 slots free
     let mut c = connect_from(one, addr).await;
-    let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
-    let answer = read_to_close(&mut c, Duration::from_secs(10)).await;
+    let answer = closing_request(&mut c).await;
     assert!(answer.is_empty(), "{answer}");
     assert!(limited(&app, "connection_cap_per_address").await >= per_address + 1.0);
     // another address is served meanwhile, up to its own two
@@ -321,16 +327,14 @@ async fn one_address_cannot_take_every_connection() {
         others.push(c);
     }
     let mut c = connect_from(two, addr).await;
-    let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
-    assert!(read_to_close(&mut c, Duration::from_secs(10)).await.is_empty());
+    assert!(closing_request(&mut c).await.is_empty());
     assert!(limited(&app, "connection_cap_per_address").await >= per_address + 2.0);
     // closing one of 127.0.0.1's connections lets its next one in
     drop(held.pop());
     let mut in_again = false;
     for _ in 0..50 {
         let mut c = connect_from(one, addr).await;
-        let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
-        if read_to_close(&mut c, Duration::from_secs(10)).await.starts_with("HTTP/1.1 200") {
+        if closing_request(&mut c).await.starts_with("HTTP/1.1 200") {
             in_again = true;
             break;
         }
