@@ -7,21 +7,30 @@
 //! them, without parsing the message again.
 //!
 //! A response is identified by a 128-bit hash of its bytes after the id with every TTL field
-//! zeroed (and of the client prefix under `--record-clients`). Its TTLs are compared with the
-//! remembered ones: when every TTL moved by the same amount `d` (the entries aged together),
-//! each record's TTL is its remembered TTL minus `d` (an RRset's TTL is the smallest of its
-//! records', which shifts with them). Otherwise — an entry was refetched, TTLs at or above
-//! 2^31 (read as 0 by extraction), or a negative answer whose TTL comes from the SOA MINIMUM
-//! and so does not shift — the response is extracted again.
+//! zeroed (and of the client prefix under `--record-clients`), seeded per table so that what a
+//! peer sends cannot be lined up on one probe sequence or made to collide. Its TTLs are
+//! compared with the remembered ones: when every TTL moved by the same amount `d` (the entries
+//! aged together), each record's TTL is its remembered TTL minus `d` (an RRset's TTL is the
+//! smallest of its records', which shifts with them). Otherwise — an entry was refetched, TTLs
+//! at or above 2^31 (read as 0 by extraction), or a negative answer whose TTL comes from the
+//! SOA MINIMUM and so does not shift — the response is extracted again.
 //!
 //! The table keeps the responses of the current batch in two generations of at most
 //! [`REPLAY_MAX`] entries each: when the newer one is full it becomes the older one and the
 //! oldest generation is dropped, and a response found in the older generation moves to the
 //! newer. So a working set of up to twice `REPLAY_MAX` distinct responses stays replayable,
 //! where clearing one table when full forgot everything at once (on the reference corpus,
-//! 259k distinct responses: that lost a third of the repeats). An entry is a fixed-size
-//! header plus its record indexes and TTLs in a per-generation arena (about 60 octets for a
-//! typical answer), so the table stays within a few tens of MiB whatever the traffic.
+//! 259k distinct responses: that lost a third of the repeats). An entry is a 16-octet slot
+//! (64 bits of the hash, where its words start, how many) and its words in a per-generation
+//! arena: the other 64 bits of the hash, its counters, record indexes and TTLs (about 80
+//! octets for a typical answer), so the table stays within a few tens of MiB whatever the
+//! traffic.
+//!
+//! A lookup costs a cache miss on the slot, one on the arena words and one per record it
+//! counts. A worker handed frames ahead of their turn hides them: it fingerprints a response
+//! some frames early and asks for its slot ([`Replay::prefetch`]), a few frames later for its
+//! arena words ([`Replay::prefetch_entry`]), then for its records
+//! ([`Replay::for_each_record`]).
 
 use std::hash::BuildHasher;
 
@@ -35,6 +44,9 @@ const NO_TTL: u32 = u32::MAX;
 /// Arena words per entry allowed on average before a generation counts as full (responses
 /// re-extracted under the same hash leave their old words behind until the generation goes).
 const ARENA_PER_ENTRY: usize = 32;
+/// Arena words before an entry's pairs: the high 64 bits of its hash, the negative answers
+/// among its records and the three dropped counts.
+const HEADER: usize = 6;
 
 /// What one extracted response contributed to the current batch.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,51 +59,55 @@ pub struct Replayed<'a> {
     pub dropped: (u32, u32, u32),
 }
 
-/// A response's identity for replay: its masked hash (its TTLs stay in the [`Replay`] until
-/// the next response is fingerprinted).
+/// A response's identity for replay: its masked, seeded hash (its TTLs stay in the
+/// [`Replay`], or with whoever computed it ahead, until it is looked up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     hash: u128,
 }
 
-/// One remembered response: where its records and TTLs are in its generation's arena.
-#[derive(Debug, Clone, Copy, Default)]
-struct Entry {
-    /// Offset in the arena: `records` (index, TTL) pairs, then `ttls` message TTLs.
-    start: u32,
-    records: u32,
-    ttls: u32,
-    negative: u32,
-    dropped: (u32, u32, u32),
+impl Fingerprint {
+    /// The low 64 bits, kept in the slot (never 0, which marks an empty slot).
+    fn tag(self) -> u64 {
+        (self.hash as u64).max(1)
+    }
+
+    /// The high 64 bits, kept in the arena.
+    fn check(self) -> u64 {
+        (self.hash >> 64) as u64
+    }
 }
 
-/// Entries keyed by their 128-bit hash: open addressing with linear probing, at most half
-/// full, no deletions (a generation is cleared as a whole). Unlike a general-purpose map, the
-/// slot a hash starts at is known without a lookup, so it can be prefetched while the rest of
-/// the message is handled (see [`Replay::prefetch`]). The key 0 marks an empty slot (a hash of
-/// 0 is stored as 1).
-///
-/// The fingerprint is an unkeyed hash of what a peer sends, so the home slot comes from a
-/// per-process random seeding of all its bits: a sender cannot line its responses up on one
-/// probe sequence.
+/// One remembered response: its tag and where its words are in the generation's arena.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Slot {
+    /// [`Fingerprint::tag`]; 0 marks an empty slot.
+    tag: u64,
+    /// Offset of the entry's words in the arena.
+    start: u32,
+    /// (record index, TTL) pairs in the entry.
+    records: u16,
+    /// Message TTLs in the entry.
+    ttls: u16,
+}
+
+/// Slots keyed by their tag: open addressing with linear probing, at most half full, no
+/// deletions (a generation is cleared as a whole). Unlike a general-purpose map, the slot a
+/// tag starts at is known without a lookup, so it can be prefetched while other frames are
+/// handled. The tag is part of a seeded hash, so its low bits serve as the home slot.
 #[derive(Default)]
 struct Slots {
-    slots: Vec<(u128, Entry)>,
+    slots: Vec<Slot>,
     len: usize,
-    seed: foldhash::fast::RandomState,
 }
 
 /// Slots allocated when a table first takes an entry.
 const MIN_SLOTS: usize = 1024;
 
 impl Slots {
-    fn key(hash: u128) -> u128 {
-        hash.max(1)
-    }
-
-    /// The slot a hash's probe starts at (the table is not empty).
-    fn home(&self, key: u128) -> usize {
-        (self.seed.hash_one(key) as usize) & (self.slots.len() - 1)
+    /// The slot a tag's probe starts at (the table is not empty).
+    fn home(&self, tag: u64) -> usize {
+        tag as usize & (self.slots.len() - 1)
     }
 
     fn len(&self) -> usize {
@@ -100,51 +116,49 @@ impl Slots {
 
     fn clear(&mut self) {
         if self.len > 0 {
-            self.slots.fill((0, Entry::default()));
+            self.slots.fill(Slot::default());
             self.len = 0;
         }
     }
 
-    /// Asks the CPU to bring in the slot where `hash`'s probe starts.
-    fn prefetch(&self, hash: u128) {
+    /// Asks the CPU to bring in the slot where `tag`'s probe starts.
+    fn prefetch(&self, tag: u64) {
         if !self.slots.is_empty() {
-            prefetch(self.slots.as_ptr().wrapping_add(self.home(Self::key(hash))));
+            prefetch(self.slots.as_ptr().wrapping_add(self.home(tag)));
         }
     }
 
-    fn get(&self, hash: u128) -> Option<&Entry> {
+    fn get(&self, tag: u64) -> Option<Slot> {
         if self.slots.is_empty() {
             return None;
         }
-        let key = Self::key(hash);
         let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
+        let mut i = self.home(tag);
         loop {
-            let (k, e) = self.slots.get(i)?;
-            if *k == key {
-                return Some(e);
+            let s = *self.slots.get(i)?;
+            if s.tag == tag {
+                return Some(s);
             }
-            if *k == 0 {
+            if s.tag == 0 {
                 return None;
             }
             i = (i + 1) & mask;
         }
     }
 
-    fn insert(&mut self, hash: u128, e: Entry) {
+    fn insert(&mut self, s: Slot) {
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let key = Self::key(hash);
         let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
+        let mut i = self.home(s.tag);
         while let Some(slot) = self.slots.get_mut(i) {
-            if slot.0 == key {
-                slot.1 = e;
+            if slot.tag == s.tag {
+                *slot = s;
                 return;
             }
-            if slot.0 == 0 {
-                *slot = (key, e);
+            if slot.tag == 0 {
+                *slot = s;
                 self.len += 1;
                 return;
             }
@@ -154,14 +168,21 @@ impl Slots {
 
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(MIN_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![(0, Entry::default()); size]);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
         self.len = 0;
-        for (k, e) in old {
-            if k != 0 {
-                self.insert(k, e);
+        for s in old {
+            if s.tag != 0 {
+                self.insert(s);
             }
         }
     }
+}
+
+/// An entry's counters, from its arena header.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    negative: u32,
+    dropped: (u32, u32, u32),
 }
 
 /// One generation of the table.
@@ -177,24 +198,56 @@ impl Generation {
         self.arena.clear();
     }
 
-    /// Stores an entry given as its parts; false if the arena would overflow its offsets.
-    fn put(&mut self, hash: u128, records: impl ExactSizeIterator<Item = (u32, u32)>, ttls: &[u32], e: Entry) -> bool {
-        let Ok(start) = u32::try_from(self.arena.len()) else { return false };
-        let n = records.len();
+    /// Stores an entry given as its parts; false if it does not fit (the arena would overflow
+    /// its offsets, or more than 65535 records or TTLs).
+    fn put(
+        &mut self,
+        f: Fingerprint,
+        records: impl ExactSizeIterator<Item = (u32, u32)>,
+        ttls: &[u32],
+        meta: Meta,
+    ) -> bool {
+        let (Ok(start), Ok(n), Ok(t)) =
+            (u32::try_from(self.arena.len()), u16::try_from(records.len()), u16::try_from(ttls.len()))
+        else {
+            return false;
+        };
+        let check = f.check();
+        let (d0, d1, d2) = meta.dropped;
+        self.arena.extend_from_slice(&[check as u32, (check >> 32) as u32, meta.negative, d0, d1, d2]);
         for (i, t) in records {
             self.arena.push(i);
             self.arena.push(t);
         }
         self.arena.extend_from_slice(ttls);
-        self.map.insert(hash, Entry { start, records: n as u32, ttls: ttls.len() as u32, ..e });
+        self.map.insert(Slot { tag: f.tag(), start, records: n, ttls: t });
         true
     }
 
-    fn parts(&self, e: &Entry) -> (&[u32], &[u32]) {
-        let s = e.start as usize;
-        let r = s + 2 * e.records as usize;
-        let t = r + e.ttls as usize;
-        (self.arena.get(s..r).unwrap_or_default(), self.arena.get(r..t).unwrap_or_default())
+    /// The entry of `f`: its counters, (index, TTL) pairs and TTLs.
+    fn find(&self, f: Fingerprint) -> Option<(Meta, &[u32], &[u32])> {
+        let slot = self.map.get(f.tag())?;
+        let s = slot.start as usize;
+        let r = s + HEADER + 2 * usize::from(slot.records);
+        let t = r + usize::from(slot.ttls);
+        let words = self.arena.get(s..t)?;
+        let (head, rest) = words.split_at_checked(HEADER)?;
+        if u64::from(head[0]) | u64::from(head[1]) << 32 != f.check() {
+            return None;
+        }
+        let meta = Meta { negative: head[2], dropped: (head[3], head[4], head[5]) };
+        let (pairs, ttls) = rest.split_at_checked(2 * usize::from(slot.records))?;
+        Some((meta, pairs, ttls))
+    }
+
+    /// Asks the CPU to bring in the arena words of `f`'s entry (when its slot is found).
+    fn prefetch_entry(&self, f: Fingerprint) {
+        if let Some(slot) = self.map.get(f.tag()) {
+            let words = HEADER + 2 * usize::from(slot.records) + usize::from(slot.ttls);
+            let first = self.arena.as_ptr().wrapping_add(slot.start as usize);
+            prefetch(first);
+            prefetch(first.wrapping_add(words - 1));
+        }
     }
 }
 
@@ -232,8 +285,10 @@ pub struct Replay {
     new: Generation,
     old: Generation,
     max: usize,
+    /// The fingerprint's seed, random per table.
+    seed: u64,
     scratch: Vec<u8>,
-    /// The TTLs of the last response fingerprinted, in wire order, and its hash.
+    /// The TTLs of the last response fingerprinted (or adopted), in wire order, and its hash.
     ttls: Vec<u32>,
     ttls_of: Option<u128>,
 }
@@ -289,6 +344,7 @@ impl Replay {
             new: Generation::default(),
             old: Generation::default(),
             max: max.max(1),
+            seed: std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64),
             scratch: Vec::new(),
             ttls: Vec::new(),
             ttls_of: None,
@@ -317,14 +373,32 @@ impl Replay {
     }
 
     /// The fingerprint of a response, or `None` when its layout cannot be walked (it is then
-    /// simply extracted, and extraction reports what is wrong).
+    /// simply extracted, and extraction reports what is wrong). Its TTLs are kept for the
+    /// [`Replay::replay`] or [`Replay::insert`] that follows.
     pub fn fingerprint(&mut self, msg: &[u8], prefix: &[u8]) -> Option<Fingerprint> {
+        self.ttls_of = None;
+        let mut ttls = std::mem::take(&mut self.ttls);
+        let f = self.fingerprint_into(msg, prefix, &mut ttls);
+        self.ttls = ttls;
+        self.ttls_of = f.map(|f| f.hash);
+        f
+    }
+
+    /// The fingerprint of a response, with its TTLs in wire order put in `ttls`, for a
+    /// response met ahead of its turn; it is handed back with [`Replay::adopt`] when its turn
+    /// comes.
+    pub fn fingerprint_into(&mut self, msg: &[u8], prefix: &[u8], ttls: &mut Vec<u32>) -> Option<Fingerprint> {
         let count = |i: usize| msg.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize);
         let (qd, an, ns, ar) = (count(4)?, count(6)?, count(8)?, count(10)?);
-        self.ttls_of = None;
-        self.ttls.clear();
-        self.scratch.clear();
-        self.scratch.extend_from_slice(msg.get(2..)?);
+        ttls.clear();
+        // hashed: the prefix, its length, then the message after the id with TTLs zeroed
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        scratch.extend_from_slice(prefix);
+        scratch.push(u8::try_from(prefix.len()).ok()?);
+        // message octet `i` (from 2 on) is at `head + i - 2`
+        let head = scratch.len();
+        scratch.extend_from_slice(msg.get(2..)?);
         let mut pos = 12;
         for _ in 0..qd {
             pos = skip_name(msg, pos)? + 4;
@@ -332,29 +406,44 @@ impl Replay {
         for _ in 0..an + ns + ar {
             pos = skip_name(msg, pos)?;
             let f = msg.get(pos..pos + 10)?;
-            self.ttls.push(u32::from_be_bytes([f[4], f[5], f[6], f[7]]));
-            // zero the TTL in the copy (which starts at offset 2 of the message)
-            self.scratch.get_mut(pos + 2..pos + 6)?.fill(0);
+            ttls.push(u32::from_be_bytes([f[4], f[5], f[6], f[7]]));
+            scratch.get_mut(head + pos + 2..head + pos + 6)?.fill(0);
             pos += 10 + u16::from_be_bytes([f[8], f[9]]) as usize;
         }
         if pos > msg.len() {
             return None;
         }
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(prefix);
-        h.update(&(self.scratch.len() as u32).to_le_bytes());
-        h.update(&self.scratch);
-        let hash = h.digest128();
-        self.ttls_of = Some(hash);
-        Some(Fingerprint { hash })
+        Some(Fingerprint { hash: xxhash_rust::xxh3::xxh3_128_with_seed(scratch, self.seed) })
     }
 
-    /// Asks the CPU to fetch the table slots `f` will be looked up in: called as soon as a
-    /// response is fingerprinted, so the cache misses overlap the work done before
-    /// [`Replay::replay`] (matching the response to its query).
+    /// Makes `f`, computed ahead by [`Replay::fingerprint_into`] with `ttls`, the response
+    /// being handled (as if [`Replay::fingerprint`] had just computed it); `ttls` gets an
+    /// emptied buffer back.
+    pub fn adopt(&mut self, f: Fingerprint, ttls: &mut Vec<u32>) {
+        std::mem::swap(&mut self.ttls, ttls);
+        ttls.clear();
+        self.ttls_of = Some(f.hash);
+    }
+
+    /// Asks the CPU to fetch the table slots `f` will be looked up in.
     pub fn prefetch(&self, f: &Fingerprint) {
-        self.new.map.prefetch(f.hash);
-        self.old.map.prefetch(f.hash);
+        self.new.map.prefetch(f.tag());
+        self.old.map.prefetch(f.tag());
+    }
+
+    /// Asks the CPU to fetch the arena words of `f`'s entry, in whichever generation holds
+    /// it (best after [`Replay::prefetch`] had time to bring the slots in).
+    pub fn prefetch_entry(&self, f: &Fingerprint) {
+        self.new.prefetch_entry(*f);
+        self.old.prefetch_entry(*f);
+    }
+
+    /// Calls `each` with the record index of every record remembered for `f` (to prefetch
+    /// them; the TTLs are not checked).
+    pub fn for_each_record(&self, f: &Fingerprint, mut each: impl FnMut(u32)) {
+        if let Some((_, pairs, _)) = self.new.find(*f).or_else(|| self.old.find(*f)) {
+            pairs.chunks_exact(2).for_each(|p| each(p[0]));
+        }
     }
 
     /// The records of a repeat of an earlier response, with their TTLs as this response has
@@ -364,28 +453,26 @@ impl Replay {
         if self.ttls_of != Some(f.hash) {
             return None;
         }
-        if self.new.map.get(f.hash).is_none() {
-            let e = *self.old.map.get(f.hash)?;
-            let (records, ttls) = self.old.parts(&e);
-            shift(ttls, &self.ttls, e.negative, records)?;
+        if self.new.find(*f).is_none() {
+            let (meta, records, ttls) = self.old.find(*f)?;
+            shift(ttls, &self.ttls, meta.negative, records)?;
             if self.new_is_full() {
                 // The newer generation is full: it becomes the older one; the entry moves first.
                 let pairs: Vec<(u32, u32)> = records.chunks_exact(2).map(|p| (p[0], p[1])).collect();
                 let ttls = ttls.to_vec();
                 std::mem::swap(&mut self.new, &mut self.old);
                 self.new.clear();
-                self.new.put(f.hash, pairs.into_iter(), &ttls, e);
+                self.new.put(*f, pairs.into_iter(), &ttls, meta);
             } else {
                 let pairs = records.chunks_exact(2).map(|p| (p[0], p[1]));
-                if !self.new.put(f.hash, pairs, ttls, e) {
+                if !self.new.put(*f, pairs, ttls, meta) {
                     return None;
                 }
             }
         }
-        let e = *self.new.map.get(f.hash)?;
-        let (pairs, ttls) = self.new.parts(&e);
-        let d = shift(ttls, &self.ttls, e.negative, pairs)?;
-        Some(Hit { pairs, shift: d, negative: e.negative, dropped: e.dropped })
+        let (meta, pairs, ttls) = self.new.find(*f)?;
+        let d = shift(ttls, &self.ttls, meta.negative, pairs)?;
+        Some(Hit { pairs, shift: d, negative: meta.negative, dropped: meta.dropped })
     }
 
     /// Remembers what extracting the response of `f` gave; `f` must be the last response
@@ -399,8 +486,7 @@ impl Replay {
             self.new.clear();
         }
         let records = r.records.iter().map(|&(i, t)| (i, t.unwrap_or(NO_TTL)));
-        let e = Entry { start: 0, records: 0, ttls: 0, negative: r.negative, dropped: r.dropped };
-        self.new.put(f.hash, records, &self.ttls, e);
+        self.new.put(f, records, &self.ttls, Meta { negative: r.negative, dropped: r.dropped });
     }
 }
 
@@ -513,27 +599,74 @@ mod tests {
     #[test]
     fn slots_find_every_key_across_growth_and_forget_on_clear() {
         let mut t = Slots::default();
-        let e = |n: u32| Entry { start: n, ..Entry::default() };
-        // keys that share their low bits still spread over the table (the home slot is a
-        // seeded hash of all 128 bits)
-        let key = |i: u32| (u128::from(i + 1) << 64) | u128::from(i % 3);
+        let slot = |tag: u64, n: u32| Slot { tag, start: n, records: 1, ttls: 1 };
+        // tags that share their low bits (a run of collisions on one home slot) and spread ones
+        let tag = |i: u32| {
+            if i.is_multiple_of(2) {
+                u64::from(i + 1) << 40
+            } else {
+                u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
+            }
+        };
         for i in 0..5000u32 {
-            t.insert(key(i), e(i));
+            t.insert(slot(tag(i), i));
         }
         assert_eq!(t.len(), 5000);
         assert!(t.slots.len() >= 10_000, "at most half full: {}", t.slots.len());
         for i in 0..5000u32 {
-            assert_eq!(t.get(key(i)).map(|x| x.start), Some(i));
+            assert_eq!(t.get(tag(i)).map(|x| x.start), Some(i));
         }
-        assert!(t.get(key(5000)).is_none());
-        // a key stored again replaces its entry; hash 0 is a key like any other
-        t.insert(key(7), e(70));
-        t.insert(0, e(1));
-        assert_eq!((t.get(key(7)).map(|x| x.start), t.get(0).map(|x| x.start)), (Some(70), Some(1)));
-        assert_eq!(t.len(), 5001);
+        assert!(t.get(tag(5000)).is_none());
+        // a tag stored again replaces its slot
+        t.insert(slot(tag(7), 70));
+        assert_eq!(t.get(tag(7)).map(|x| x.start), Some(70));
+        assert_eq!(t.len(), 5000);
         t.clear();
         assert_eq!(t.len(), 0);
-        assert!(t.get(key(1)).is_none() && t.get(0).is_none());
+        assert!(t.get(tag(1)).is_none());
+    }
+
+    #[test]
+    fn a_hash_of_zero_and_a_tag_collision_are_told_apart() {
+        let mut r = Replay::default();
+        let meta = Meta { negative: 0, dropped: (1, 2, 3) };
+        // the low 64 bits 0 are stored as tag 1: both hashes share a slot, the high 64 bits
+        // (in the arena) tell them apart
+        let zero = Fingerprint { hash: 5 << 64 };
+        let one = Fingerprint { hash: (6 << 64) | 1 };
+        assert_eq!(zero.tag(), one.tag());
+        assert!(r.new.put(zero, [(9, 300)].into_iter(), &[300], meta));
+        let (m, pairs, ttls) = r.new.find(zero).unwrap();
+        assert_eq!((m.dropped, pairs, ttls), ((1, 2, 3), &[9, 300][..], &[300][..]));
+        assert!(r.new.find(one).is_none(), "same tag, other hash");
+        assert!(r.new.put(one, [(4, 60)].into_iter(), &[60, 60], meta));
+        assert!(r.new.find(zero).is_none(), "its slot now holds the other hash");
+        assert_eq!(r.new.find(one).map(|(_, p, t)| (p.to_vec(), t.to_vec())), Some((vec![4, 60], vec![60, 60])));
+    }
+
+    #[test]
+    fn fingerprints_computed_ahead_replay_like_inline_ones() {
+        let mut r = Replay::default();
+        let f = r.fingerprint(&msg(1, [300, 300]), &[]).unwrap();
+        r.insert(f, entry(300, 0));
+        // computed ahead into an own buffer, adopted later: same hash, same shifted TTLs
+        let mut ttls = Vec::new();
+        let g = r.fingerprint_into(&msg(2, [250, 250]), &[], &mut ttls).unwrap();
+        assert_eq!((g, ttls.as_slice()), (f, &[250, 250][..]));
+        let mut seen = Vec::new();
+        r.for_each_record(&g, |i| seen.push(i));
+        assert_eq!(seen, [7]);
+        r.prefetch(&g);
+        r.prefetch_entry(&g);
+        // another response fingerprinted in between does not matter once g is adopted
+        let _ = r.fingerprint(&msg(3, [1, 2]), &[]).unwrap();
+        r.adopt(g, &mut ttls);
+        assert!(ttls.is_empty());
+        let h = r.replay(&g).unwrap();
+        assert_eq!(h.records().collect::<Vec<_>>(), [(7, Some(250))]);
+        // a table seeds its own hash: another table gives another fingerprint
+        let mut other = Replay::default();
+        assert_ne!(other.fingerprint(&msg(1, [300, 300]), &[]), Some(f));
     }
 
     #[test]
