@@ -140,11 +140,27 @@ fn split_client_prefix(key: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
 pub struct FileSink {
     out: BufWriter<Box<dyn Write + Send>>,
     name: String,
+    lines: Lines,
+    /// Lines formatted, waiting to be written, and the helper thread's (both reused).
+    buf: Vec<u8>,
+    spare: Vec<u8>,
+    written: u64,
+}
+
+/// Where formatted lines go when a buffer fills: writes and empties it.
+type Drain<'a> = dyn FnMut(&mut Vec<u8>) -> Result<(), OutputError> + 'a;
+
+/// How records become text lines (shared, read-only, by the threads formatting one batch).
+struct Lines {
     format: FileFormat,
     clients: bool,
     hasher: Option<ClientHasher>,
-    lines: u64,
 }
+
+/// Records of a batch formatted by one thread at a time; a larger batch is formatted in two
+/// halves, one on a helper thread (the output thread's core is mostly idle while a worker
+/// runs, and after the last batch the workers' cores are).
+const PARALLEL_RECORDS: usize = 32 * 1024;
 
 impl FileSink {
     /// A sink writing `format` to `path` (`-` is stdout); `clients` when keys carry
@@ -156,15 +172,31 @@ impl FileSink {
             let f = File::create(path).map_err(io_err(format!("creating {path}")))?;
             (Box::new(f), path.to_string())
         };
-        Ok(FileSink { out: BufWriter::with_capacity(1 << 20, w), name, format, clients, hasher: None, lines: 0 })
+        Ok(FileSink {
+            out: BufWriter::with_capacity(1 << 20, w),
+            name,
+            lines: Lines { format, clients, hasher: None },
+            buf: Vec::new(),
+            spare: Vec::new(),
+            written: 0,
+        })
     }
 
     /// Writes a keyed-hash token ([`ClientHasher::token`]) instead of each client address.
     pub fn with_client_hasher(mut self, hasher: ClientHasher) -> FileSink {
-        self.hasher = Some(hasher);
+        self.lines.hasher = Some(hasher);
         self
     }
 
+    /// Writes what `buf` holds and empties it.
+    fn drain(out: &mut BufWriter<Box<dyn Write + Send>>, buf: &mut Vec<u8>, name: &str) -> Result<(), OutputError> {
+        out.write_all(buf).map_err(io_err(format!("writing {name}")))?;
+        buf.clear();
+        Ok(())
+    }
+}
+
+impl Lines {
     /// The client as written: its token when hashing, else the address.
     fn client(&self, c: IpAddr) -> String {
         match &self.hasher {
@@ -173,16 +205,38 @@ impl FileSink {
         }
     }
 
-    fn record(&mut self, key: &[u8], agg: &Aggregate, sensors: &[String]) -> io::Result<()> {
+    /// Appends the lines of `records` to `out`, flushing it into `sink` whenever it holds
+    /// more than a buffer's worth (when a sink is given); returns how many lines.
+    fn format(
+        &self,
+        records: &[(&[u8], &Aggregate)],
+        sensors: &[String],
+        out: &mut Vec<u8>,
+        mut sink: Option<&mut Drain<'_>>,
+    ) -> Result<u64, OutputError> {
+        let mut n = 0;
+        for (key, agg) in records {
+            n += self.record(key, agg, sensors, out).map_err(io_err("formatting a line"))?;
+            if let Some(sink) = sink.as_mut() {
+                if out.len() >= 1 << 20 {
+                    sink(out)?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Appends the line(s) of one record; returns how many.
+    fn record(&self, key: &[u8], agg: &Aggregate, sensors: &[String], out: &mut Vec<u8>) -> io::Result<u64> {
         let (addrs, rkey) = if self.clients {
             match split_client_prefix(key) {
                 Some((c, s, rest)) => (Some((c, s)), rest),
-                None => return Ok(()),
+                None => return Ok(0),
             }
         } else {
             (None, key)
         };
-        let Ok(k) = RecordKey::decode(rkey) else { return Ok(()) };
+        let Ok(k) = RecordKey::decode(rkey) else { return Ok(0) };
         let (first, last) = agg.seen.unwrap_or((0, 0));
         let sensor = agg.sensors.ids().first().and_then(|&i| sensors.get(i as usize));
         match self.format {
@@ -206,9 +260,9 @@ impl FileSink {
                     client: client.as_ref().map(|c| c.0.as_str()),
                     server: client.as_ref().map(|c| c.1.as_str()),
                 };
-                serde_json::to_writer(&mut self.out, &line)?;
-                self.out.write_all(b"\n")?;
-                self.lines += 1;
+                serde_json::to_writer(&mut *out, &line)?;
+                out.push(b'\n');
+                Ok(1)
             }
             FileFormat::Passivedns => {
                 let (c, s) = match addrs {
@@ -221,13 +275,12 @@ impl FileSink {
                     Some(n) => vec![n.as_str().to_string()],
                     None => k.rdata.iter().map(|r| r.to_presentation(k.rrtype)).collect(),
                 };
-                for a in answers {
-                    writeln!(self.out, "{last}.000000||{c}||{s}||IN||{name}||{}||{a}||{ttl}||{}", k.rrtype, agg.count)?;
-                    self.lines += 1;
+                for a in &answers {
+                    writeln!(out, "{last}.000000||{c}||{s}||IN||{name}||{}||{a}||{ttl}||{}", k.rrtype, agg.count)?;
                 }
+                Ok(answers.len() as u64)
             }
         }
-        Ok(())
     }
 }
 
@@ -261,16 +314,41 @@ impl Sink for FileSink {
         // lines go out in key order: with the records moved into it, they are read in sequence
         batch.sort();
         let sensors = batch.sensor_names().to_vec();
-        for (key, agg) in batch.sorted_records() {
-            self.record(key, agg, &sensors).map_err(io_err(format!("writing {}", self.name)))?;
+        let records = batch.sorted_records();
+        let (out, name, lines) = (&mut self.out, self.name.as_str(), &self.lines);
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut spare = std::mem::take(&mut self.spare);
+        let mut sink = |b: &mut Vec<u8>| FileSink::drain(out, b, name);
+        if records.len() >= PARALLEL_RECORDS {
+            // the second half on a helper thread into its own buffer, the first half here
+            let (a, b) = records.split_at(records.len() / 2);
+            let (n, later) = std::thread::scope(|s| {
+                let helper = s.spawn(|| {
+                    let mut v = spare;
+                    lines.format(b, &sensors, &mut v, None).map(|n| (n, v))
+                });
+                let n = lines.format(a, &sensors, &mut buf, Some(&mut sink));
+                (n, helper.join())
+            });
+            let (m, mut v) = later
+                .map_err(|_| io_err(format!("writing {name}"))(io::Error::other("formatting thread panicked")))??;
+            sink(&mut buf)?;
+            sink(&mut v)?;
+            spare = v;
+            self.written += n? + m;
+        } else {
+            self.written += lines.format(&records, &sensors, &mut buf, Some(&mut sink))?;
+            sink(&mut buf)?;
         }
+        self.buf = buf;
+        self.spare = spare;
         self.out.flush().map_err(io_err(format!("writing {}", self.name)))?;
         batch_outcome("written");
         Ok(())
     }
     fn finish(&mut self) -> Result<Option<String>, OutputError> {
         self.out.flush().map_err(io_err(format!("writing {}", self.name)))?;
-        Ok(Some(format!("{} lines written to {}", self.lines, self.name)))
+        Ok(Some(format!("{} lines written to {}", self.written, self.name)))
     }
 }
 
@@ -536,5 +614,55 @@ impl Sink for HttpSink {
             ));
         }
         Ok(Some(line))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dnsledger_model::{Name, Observation, Rdata, RrType};
+
+    /// A batch of `n` distinct A records.
+    fn batch(n: u32) -> Batch {
+        let mut b = Batch::new();
+        for i in 0..n {
+            let t = 1_700_000_000 + u64::from(i % 977);
+            b.add(&mut Observation {
+                rrname: Name::from_presentation(&format!("h{}.example", i * 7919 % n)).unwrap(),
+                rrtype: RrType::A,
+                rdata: [Rdata::Wire(i.to_be_bytes().to_vec())].into_iter().collect(),
+                time_first: t,
+                time_last: t + 5,
+                ttl: Some(60 + i % 3),
+                ..Observation::default()
+            });
+        }
+        b
+    }
+
+    #[test]
+    fn a_batch_formatted_in_two_halves_reads_like_one_formatted_in_one_pass() {
+        let n = PARALLEL_RECORDS as u32 + 4321;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        let mut sink = FileSink::create(path.to_str().unwrap(), FileFormat::Ndjson, false).unwrap();
+        sink.write(&mut batch(n)).unwrap();
+        // a small batch after it takes the one-thread path
+        sink.write(&mut batch(10)).unwrap();
+        let summary = sink.finish().unwrap().unwrap();
+        assert!(summary.starts_with(&format!("{} lines", n + 10)), "{summary}");
+        let got = std::fs::read(&path).unwrap();
+        // the same records formatted by one thread in one pass
+        let lines = Lines { format: FileFormat::Ndjson, clients: false, hasher: None };
+        let mut want = Vec::new();
+        for mut b in [batch(n), batch(10)] {
+            b.sort();
+            let records = b.sorted_records();
+            assert_eq!(lines.format(&records, &[], &mut want, None).unwrap(), records.len() as u64);
+        }
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the two-half output differs from the one-pass output");
+        let first: Vec<&[u8]> = got.split(|&c| c == b'\n').take(2).collect();
+        assert!(first[0].starts_with(b"{\"rrname\":\"h0.example.\"") && first[0] < first[1], "{:?}", first);
     }
 }
