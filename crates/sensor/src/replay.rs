@@ -99,9 +99,11 @@ struct Slot {
 struct Slots {
     slots: Vec<Slot>,
     len: usize,
+    /// Slots allocated when the table first takes an entry.
+    initial: usize,
 }
 
-/// Slots allocated when a table first takes an entry.
+/// The fewest slots a table starts with.
 const MIN_SLOTS: usize = 1024;
 
 impl Slots {
@@ -167,7 +169,7 @@ impl Slots {
     }
 
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(MIN_SLOTS);
+        let size = (self.slots.len() * 2).max(self.initial).max(MIN_SLOTS);
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
         self.len = 0;
         for s in old {
@@ -193,6 +195,13 @@ struct Generation {
 }
 
 impl Generation {
+    /// A generation sized once for `max` entries, so that filling it never grows (and so
+    /// copies and touches twice) its slots or its arena; the room is only reserved until used.
+    fn sized_for(max: usize) -> Generation {
+        let slots = Slots { initial: max.saturating_mul(2).next_power_of_two(), ..Slots::default() };
+        Generation { map: slots, arena: Vec::with_capacity(max.saturating_mul(ARENA_PER_ENTRY) + 1024) }
+    }
+
     fn clear(&mut self) {
         self.map.clear();
         self.arena.clear();
@@ -341,8 +350,8 @@ impl Replay {
     /// A table keeping up to `max` responses per generation.
     pub fn with_capacity(max: usize) -> Replay {
         Replay {
-            new: Generation::default(),
-            old: Generation::default(),
+            new: Generation::sized_for(max),
+            old: Generation::sized_for(max),
             max: max.max(1),
             seed: std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64),
             scratch: Vec::new(),

@@ -95,6 +95,8 @@ struct State {
     frame: u64,
     origin: String,
     stats: WorkerStats,
+    /// When the cache is handed on ([`Worker::maybe_flush`]): each new batch is sized for it.
+    cache_bytes: usize,
 }
 
 impl State {
@@ -108,7 +110,7 @@ impl State {
 
     fn new_batch(&mut self) -> Batch {
         self.apply_deferred();
-        let old = std::mem::take(&mut self.batch);
+        let old = std::mem::replace(&mut self.batch, Batch::sized_for(self.cache_bytes));
         self.replay.clear();
         self.sensor_id = self.sensor.as_deref().map(|s| self.batch.local_sensor(s));
         old
@@ -279,6 +281,7 @@ impl<'s> Worker<'s> {
         let mut cfg = opts.decoder.clone();
         cfg.shard = shard;
         let workers = shard.map(|s| s.1).unwrap_or(1).max(1) as usize;
+        let cache_bytes = (opts.cache_bytes / workers).max(1 << 20);
         let mut state = State {
             matcher: Matcher::new(opts.max_pending_queries, opts.query_timeout_us),
             extractor: Extractor::new(opts.extract.clone()),
@@ -296,12 +299,13 @@ impl<'s> Worker<'s> {
             frame: 0,
             origin: String::new(),
             stats: WorkerStats::default(),
+            cache_bytes,
         };
         state.new_batch();
         Worker {
             decoder: Decoder::new(cfg),
             state,
-            cache_bytes: (opts.cache_bytes / workers).max(1 << 20),
+            cache_bytes,
             flush_every: opts.flush_every,
             last_flush: Instant::now(),
             last_expire: i64::MIN,

@@ -14,6 +14,9 @@ use dnsledger_model::{Aggregate, Observation};
 use hashbrown::HashTable;
 
 /// Approximate bytes of bookkeeping per distinct record, beyond its key.
+/// The most [`Batch::sized_for`] reserves (in [`Batch::approx_bytes`]): a larger batch grows
+/// as it fills.
+pub const MAX_RESERVED: usize = 256 << 20;
 const ENTRY_OVERHEAD: usize = std::mem::size_of::<Aggregate>() + std::mem::size_of::<Slot>() + 8;
 
 /// The process-wide hash function of batches (random seed, so keys from the network cannot be
@@ -53,6 +56,23 @@ impl Batch {
     /// An empty batch.
     pub fn new() -> Batch {
         Batch::default()
+    }
+
+    /// An empty batch with room reserved for as many records as fill `bytes` of
+    /// [`Batch::approx_bytes`] (and a little over), so that filling it to that size never
+    /// grows a vector or the table: growing copies what was stored and touches fresh memory
+    /// twice over, page faults included. The room is only reserved: memory is touched as
+    /// records arrive. The reservation is capped at [`MAX_RESERVED`].
+    pub fn sized_for(bytes: usize) -> Batch {
+        let bytes = bytes.saturating_add(bytes / 16).min(MAX_RESERVED);
+        let records = bytes / ENTRY_OVERHEAD + 1;
+        Batch {
+            table: HashTable::with_capacity(records),
+            keys: Vec::with_capacity(bytes),
+            aggs: Vec::with_capacity(records),
+            slots: Vec::with_capacity(records),
+            ..Batch::default()
+        }
     }
 
     /// Adds one observation (its rdata set is sorted in place to form the key).
@@ -477,6 +497,23 @@ mod tests {
         assert_eq!(agg.seen, Some((5, 10)));
         assert_eq!(agg.sensors.ids(), &[0, 1]);
         assert_eq!(b.sensor_names(), &["s1".to_string(), "s2".to_string()]);
+    }
+
+    #[test]
+    fn a_batch_sized_for_its_bytes_fills_to_them_without_growing() {
+        let mut b = Batch::sized_for(1 << 20);
+        let caps = |b: &Batch| (b.keys.capacity(), b.aggs.capacity(), b.slots.capacity(), b.table.capacity());
+        let before = caps(&b);
+        let mut i = 0u32;
+        while b.approx_bytes() < 1 << 20 {
+            b.add(&mut obs(&format!("host-{i}.a-longer-label.example"), i.to_be_bytes(), 10, None));
+            i += 1;
+        }
+        assert!(b.len() > 4000, "{}", b.len());
+        assert_eq!(caps(&b), before, "nothing grew while filling");
+        // a reservation is capped: a huge cache grows as it fills
+        let big = Batch::sized_for(usize::MAX);
+        assert!(big.keys.capacity() <= MAX_RESERVED);
     }
 
     #[test]
