@@ -87,6 +87,20 @@ impl Name {
         Ok((Name { wire }, used))
     }
 
+    /// Makes this name the uncompressed wire-format name that fills `buf` exactly, as
+    /// [`Name::from_wire`] builds it, reusing this name's buffer (no allocation when it is
+    /// large enough). On error the name is the root.
+    pub fn assign_wire(&mut self, buf: &[u8]) -> Result<(), NameError> {
+        match copy_wire_lower(buf, &mut self.wire) {
+            Ok(used) if used == buf.len() => Ok(()),
+            r => {
+                self.wire.clear();
+                self.wire.push(0);
+                Err(r.err().unwrap_or(NameError::BadKey))
+            }
+        }
+    }
+
     /// Builds a name from an uncompressed wire-format name that must fill `buf` exactly.
     pub fn from_wire(buf: &[u8]) -> Result<Name, NameError> {
         let (n, used) = Name::from_wire_prefix(buf)?;
@@ -505,6 +519,22 @@ mod tests {
         assert_eq!(n("www.example.com."), n("www.example.com"));
         assert_eq!(n(".").to_string(), ".");
         assert!(n(".").is_root());
+    }
+
+    #[test]
+    fn assigning_wire_agrees_with_building_and_leaves_the_root_on_error() {
+        let mut x = n("a-much-longer-name.example.org");
+        for wire in [&b"\x03WWW\x07Example\x00"[..], b"\x00", b"\x01a\x00", b"\x03abc\x00trailing"] {
+            let built = Name::from_wire(wire);
+            let assigned = x.assign_wire(wire);
+            assert_eq!(assigned.err(), built.as_ref().err().cloned(), "{wire:?}");
+            assert_eq!(x, built.unwrap_or_else(|_| Name::root()), "{wire:?}");
+        }
+        for bad in [&b"\x03ab"[..], b"\xc0\x0c", b"\x41x\x00", b""] {
+            x = n("www.example");
+            assert!(x.assign_wire(bad).is_err(), "{bad:?}");
+            assert!(x.is_root());
+        }
     }
 
     #[test]

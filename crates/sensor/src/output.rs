@@ -157,9 +157,9 @@ struct Lines {
     hasher: Option<ClientHasher>,
 }
 
-/// Records of a batch formatted by one thread at a time; a larger batch is formatted in two
-/// halves, one on a helper thread (the output thread's core is mostly idle while a worker
-/// runs, and after the last batch the workers' cores are).
+/// The fewest records of a batch formatted in two halves, the second on a helper thread (the
+/// output thread's core is mostly idle while a worker runs, and after the last batch so are
+/// the workers' cores); a smaller batch is formatted on the output thread alone.
 const PARALLEL_RECORDS: usize = 32 * 1024;
 
 impl FileSink {

@@ -700,7 +700,7 @@ fn recycle(obs: &mut Observation, spare: &mut Vec<Vec<u8>>) {
 /// Sets `slot` to the normalised wire name `wire`, allocating only if it differs.
 fn set_name(slot: &mut Name, wire: &[u8]) -> Result<(), WireError> {
     if slot.as_wire() != wire {
-        *slot = Name::from_wire(wire).map_err(|e| WireError::new("bad_name", format_args!("{e}")))?;
+        slot.assign_wire(wire).map_err(|e| WireError::new("bad_name", format_args!("{e}")))?;
     }
     Ok(())
 }
