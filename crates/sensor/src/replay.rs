@@ -27,10 +27,9 @@
 //! traffic.
 //!
 //! A lookup costs a cache miss on the slot, one on the arena words and one per record it
-//! counts. A worker handed frames ahead of their turn hides them: it fingerprints a response
-//! some frames early and asks for its slot ([`Replay::prefetch`]), a few frames later for its
-//! arena words ([`Replay::prefetch_entry`]), then for its records
-//! ([`Replay::for_each_record`]).
+//! counts; the slot is prefetched as soon as a response is fingerprinted
+//! ([`Replay::prefetch`]). (Prefetching all three several frames ahead of a response's turn
+//! was tried: the stalls left the profile, the run took as long; see docs/sensor.md.)
 
 use std::hash::BuildHasher;
 
@@ -60,7 +59,7 @@ pub struct Replayed<'a> {
 }
 
 /// A response's identity for replay: its masked, seeded hash (its TTLs stay in the
-/// [`Replay`], or with whoever computed it ahead, until it is looked up).
+/// [`Replay`] until the next response is fingerprinted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     hash: u128,
@@ -248,16 +247,6 @@ impl Generation {
         let (pairs, ttls) = rest.split_at_checked(2 * usize::from(slot.records))?;
         Some((meta, pairs, ttls))
     }
-
-    /// Asks the CPU to bring in the arena words of `f`'s entry (when its slot is found).
-    fn prefetch_entry(&self, f: Fingerprint) {
-        if let Some(slot) = self.map.get(f.tag()) {
-            let words = HEADER + 2 * usize::from(slot.records) + usize::from(slot.ttls);
-            let first = self.arena.as_ptr().wrapping_add(slot.start as usize);
-            prefetch(first);
-            prefetch(first.wrapping_add(words - 1));
-        }
-    }
 }
 
 /// A remembered response found for a repeat: its records with the TTLs the repeat has.
@@ -386,17 +375,14 @@ impl Replay {
     /// [`Replay::replay`] or [`Replay::insert`] that follows.
     pub fn fingerprint(&mut self, msg: &[u8], prefix: &[u8]) -> Option<Fingerprint> {
         self.ttls_of = None;
-        let mut ttls = std::mem::take(&mut self.ttls);
-        let f = self.fingerprint_into(msg, prefix, &mut ttls);
-        self.ttls = ttls;
+        let f = self.hash(msg, prefix);
         self.ttls_of = f.map(|f| f.hash);
         f
     }
 
-    /// The fingerprint of a response, with its TTLs in wire order put in `ttls`, for a
-    /// response met ahead of its turn; it is handed back with [`Replay::adopt`] when its turn
-    /// comes.
-    pub fn fingerprint_into(&mut self, msg: &[u8], prefix: &[u8], ttls: &mut Vec<u32>) -> Option<Fingerprint> {
+    /// The fingerprint of a response, its TTLs in wire order put in `ttls`.
+    fn hash(&mut self, msg: &[u8], prefix: &[u8]) -> Option<Fingerprint> {
+        let ttls = &mut self.ttls;
         let count = |i: usize| msg.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize);
         let (qd, an, ns, ar) = (count(4)?, count(6)?, count(8)?, count(10)?);
         ttls.clear();
@@ -425,34 +411,10 @@ impl Replay {
         Some(Fingerprint { hash: xxhash_rust::xxh3::xxh3_128_with_seed(scratch, self.seed) })
     }
 
-    /// Makes `f`, computed ahead by [`Replay::fingerprint_into`] with `ttls`, the response
-    /// being handled (as if [`Replay::fingerprint`] had just computed it); `ttls` gets an
-    /// emptied buffer back.
-    pub fn adopt(&mut self, f: Fingerprint, ttls: &mut Vec<u32>) {
-        std::mem::swap(&mut self.ttls, ttls);
-        ttls.clear();
-        self.ttls_of = Some(f.hash);
-    }
-
     /// Asks the CPU to fetch the table slots `f` will be looked up in.
     pub fn prefetch(&self, f: &Fingerprint) {
         self.new.map.prefetch(f.tag());
         self.old.map.prefetch(f.tag());
-    }
-
-    /// Asks the CPU to fetch the arena words of `f`'s entry, in whichever generation holds
-    /// it (best after [`Replay::prefetch`] had time to bring the slots in).
-    pub fn prefetch_entry(&self, f: &Fingerprint) {
-        self.new.prefetch_entry(*f);
-        self.old.prefetch_entry(*f);
-    }
-
-    /// Calls `each` with the record index of every record remembered for `f` (to prefetch
-    /// them; the TTLs are not checked).
-    pub fn for_each_record(&self, f: &Fingerprint, mut each: impl FnMut(u32)) {
-        if let Some((_, pairs, _)) = self.new.find(*f).or_else(|| self.old.find(*f)) {
-            pairs.chunks_exact(2).for_each(|p| each(p[0]));
-        }
     }
 
     /// The records of a repeat of an earlier response, with their TTLs as this response has
@@ -654,26 +616,12 @@ mod tests {
     }
 
     #[test]
-    fn fingerprints_computed_ahead_replay_like_inline_ones() {
+    fn a_table_seeds_its_own_fingerprints() {
         let mut r = Replay::default();
         let f = r.fingerprint(&msg(1, [300, 300]), &[]).unwrap();
-        r.insert(f, entry(300, 0));
-        // computed ahead into an own buffer, adopted later: same hash, same shifted TTLs
-        let mut ttls = Vec::new();
-        let g = r.fingerprint_into(&msg(2, [250, 250]), &[], &mut ttls).unwrap();
-        assert_eq!((g, ttls.as_slice()), (f, &[250, 250][..]));
-        let mut seen = Vec::new();
-        r.for_each_record(&g, |i| seen.push(i));
-        assert_eq!(seen, [7]);
-        r.prefetch(&g);
-        r.prefetch_entry(&g);
-        // another response fingerprinted in between does not matter once g is adopted
-        let _ = r.fingerprint(&msg(3, [1, 2]), &[]).unwrap();
-        r.adopt(g, &mut ttls);
-        assert!(ttls.is_empty());
-        let h = r.replay(&g).unwrap();
-        assert_eq!(h.records().collect::<Vec<_>>(), [(7, Some(250))]);
-        // a table seeds its own hash: another table gives another fingerprint
+        // the id and the TTLs are masked: the same fingerprint in the same table
+        assert_eq!(r.fingerprint(&msg(2, [250, 250]), &[]), Some(f));
+        // another table gives another fingerprint
         let mut other = Replay::default();
         assert_ne!(other.fingerprint(&msg(1, [300, 300]), &[]), Some(f));
     }
