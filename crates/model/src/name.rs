@@ -315,7 +315,8 @@ impl<'a> Iterator for Labels<'a> {
 }
 
 fn push_key_label(label: &[u8], out: &mut Vec<u8>) {
-    if memchr::memchr2(0, 1, label).is_none() {
+    // labels are short (63 octets at most, most under 16): a plain scan beats a memchr2 call
+    if label.iter().all(|&b| b > 1) {
         out.extend_from_slice(label);
         out.push(0);
         return;
