@@ -54,6 +54,32 @@ impl RecordKey {
         }
     }
 
+    /// Appends the key [`RecordKey::write`] gives for an RRset held as wire parts: `owner`
+    /// in normalised wire format (see [`crate::name::write_wire_key`]) and `rdata` the
+    /// canonical wire items (each one a [`Rdata::Wire`]), sorted and de-duplicated.
+    pub fn write_wire<'a>(
+        owner: &[u8],
+        rrtype: RrType,
+        bailiwick: Option<&Name>,
+        rdata: impl IntoIterator<Item = &'a [u8]>,
+        out: &mut Vec<u8>,
+    ) {
+        crate::name::write_wire_key(owner, true, out);
+        out.extend_from_slice(&rrtype.0.to_be_bytes());
+        write_bailiwick(bailiwick, out);
+        for r in rdata {
+            Rdata::encode_wire(r, out);
+        }
+    }
+
+    /// [`RecordKey::write_negative`] for an owner in normalised wire format.
+    pub fn write_negative_wire(owner: &[u8], rrtype: RrType, bailiwick: Option<&Name>, n: Negative, out: &mut Vec<u8>) {
+        crate::name::write_wire_key(owner, true, out);
+        out.extend_from_slice(&rrtype.0.to_be_bytes());
+        write_bailiwick(bailiwick, out);
+        out.extend_from_slice(&[TAG_NEGATIVE, 0, 1, n.code()]);
+    }
+
     /// Appends the key of a negative answer for (`rrname`, `rrtype`).
     pub fn write_negative(rrname: &Name, rrtype: RrType, bailiwick: Option<&Name>, n: Negative, out: &mut Vec<u8>) {
         rrname.write_key(true, out);

@@ -207,22 +207,7 @@ impl Name {
     /// (reversed) or strictly right-extending (forward) this one starts with it, followed by a
     /// non-zero byte.
     pub fn write_key_prefix(&self, reversed: bool, out: &mut Vec<u8>) {
-        if reversed {
-            let mut starts: smallvec::SmallVec<[usize; 16]> = smallvec::SmallVec::new();
-            let mut pos = 0;
-            while self.wire[pos] != 0 {
-                starts.push(pos);
-                pos += self.wire[pos] as usize + 1;
-            }
-            for &s in starts.iter().rev() {
-                let len = self.wire[s] as usize;
-                push_key_label(&self.wire[s + 1..s + 1 + len], out);
-            }
-        } else {
-            for label in self.labels() {
-                push_key_label(label, out);
-            }
-        }
+        write_wire_key_prefix(&self.wire, reversed, out);
     }
 
     /// Decodes a key written by [`Name::write_key`]; returns the name and the bytes consumed.
@@ -311,6 +296,33 @@ impl<'a> Iterator for Labels<'a> {
         let label = self.wire.get(self.pos + 1..self.pos + 1 + len)?;
         self.pos += len + 1;
         Some(label)
+    }
+}
+
+/// Appends the key encoding of a name given in normalised wire format (lower-cased,
+/// uncompressed, as [`Name::as_wire`] gives it): what [`Name::write_key`] appends for that
+/// name. Lets a caller holding names in its own buffers build keys without a [`Name`]. A
+/// malformed `wire` is encoded up to where it stops making sense.
+pub fn write_wire_key(wire: &[u8], reversed: bool, out: &mut Vec<u8>) {
+    write_wire_key_prefix(wire, reversed, out);
+    out.push(0);
+}
+
+/// [`Name::write_key_prefix`] of a name in normalised wire format.
+fn write_wire_key_prefix(wire: &[u8], reversed: bool, out: &mut Vec<u8>) {
+    let mut labels: smallvec::SmallVec<[&[u8]; 16]> = smallvec::SmallVec::new();
+    let mut pos = 0;
+    while let Some(&len) = wire.get(pos).filter(|&&l| l != 0) {
+        let Some(label) = wire.get(pos + 1..pos + 1 + usize::from(len)) else { break };
+        if !reversed {
+            push_key_label(label, out);
+        } else {
+            labels.push(label);
+        }
+        pos += 1 + usize::from(len);
+    }
+    for label in labels.iter().rev() {
+        push_key_label(label, out);
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use dnsledger_capture::{Decoder, DnsPayload, Packet, Transport};
 use dnsledger_model::Observation;
 use dnsledger_store::Batch;
-use dnsledger_wire::{Extractor, MessageMeta};
+use dnsledger_wire::{Extractor, MessageMeta, Rrset};
 
 use crate::matcher::{Matched, Matcher, Transaction};
 use crate::output::client_prefix;
@@ -87,6 +87,8 @@ struct State {
     prefix: Vec<u8>,
     /// (record index, TTL) per RRset of the response being extracted (reused).
     records: Vec<(u32, Option<u32>)>,
+    /// The record key being built (reused).
+    key: Vec<u8>,
     /// Sightings of a replayed response not yet added to their records, and their time: they
     /// are added when the next message comes (or the batch is handed on), so the cache misses
     /// on those records, prefetched when the replay was found, overlap decoding the next frame.
@@ -179,15 +181,22 @@ impl State {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
         let mut negative = 0u32;
-        let mut emit = |obs: &mut Observation| {
-            negative += u32::from(obs.negative.is_some());
-            let ttl = obs.ttl;
-            records.push((batch.add_keyed(prefix, obs, sensor), ttl));
-        };
         let r = if mdns {
-            self.extractor.extract_mdns(p.data, &meta, &mut emit)
+            self.extractor.extract_mdns(p.data, &meta, &mut |obs: &mut Observation| {
+                negative += u32::from(obs.negative.is_some());
+                let ttl = obs.ttl;
+                records.push((batch.add_keyed(prefix, obs, sensor), ttl));
+            })
         } else {
-            self.extractor.extract(p.data, &meta, &mut emit)
+            // unicast: each RRset's record key straight from the extractor's buffers
+            let key = &mut self.key;
+            self.extractor.extract_rrsets(p.data, &meta, &mut |x: &Rrset<'_>| {
+                negative += u32::from(x.negative.is_some());
+                key.clear();
+                key.extend_from_slice(prefix);
+                x.write_key(key);
+                records.push((batch.add_sighting(key, time, x.ttl, sensor), x.ttl));
+            })
         };
         match r {
             Ok(Ok(x)) => {
@@ -294,6 +303,7 @@ impl<'s> Worker<'s> {
             mdns: opts.mdns,
             prefix: Vec::new(),
             records: Vec::new(),
+            key: Vec::new(),
             deferred: Vec::new(),
             deferred_time: 0,
             frame: 0,

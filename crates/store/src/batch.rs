@@ -113,6 +113,35 @@ impl Batch {
         index
     }
 
+    /// Counts one sensor sighting at `time` (with `ttl`, by the local sensor `sensor`) of the
+    /// record whose key is `key`, adding the record if it is new: what [`Batch::add_keyed`]
+    /// counts for a sensor observation (count 1, first and last seen `time`, not from a zone)
+    /// with that key, for a caller that builds keys itself. Returns the record's index for
+    /// [`Batch::repeat`].
+    pub fn add_sighting(&mut self, key: &[u8], time: Timestamp, ttl: Option<u32>, sensor: Option<u16>) -> u32 {
+        self.index();
+        let hash = hasher().hash_one(key);
+        let index = match self.find(hash, key) {
+            Some(i) => i,
+            None => {
+                let i = self.aggs.len();
+                self.insert(hash, key, Aggregate::default());
+                i
+            }
+        };
+        if let Some(agg) = self.aggs.get_mut(index) {
+            agg.observe_sensor(time, time, 1);
+            if let Some(t) = ttl {
+                agg.observe_ttl(t);
+            }
+            if let Some(id) = sensor {
+                agg.sensors.insert(id);
+            }
+        }
+        self.observations += 1;
+        index as u32
+    }
+
     /// Adds one more sensor sighting at `time` (with `ttl`) to the record at `index`, as
     /// returned by [`Batch::add_keyed`] for this batch: how the sensor counts a response whose
     /// bytes repeat one it already extracted, without extracting it again. Out-of-range
@@ -514,6 +543,23 @@ mod tests {
         // a reservation is capped: a huge cache grows as it fills
         let big = Batch::sized_for(usize::MAX);
         assert!(big.keys.capacity() <= MAX_RESERVED);
+    }
+
+    #[test]
+    fn a_sighting_by_key_counts_like_an_observation_added() {
+        let (mut by_obs, mut by_key) = (Batch::new(), Batch::new());
+        let (s1, s2) = (by_obs.local_sensor("s1"), by_key.local_sensor("s1"));
+        for (i, t) in [(0u8, 10u64), (1, 86_400 * 3), (0, 5), (2, 11), (0, 86_400 * 9)] {
+            let mut o = obs("a.example", [192, 0, 2, i], t, None);
+            o.ttl = (i != 2).then_some(300 - u32::from(i));
+            let mut key = vec![9, 9];
+            o.write_key(&mut key);
+            let a = by_obs.add_keyed(&[9, 9], &mut o, Some(s1));
+            let b = by_key.add_sighting(&key, t, o.ttl, Some(s2));
+            assert_eq!(a, b);
+        }
+        assert_eq!(by_obs.sorted_records(), by_key.sorted_records());
+        assert_eq!((by_obs.len(), by_obs.observations()), (by_key.len(), by_key.observations()));
     }
 
     #[test]

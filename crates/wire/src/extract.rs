@@ -1,7 +1,7 @@
 //! The [`Extractor`]: one response message in, its RRsets (and negative answer) out.
 
 use dnsledger_model::rdata::canonicalize;
-use dnsledger_model::{Name, Negative, Observation, Rdata, RrType};
+use dnsledger_model::{Name, Negative, Observation, Rdata, RecordKey, RrType};
 
 use crate::wire::{
     decompress_rdata, has_compressible_names, is_simple_layout, is_subdomain, parent, peek_header, read_name,
@@ -60,6 +60,63 @@ struct Set {
     ttl: u32,
 }
 
+/// Where [`Extractor::run`] hands each RRset: filled into an observation, or as a view.
+enum Emit<'e> {
+    Observation(&'e mut dyn FnMut(&mut Observation)),
+    Rrset(&'e mut dyn FnMut(&Rrset<'_>)),
+}
+
+/// One RRset (or the negative answer) of a response, viewed in the extractor's buffers, as
+/// [`Extractor::extract_rrsets`] hands it out. It stands for the [`Observation`]
+/// [`Extractor::extract`] would emit (whose count is 1 and whose times are the message's).
+#[derive(Debug, Clone, Copy)]
+pub struct Rrset<'a> {
+    /// Owner name, normalised wire format (lower-cased, uncompressed).
+    pub owner: &'a [u8],
+    /// Record type (the question type for a negative answer).
+    pub rrtype: RrType,
+    /// The smallest TTL of the set; for a negative answer the SOA's negative TTL, if any.
+    pub ttl: Option<u32>,
+    /// Set only for the negative answer.
+    pub negative: Option<Negative>,
+    /// The zone the responding server answers for (see the crate docs).
+    pub bailiwick: Option<&'a Name>,
+    rdata: &'a [u8],
+    items: &'a [Span],
+}
+
+impl<'a> Rrset<'a> {
+    /// The canonical wire rdata items, sorted and de-duplicated (none for a negative answer).
+    pub fn rdata(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        let rdata = self.rdata;
+        self.items.iter().map(move |s| s.get(rdata))
+    }
+
+    /// Appends the record key of the observation this RRset stands for (what
+    /// `Observation::write_key` appends for it).
+    pub fn write_key(&self, out: &mut Vec<u8>) {
+        match self.negative {
+            Some(n) => RecordKey::write_negative_wire(self.owner, self.rrtype, self.bailiwick, n, out),
+            None => RecordKey::write_wire(self.owner, self.rrtype, self.bailiwick, self.rdata(), out),
+        }
+    }
+}
+
+/// Puts in `items` the rdata of the records of `set`, sorted by their octets and
+/// de-duplicated: the order `Observation::normalize_rdata` gives their [`Rdata::Wire`] values.
+fn sorted_items(items: &mut Vec<Span>, set: &Set, (order, rrs, rdata): (&[u32], &[Rr], &[u8])) {
+    items.clear();
+    for &i in order.get(set.first as usize..set.end as usize).unwrap_or_default() {
+        if let Some(rr) = rrs.get(i as usize) {
+            items.push(rr.rdata);
+        }
+    }
+    if items.len() > 1 {
+        items.sort_unstable_by(|a, b| a.get(rdata).cmp(b.get(rdata)));
+        items.dedup_by(|a, b| a.get(rdata) == b.get(rdata));
+    }
+}
+
 /// Turns DNS response messages into observations; holds buffers reused from one message to
 /// the next, so one extractor per thread (it is cheap to create, but reuse it).
 pub struct Extractor {
@@ -79,6 +136,8 @@ pub struct Extractor {
     cache: NameCache,
     /// Rdata buffers taken back from the observation, reused for the next RRset.
     spare: Vec<Vec<u8>>,
+    /// The rdata items of the RRset handed out as an [`Rrset`], sorted.
+    items: Vec<Span>,
     obs: Observation,
     zone: Option<Name>,
     /// Upper eight bits of the RCODE from the OPT record of the message being read.
@@ -99,6 +158,7 @@ impl Extractor {
             chain: Vec::with_capacity(MAX_CHAIN + 1),
             dname_owners: Vec::new(),
             spare: Vec::new(),
+            items: Vec::with_capacity(32),
             cache: NameCache::new(),
             obs: Observation::default(),
             zone: None,
@@ -130,6 +190,28 @@ impl Extractor {
         msg: &[u8],
         meta: &MessageMeta<'_>,
         emit: &mut dyn FnMut(&mut Observation),
+    ) -> Result<Result<Extracted, Skip>, WireError> {
+        self.run(msg, meta, &mut Emit::Observation(emit))
+    }
+
+    /// [`Extractor::extract`], handing out each RRset (and the negative answer) as an
+    /// [`Rrset`] view of the extractor's buffers instead of filling an [`Observation`]: the
+    /// same RRsets and counts, without copying names and rdata into owned values. A caller
+    /// that only needs record keys ([`Rrset::write_key`]) saves that work; the sensor does.
+    pub fn extract_rrsets(
+        &mut self,
+        msg: &[u8],
+        meta: &MessageMeta<'_>,
+        emit: &mut dyn FnMut(&Rrset<'_>),
+    ) -> Result<Result<Extracted, Skip>, WireError> {
+        self.run(msg, meta, &mut Emit::Rrset(emit))
+    }
+
+    fn run(
+        &mut self,
+        msg: &[u8],
+        meta: &MessageMeta<'_>,
+        emit: &mut Emit<'_>,
     ) -> Result<Result<Extracted, Skip>, WireError> {
         let prev_zone = self.zone.take();
         let h = match response_header(msg)? {
@@ -264,10 +346,26 @@ impl Extractor {
             if !self.opts.types.matches(set.rtype) {
                 continue;
             }
-            let obs = &mut self.obs;
-            fill_rrset(obs, &mut self.spare, set, owner, (&self.order, &self.rrs, &self.rdata))?;
-            finish(obs, &self.zone, meta);
-            emit(obs);
+            match emit {
+                Emit::Observation(emit) => {
+                    let obs = &mut self.obs;
+                    fill_rrset(obs, &mut self.spare, set, owner, (&self.order, &self.rrs, &self.rdata))?;
+                    finish(obs, &self.zone, meta);
+                    emit(obs);
+                }
+                Emit::Rrset(emit) => {
+                    sorted_items(&mut self.items, set, (&self.order, &self.rrs, &self.rdata));
+                    emit(&Rrset {
+                        owner,
+                        rrtype: set.rtype,
+                        ttl: Some(set.ttl),
+                        negative: None,
+                        bailiwick: self.zone.as_ref(),
+                        rdata: &self.rdata,
+                        items: &self.items,
+                    });
+                }
+            }
             out.rrsets += 1;
         }
 
@@ -294,14 +392,27 @@ impl Extractor {
                         let min = rd.get(rd.len().checked_sub(4)?..)?;
                         Some(u32::from_be_bytes(min.try_into().ok()?).min(s.ttl))
                     });
-                    let obs = &mut self.obs;
-                    recycle(obs, &mut self.spare);
-                    set_name(&mut obs.rrname, last_wire)?;
-                    obs.rrtype = qtype;
-                    obs.ttl = ttl;
-                    obs.negative = Some(kind);
-                    finish(obs, &self.zone, meta);
-                    emit(obs);
+                    match emit {
+                        Emit::Observation(emit) => {
+                            let obs = &mut self.obs;
+                            recycle(obs, &mut self.spare);
+                            set_name(&mut obs.rrname, last_wire)?;
+                            obs.rrtype = qtype;
+                            obs.ttl = ttl;
+                            obs.negative = Some(kind);
+                            finish(obs, &self.zone, meta);
+                            emit(obs);
+                        }
+                        Emit::Rrset(emit) => emit(&Rrset {
+                            owner: last_wire,
+                            rrtype: qtype,
+                            ttl,
+                            negative: Some(kind),
+                            bailiwick: self.zone.as_ref(),
+                            rdata: &self.rdata,
+                            items: &[],
+                        }),
+                    }
                     out.negative = Some(kind);
                 }
             }

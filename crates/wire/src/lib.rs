@@ -138,7 +138,7 @@ use dnsledger_model::{Name, TypeSet};
 
 pub use dnsledger_model::time::Timestamp;
 pub use dnsledger_model::{Negative, Observation};
-pub use extract::Extractor;
+pub use extract::{Extractor, Rrset};
 pub use wire::{peek_header, question_key, Header};
 
 /// What an [`Extractor`] emits.

@@ -131,7 +131,35 @@ fn run_with(ex: &mut Extractor, msg: &[u8], hint: Option<&Name>) -> Outcome {
     let mut got = Vec::new();
     let meta = MessageMeta { time: 1_700_000_000, zone_hint: hint };
     let r = ex.extract(msg, &meta, &mut |o: &mut Observation| got.push(o.clone()));
+    rrsets_agree(ex.options(), msg, &meta, &r, &got);
     (r, got)
+}
+
+/// `extract_rrsets` gives what `extract` gave: the same outcome, and one `Rrset` per
+/// observation, in order, with the same fields and the same record key.
+fn rrsets_agree(
+    opts: &ExtractOptions,
+    msg: &[u8],
+    meta: &MessageMeta<'_>,
+    r: &Result<Result<Extracted, Skip>, crate::WireError>,
+    got: &[Observation],
+) {
+    let mut ex = Extractor::new(opts.clone());
+    let mut seen = 0;
+    let r2 = ex.extract_rrsets(msg, meta, &mut |x| {
+        let o = got.get(seen).unwrap_or_else(|| panic!("more rrsets than observations from {msg:02x?}"));
+        seen += 1;
+        assert_eq!(x.owner, o.rrname.as_wire());
+        assert_eq!((x.rrtype, x.ttl, x.negative), (o.rrtype, o.ttl, o.negative));
+        assert_eq!(x.bailiwick, o.bailiwick.as_ref());
+        assert!(x.rdata().eq(o.rdata.iter().map(|r| r.bytes())), "rdata of {msg:02x?}");
+        let (mut k1, mut k2) = (Vec::new(), Vec::new());
+        o.write_key(&mut k1);
+        x.write_key(&mut k2);
+        assert_eq!(k1, k2, "record key of {msg:02x?}");
+    });
+    assert_eq!(seen, got.len(), "as many rrsets as observations from {msg:02x?}");
+    assert_eq!(format!("{r:?}"), format!("{r2:?}"));
 }
 
 fn run_opts(opts: ExtractOptions, msg: &[u8], hint: Option<&Name>) -> Outcome {
@@ -826,7 +854,9 @@ fn check_arbitrary(ex: &mut Extractor, msg: &[u8]) -> bool {
     let mut ok = true;
     let meta = MessageMeta { time: 7, zone_hint: None };
     let mut n = 0u32;
+    let mut got = Vec::new();
     let r = ex.extract(msg, &meta, &mut |o: &mut Observation| {
+        got.push(o.clone());
         n += 1;
         ok &= Name::from_wire(o.rrname.as_wire()).as_ref() == Ok(&o.rrname);
         ok &= o.rrname.as_wire().iter().all(|b| !b.is_ascii_uppercase());
@@ -838,6 +868,7 @@ fn check_arbitrary(ex: &mut Extractor, msg: &[u8]) -> bool {
         }
     });
     assert!(ok, "bad observation from {msg:02x?}");
+    rrsets_agree(ex.options(), msg, &meta, &r, &got);
     match r {
         Ok(Ok(e)) => {
             assert_eq!(e.rrsets + u32::from(e.negative.is_some()), n);

@@ -144,6 +144,11 @@ impl Rdata {
         encode_parts(tag, b, out);
     }
 
+    /// Appends what [`Rdata::encode`] appends for `Rdata::Wire(wire)`, without building it.
+    pub fn encode_wire(wire: &[u8], out: &mut Vec<u8>) {
+        encode_parts(TAG_WIRE, wire, out);
+    }
+
     /// Decodes one item written by [`Rdata::encode`]; returns it and the bytes consumed.
     pub fn decode(buf: &[u8]) -> Result<(Rdata, usize), RdataError> {
         let (tag, bytes, used) = decode_parts(buf)?;
