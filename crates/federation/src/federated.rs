@@ -408,6 +408,12 @@ fn drive(req: Request, stream: bool, cancel: &Cancel, on: &mut dyn FnMut(Streame
             }
         }
     }
+    if cancel.is_cancelled() {
+        // cancelled while the last sources ended (their workers saw the cancel first): the
+        // answer is the one the loop gives a cancelled lookup, whatever arrived in the meantime
+        let reports = reports.into_iter().flatten().collect();
+        return Answer { records: Vec::new(), limited: false, reports };
+    }
     // upstream records still held back (the local worker died without a report)
     sender.release(&mut held, &mut merger, &names);
     let mut reports: Vec<SourceReport> = reports.into_iter().flatten().collect();
