@@ -8,6 +8,9 @@
 //!   `canonicalize` is the identity on it, and its presentation form parses back to it);
 //! - the output is bounded by the records the message can hold.
 //!
+//! Then `Extractor::extract_rrsets` (the sensor's entry point) must hand out the same RRsets,
+//! with the same fields and record keys, as the observations of `extract`.
+//!
 //! With flag 16 the message goes through the mDNS mode (`Extractor::extract_mdns`) instead,
 //! where every observation must carry its own name as bailiwick.
 //!
@@ -114,4 +117,23 @@ fuzz_target!(|data: &[u8]| {
         runs.push((outcome, seen.iter().map(describe).collect()));
     }
     assert_eq!(runs[0], runs[1], "extraction is repeatable with a warm extractor");
+    if !mdns {
+        // the sensor's entry point: the same RRsets, fields and record keys as the observations
+        let mut seen: Vec<Observation> = Vec::new();
+        let res = ex.extract(msg, &meta, &mut |o| seen.push(o.clone()));
+        let mut i = 0;
+        let res2 = ex.extract_rrsets(msg, &meta, &mut |x| {
+            let o = seen.get(i).expect("no more RRsets than observations");
+            i += 1;
+            assert_eq!((x.owner, x.rrtype, x.ttl, x.negative), (o.rrname.as_wire(), o.rrtype, o.ttl, o.negative));
+            assert_eq!(x.bailiwick, o.bailiwick.as_ref());
+            assert!(x.rdata().eq(o.rdata.iter().map(Rdata::bytes)), "same rdata");
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            o.write_key(&mut a);
+            x.write_key(&mut b);
+            assert_eq!(a, b, "same record key");
+        });
+        assert_eq!(i, seen.len(), "as many RRsets as observations");
+        assert_eq!(format!("{res:?}"), format!("{res2:?}"), "same outcome");
+    }
 });
