@@ -12,7 +12,11 @@
 # non-zero if any target crashed, timed out or ran out of memory. An input that did is left in
 # fuzz/artifacts/TARGET/ (reproduce: cargo +nightly fuzz run -O --debug-assertions TARGET FILE);
 # turn it into a regression test beside the parser it broke. Logs: fuzz/artifacts/TARGET.log.
-# Installs cargo-fuzz and a nightly toolchain when missing.
+# Installs cargo-fuzz and a nightly toolchain when missing. Where no nightly toolchain can be had
+# (or FUZZ_STABLE=1), builds the targets with the stable toolchain instead: libFuzzer's coverage
+# instrumentation (the flags cargo-fuzz passes) without its address sanitizer, which in safe Rust
+# mostly guards the C side; panics, timeouts and OOMs are caught the same way. Reproduce then
+# with: fuzz/target/HOST/release/TARGET FILE.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECS="${1:-60}"
@@ -21,10 +25,14 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
   for f in "$ROOT"/fuzz/fuzz_targets/*.rs; do TARGETS+=("$(basename "$f" .rs)"); done
 fi
-if command -v rustup >/dev/null; then
-  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+STABLE="${FUZZ_STABLE:-0}"
+if [ "$STABLE" != 1 ]; then
+  if command -v rustup >/dev/null && ! rustup toolchain list | grep -q '^nightly'; then
+    rustup toolchain install nightly --profile minimal || STABLE=1
+  fi
+  [ "$STABLE" = 1 ] || command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked || STABLE=1
 fi
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+[ "$STABLE" = 1 ] && echo "fuzz.sh: stable toolchain (FUZZ_STABLE=1, or no nightly to be had): coverage instrumentation without a sanitizer" >&2
 
 # seeds: a whole small file (headers included) and single records, per format
 gen_of() { # target -> gen_logs.py format(s)
@@ -58,7 +66,16 @@ for t in "${TARGETS[@]}"; do
 done
 
 cd "$ROOT/fuzz"
-cargo +nightly fuzz build -O --debug-assertions >&2
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+if [ "$STABLE" = 1 ]; then
+  # only the target artifacts are instrumented (--target keeps build scripts and proc macros out)
+  RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
+    cargo build --release --target "$HOST" --bins >&2
+else
+  cargo +nightly fuzz build -O --debug-assertions >&2
+fi
 printf '%-18s %12s %9s %8s %8s %9s %6s\n' target execs "exec/s" corpus crashes timeouts ooms
 total_execs=0
 total_bad=0
@@ -68,8 +85,13 @@ for t in "${TARGETS[@]}"; do
   mark="$ROOT/fuzz/artifacts/.$t.start"
   touch "$mark"
   start=$(date +%s)
-  cargo +nightly fuzz run -O --debug-assertions "$t" -- -max_total_time="$SECS" -timeout=10 \
-    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 > "$log" 2>&1 || true
+  opts=(-max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
+  if [ "$STABLE" = 1 ]; then
+    "$ROOT/fuzz/target/$HOST/release/$t" "$ROOT/fuzz/corpus/$t" -artifact_prefix="$ROOT/fuzz/artifacts/$t/" \
+      "${opts[@]}" > "$log" 2>&1 || true
+  else
+    cargo +nightly fuzz run -O --debug-assertions "$t" -- "${opts[@]}" > "$log" 2>&1 || true
+  fi
   took=$(( $(date +%s) - start ))
   [ "$took" -gt 0 ] || took=1
   # executions: the final stats line, or the last status line when the run stopped early
