@@ -89,28 +89,31 @@ impl Batch {
     /// Returns the record's index for [`Batch::repeat`].
     pub fn add_keyed(&mut self, prefix: &[u8], obs: &mut Observation, sensor: Option<u16>) -> u32 {
         obs.normalize_rdata();
-        self.index();
         let mut key = std::mem::take(&mut self.scratch);
         key.clear();
         key.extend_from_slice(prefix);
         obs.write_key(&mut key);
-        let hash = hasher().hash_one(&key[..]);
-        let index = match self.find(hash, &key) {
-            Some(i) => {
-                obs.add_to(&mut self.aggs[i], sensor);
-                i as u32
-            }
-            None => {
-                let mut agg = Aggregate::default();
-                obs.add_to(&mut agg, sensor);
-                let i = self.aggs.len() as u32;
-                self.insert(hash, &key, agg);
-                i
-            }
-        };
+        let index = self.entry(&key);
+        if let Some(agg) = self.aggs.get_mut(index) {
+            obs.add_to(agg, sensor);
+        }
         self.scratch = key;
         self.observations += 1;
-        index
+        index as u32
+    }
+
+    /// The index of the record with `key`, added with an empty aggregate if it is new.
+    fn entry(&mut self, key: &[u8]) -> usize {
+        self.index();
+        let hash = hasher().hash_one(key);
+        match self.find(hash, key) {
+            Some(i) => i,
+            None => {
+                let i = self.aggs.len();
+                self.insert(hash, key, Aggregate::default());
+                i
+            }
+        }
     }
 
     /// Counts one sensor sighting at `time` (with `ttl`, by the local sensor `sensor`) of the
@@ -119,16 +122,7 @@ impl Batch {
     /// with that key, for a caller that builds keys itself. Returns the record's index for
     /// [`Batch::repeat`].
     pub fn add_sighting(&mut self, key: &[u8], time: Timestamp, ttl: Option<u32>, sensor: Option<u16>) -> u32 {
-        self.index();
-        let hash = hasher().hash_one(key);
-        let index = match self.find(hash, key) {
-            Some(i) => i,
-            None => {
-                let i = self.aggs.len();
-                self.insert(hash, key, Aggregate::default());
-                i
-            }
-        };
+        let index = self.entry(key);
         if let Some(agg) = self.aggs.get_mut(index) {
             agg.observe_sensor(time, time, 1);
             if let Some(t) = ttl {
