@@ -46,9 +46,7 @@ pub struct RecordKey {
 impl RecordKey {
     /// Appends the key for these parts; `rdata` must already be sorted and de-duplicated.
     pub fn write(rrname: &Name, rrtype: RrType, bailiwick: Option<&Name>, rdata: &[Rdata], out: &mut Vec<u8>) {
-        rrname.write_key(true, out);
-        out.extend_from_slice(&rrtype.0.to_be_bytes());
-        write_bailiwick(bailiwick, out);
+        write_head(rrname.as_wire(), rrtype, bailiwick, out);
         for r in rdata {
             r.encode(out);
         }
@@ -64,9 +62,7 @@ impl RecordKey {
         rdata: impl IntoIterator<Item = &'a [u8]>,
         out: &mut Vec<u8>,
     ) {
-        crate::name::write_wire_key(owner, true, out);
-        out.extend_from_slice(&rrtype.0.to_be_bytes());
-        write_bailiwick(bailiwick, out);
+        write_head(owner, rrtype, bailiwick, out);
         for r in rdata {
             Rdata::encode_wire(r, out);
         }
@@ -74,18 +70,13 @@ impl RecordKey {
 
     /// [`RecordKey::write_negative`] for an owner in normalised wire format.
     pub fn write_negative_wire(owner: &[u8], rrtype: RrType, bailiwick: Option<&Name>, n: Negative, out: &mut Vec<u8>) {
-        crate::name::write_wire_key(owner, true, out);
-        out.extend_from_slice(&rrtype.0.to_be_bytes());
-        write_bailiwick(bailiwick, out);
+        write_head(owner, rrtype, bailiwick, out);
         out.extend_from_slice(&[TAG_NEGATIVE, 0, 1, n.code()]);
     }
 
     /// Appends the key of a negative answer for (`rrname`, `rrtype`).
     pub fn write_negative(rrname: &Name, rrtype: RrType, bailiwick: Option<&Name>, n: Negative, out: &mut Vec<u8>) {
-        rrname.write_key(true, out);
-        out.extend_from_slice(&rrtype.0.to_be_bytes());
-        write_bailiwick(bailiwick, out);
-        out.extend_from_slice(&[TAG_NEGATIVE, 0, 1, n.code()]);
+        RecordKey::write_negative_wire(rrname.as_wire(), rrtype, bailiwick, n, out);
     }
 
     /// Appends this key's encoding.
@@ -120,6 +111,14 @@ impl RecordKey {
         }
         Ok(RecordKey { rrname, rrtype, bailiwick, rdata, negative: None })
     }
+}
+
+/// Appends what every key starts with: the owner name's reversed-name key (from its
+/// normalised wire form), the type and the bailiwick.
+fn write_head(owner: &[u8], rrtype: RrType, bailiwick: Option<&Name>, out: &mut Vec<u8>) {
+    crate::name::write_wire_key(owner, true, out);
+    out.extend_from_slice(&rrtype.0.to_be_bytes());
+    write_bailiwick(bailiwick, out);
 }
 
 /// Appends an optional bailiwick: `0x00`, or `0x01` followed by its reversed-name key.

@@ -375,13 +375,6 @@ impl Replay {
     /// [`Replay::replay`] or [`Replay::insert`] that follows.
     pub fn fingerprint(&mut self, msg: &[u8], prefix: &[u8]) -> Option<Fingerprint> {
         self.ttls_of = None;
-        let f = self.hash(msg, prefix);
-        self.ttls_of = f.map(|f| f.hash);
-        f
-    }
-
-    /// The fingerprint of a response, its TTLs in wire order put in `ttls`.
-    fn hash(&mut self, msg: &[u8], prefix: &[u8]) -> Option<Fingerprint> {
         let ttls = &mut self.ttls;
         let count = |i: usize| msg.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize);
         let (qd, an, ns, ar) = (count(4)?, count(6)?, count(8)?, count(10)?);
@@ -408,7 +401,9 @@ impl Replay {
         if pos > msg.len() {
             return None;
         }
-        Some(Fingerprint { hash: xxhash_rust::xxh3::xxh3_128_with_seed(scratch, self.seed) })
+        let hash = xxhash_rust::xxh3::xxh3_128_with_seed(scratch, self.seed);
+        self.ttls_of = Some(hash);
+        Some(Fingerprint { hash })
     }
 
     /// Asks the CPU to fetch the table slots `f` will be looked up in.

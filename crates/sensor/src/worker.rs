@@ -276,7 +276,6 @@ fn fmt_ip(ip: IpAddr) -> String {
 pub struct Worker<'s> {
     decoder: Decoder,
     state: State,
-    cache_bytes: usize,
     flush_every: Duration,
     last_flush: Instant,
     last_expire: i64,
@@ -315,7 +314,6 @@ impl<'s> Worker<'s> {
         Worker {
             decoder: Decoder::new(cfg),
             state,
-            cache_bytes,
             flush_every: opts.flush_every,
             last_flush: Instant::now(),
             last_expire: i64::MIN,
@@ -348,7 +346,7 @@ impl<'s> Worker<'s> {
 
     /// Hands the cache to the output if it is full or due (also called while idle).
     pub fn maybe_flush(&mut self) {
-        if self.state.batch.approx_bytes() >= self.cache_bytes
+        if self.state.batch.approx_bytes() >= self.state.cache_bytes
             || (self.last_flush.elapsed() >= self.flush_every && !self.state.batch.is_empty())
         {
             self.flush();

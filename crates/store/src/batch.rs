@@ -13,10 +13,10 @@ use dnsledger_model::time::Timestamp;
 use dnsledger_model::{Aggregate, Observation};
 use hashbrown::HashTable;
 
-/// Approximate bytes of bookkeeping per distinct record, beyond its key.
 /// The most [`Batch::sized_for`] reserves (in [`Batch::approx_bytes`]): a larger batch grows
 /// as it fills.
 pub const MAX_RESERVED: usize = 256 << 20;
+/// Approximate bytes of bookkeeping per distinct record, beyond its key.
 const ENTRY_OVERHEAD: usize = std::mem::size_of::<Aggregate>() + std::mem::size_of::<Slot>() + 8;
 
 /// The process-wide hash function of batches (random seed, so keys from the network cannot be
@@ -123,16 +123,10 @@ impl Batch {
     /// [`Batch::repeat`].
     pub fn add_sighting(&mut self, key: &[u8], time: Timestamp, ttl: Option<u32>, sensor: Option<u16>) -> u32 {
         let index = self.entry(key);
-        if let Some(agg) = self.aggs.get_mut(index) {
-            agg.observe_sensor(time, time, 1);
-            if let Some(t) = ttl {
-                agg.observe_ttl(t);
-            }
-            if let Some(id) = sensor {
-                agg.sensors.insert(id);
-            }
+        if let (Some(agg), Some(id)) = (self.aggs.get_mut(index), sensor) {
+            agg.sensors.insert(id);
         }
-        self.observations += 1;
+        self.repeat(index as u32, time, ttl);
         index as u32
     }
 
